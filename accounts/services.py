@@ -1,0 +1,310 @@
+"""Writes for users, members, partners and API keys."""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from loyalty.errors import InvalidInput, MemberExists, MemberNotFound, ReasonRequired
+
+from .models import Member, Partner, PartnerApiKey, User, normalize_email
+
+MEMBER_NUMBER_DIGITS = 8  # plus one check digit
+API_KEY_PREFIX_LEN = 8
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+# --- member numbers --------------------------------------------------------------------------
+
+
+def luhn_check_digit(digits: str) -> str:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2 == 0:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return str((10 - total % 10) % 10)
+
+
+def member_number_is_valid(number: str) -> bool:
+    return (
+        isinstance(number, str)
+        and number.isdigit()
+        and len(number) == MEMBER_NUMBER_DIGITS + 1
+        and luhn_check_digit(number[:-1]) == number[-1]
+    )
+
+
+def new_member_number() -> str:
+    """Nine digits, the last a Luhn check digit, so a mistyped number is caught at the till."""
+    body = str(
+        secrets.randbelow(9 * 10 ** (MEMBER_NUMBER_DIGITS - 1)) + 10 ** (MEMBER_NUMBER_DIGITS - 1)
+    )
+    return body + luhn_check_digit(body)
+
+
+def member_by_number(number: str, *, for_update: bool = False) -> Member:
+    number = re.sub(r"[\s-]", "", str(number or ""))
+    if not member_number_is_valid(number):
+        raise MemberNotFound()
+    queryset = Member.objects.select_related("user", "tier")
+    try:
+        return queryset.get(member_number=number)
+    except Member.DoesNotExist:
+        raise MemberNotFound() from None
+
+
+# --- birthdays ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Birthday:
+    month: int
+    day: int
+    year: int | None = None
+
+
+def parse_birthday(value) -> Birthday | None:
+    """Accepts "MM-DD", "YYYY-MM-DD", a date or a Birthday; refuses impossible days."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, Birthday):
+        birthday = value
+    elif isinstance(value, date):
+        birthday = Birthday(value.month, value.day, value.year)
+    elif isinstance(value, str) and (m := re.fullmatch(r"(?:(\d{4})-)?(\d{2})-(\d{2})", value)):
+        year = int(m[1]) if m[1] else None
+        birthday = Birthday(int(m[2]), int(m[3]), year)
+    else:
+        raise InvalidInput("A birthday is written MM-DD or YYYY-MM-DD.", field="birthday")
+    # 29 February is a real birthday; check the day against a leap year when no year is given.
+    check_year = birthday.year or 2000
+    if not 1 <= birthday.month <= 12 or not (
+        1 <= birthday.day <= calendar.monthrange(check_year, birthday.month)[1]
+    ):
+        raise InvalidInput("That day does not exist.", field="birthday")
+    today = timezone.localdate()
+    if birthday.year is not None and not (today.year - 130 <= birthday.year <= today.year):
+        raise InvalidInput("The birth year is not plausible.", field="birthday")
+    return birthday
+
+
+# --- members -----------------------------------------------------------------------------------
+
+
+def _clean_email(email) -> str:
+    email = normalize_email(str(email or ""))
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise InvalidInput("Enter a valid e-mail address.", field="email") from None
+    return email
+
+
+def _clean_language(language) -> str:
+    language = (language or settings.LANGUAGE_CODE).lower()
+    if language not in dict(settings.LANGUAGES):
+        raise InvalidInput("That language is not offered.", field="language")
+    return language
+
+
+def _clean_name(value, field: str) -> str:
+    value = str(value or "").strip()
+    if len(value) > 150:
+        raise InvalidInput("A name has at most 150 characters.", field=field)
+    return value
+
+
+def _entry_tier():
+    from loyalty.models import Tier
+
+    return Tier.objects.order_by("rank").first()
+
+
+@transaction.atomic
+def member_enroll(
+    *,
+    email: str,
+    first_name: str = "",
+    last_name: str = "",
+    language: str | None = None,
+    birthday=None,
+    password: str | None = None,
+    joined_on: date | None = None,
+    delight: str | None = None,
+) -> Member:
+    """Enrol a member. Without a password the member can claim the web account later."""
+    email = _clean_email(email)
+    first_name = _clean_name(first_name, "first_name")
+    last_name = _clean_name(last_name, "last_name")
+    language = _clean_language(language)
+    parsed = parse_birthday(birthday)
+    if delight is not None and delight not in Member.Delight.values:
+        raise InvalidInput("Unknown choice of what delights the member.", field="delight")
+    existing = Member.objects.filter(user__email__iexact=email).values_list(
+        "member_number", flat=True
+    )
+    if existing:
+        raise MemberExists(member_number=existing[0])
+    today = timezone.localdate()
+    try:
+        with transaction.atomic():
+            user = User.objects.create_user(
+                email=email, password=password, first_name=first_name, last_name=last_name
+            )
+            member = Member.objects.create(
+                user=user,
+                member_number=_unused_member_number(),
+                joined_on=joined_on or today,
+                language=language,
+                birthday_month=parsed.month if parsed else None,
+                birthday_day=parsed.day if parsed else None,
+                birthday_year=parsed.year if parsed else None,
+                birthday_set_on=today if parsed else None,
+                delight=delight or Member.Delight.GREETING,
+                tier=_entry_tier(),
+                tier_since=joined_on or today,
+            )
+    except IntegrityError:
+        existing = Member.objects.filter(user__email__iexact=email).values_list(
+            "member_number", flat=True
+        )
+        if existing:
+            raise MemberExists(member_number=existing[0]) from None
+        if User.objects.filter(email__iexact=email).exists():
+            raise MemberExists() from None
+        raise
+    return member
+
+
+def _unused_member_number() -> str:
+    for _ in range(10):
+        number = new_member_number()
+        if not Member.objects.filter(member_number=number).exists():
+            return number
+    raise RuntimeError("Could not find a free member number.")  # pragma: no cover
+
+
+@transaction.atomic
+def member_claim_account(*, member: Member, password: str) -> Member:
+    """Set the password of a member enrolled without one (at a till)."""
+    from django.contrib.auth.password_validation import validate_password
+
+    user = member.user
+    try:
+        validate_password(password, user)
+    except ValidationError as exc:
+        raise InvalidInput(" ".join(exc.messages), field="password") from None
+    user.set_password(password)
+    user.save(update_fields=["password"])
+    return member
+
+
+@transaction.atomic
+def member_set_birthday(*, member: Member, birthday) -> Member:
+    parsed = parse_birthday(birthday)
+    member.birthday_month = parsed.month if parsed else None
+    member.birthday_day = parsed.day if parsed else None
+    member.birthday_year = parsed.year if parsed else None
+    member.birthday_set_on = timezone.localdate() if parsed else None
+    member.save(
+        update_fields=["birthday_month", "birthday_day", "birthday_year", "birthday_set_on"]
+    )
+    return member
+
+
+@transaction.atomic
+def member_set_status(*, member: Member, status: str, staff_user, reason: str) -> Member:
+    """Pause (a hard time), resume or close a membership; staff give the reason."""
+    reason = (reason or "").strip()
+    if status not in Member.Status.values:
+        raise InvalidInput("Unknown status.", field="status")
+    if status != Member.Status.ACTIVE and not reason:
+        raise ReasonRequired()
+    if staff_user is None or not staff_user.is_staff:
+        raise ReasonRequired("Only staff can change a membership's status.")
+    member.status = status
+    member.status_reason = reason
+    member.save(update_fields=["status", "status_reason"])
+    return member
+
+
+# --- partners and API keys ----------------------------------------------------------------------
+
+
+def hash_api_key(raw_key: str) -> str:
+    return hashlib.sha256(raw_key.encode()).hexdigest()
+
+
+@transaction.atomic
+def partner_create(*, name: str, currency: str | None = None) -> Partner:
+    from loyalty.services import _currency
+
+    name = str(name or "").strip()
+    if not name or len(name) > 200:
+        raise InvalidInput("A partner needs a name of at most 200 characters.", field="name")
+    currency = _currency(currency or settings.LOYALTY_CURRENCY)
+    if Partner.objects.filter(name__iexact=name).exists():
+        raise InvalidInput("A partner with this name exists.", field="name")
+    return Partner.objects.create(name=name, currency=currency)
+
+
+@transaction.atomic
+def api_key_create(
+    *, partner: Partner, name: str = "", created_by=None, raw_key: str | None = None
+) -> tuple[PartnerApiKey, str]:
+    """Make a key for a partner; the raw key is returned once and never stored.
+
+    `raw_key` lets the demo data use a published key; real keys are always random.
+    """
+    if raw_key is None:
+        prefix = secrets.token_hex(API_KEY_PREFIX_LEN // 2)
+        raw_key = f"{prefix}.{secrets.token_urlsafe(32)}"  # 256 random bits after the prefix
+    prefix = raw_key.split(".", 1)[0][:16]
+    key = PartnerApiKey.objects.create(
+        partner=partner,
+        name=str(name or "")[:100],
+        prefix=prefix,
+        digest=hash_api_key(raw_key),
+        created_by=created_by,
+    )
+    return key, raw_key
+
+
+@transaction.atomic
+def api_key_revoke(*, key: PartnerApiKey) -> PartnerApiKey:
+    if key.revoked_at is None:
+        key.revoked_at = timezone.now()
+        key.save(update_fields=["revoked_at"])
+    return key
+
+
+def api_key_authenticate(raw_key: str) -> PartnerApiKey | None:
+    """The active key for a raw key, recording its last use (at most once a minute)."""
+    if not raw_key or len(raw_key) > 200:
+        return None
+    key = (
+        PartnerApiKey.objects.select_related("partner")
+        .filter(digest=hash_api_key(raw_key), revoked_at__isnull=True, partner__is_active=True)
+        .first()
+    )
+    if key is None:
+        return None
+    now = timezone.now()
+    if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
+        PartnerApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+        key.last_used_at = now
+    return key

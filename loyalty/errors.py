@@ -1,0 +1,117 @@
+"""The program's own errors. Each has a stable machine code the API and pages map to a message.
+
+Services raise these; views, the API's exception handler and admin actions turn them into a
+form message or an application/problem+json response. Raising one always means nothing changed.
+"""
+
+from django.utils.translation import gettext_lazy as _
+
+
+class LoyaltyError(Exception):
+    code = "loyalty_error"
+    status = 400
+    default_message = _("The request cannot be carried out.")
+
+    def __init__(self, message=None, **extra):
+        self.message = str(message or self.default_message)
+        self.extra = extra
+        super().__init__(self.message)
+
+
+class InvalidInput(LoyaltyError):
+    code = "invalid_input"
+    status = 400
+    default_message = _("The input is not valid.")
+
+
+class InvalidPoints(InvalidInput):
+    code = "invalid_points"
+    default_message = _("Points must be a positive whole number.")
+
+
+class InvalidAmount(InvalidInput):
+    code = "invalid_amount"
+    default_message = _("The amount must be a positive number with at most two decimals.")
+
+
+class UnknownCurrency(InvalidInput):
+    code = "unknown_currency"
+    default_message = _("The currency is not an ISO 4217 code.")
+
+
+class CurrencyMismatch(LoyaltyError):
+    code = "currency_mismatch"
+    status = 422
+    default_message = _("The currency does not match the partner's or the purchase's currency.")
+
+
+class ReasonRequired(InvalidInput):
+    code = "reason_required"
+    default_message = _("A reason is required.")
+
+
+class MemberNotFound(LoyaltyError):
+    code = "member_not_found"
+    status = 404
+    default_message = _("No member has that number.")
+
+
+class MemberNotActive(LoyaltyError):
+    code = "member_not_active"
+    status = 422
+    default_message = _("The membership is closed.")
+
+
+class MemberExists(LoyaltyError):
+    code = "member_exists"
+    status = 409
+    default_message = _("A member with this e-mail address is already enrolled.")
+
+
+class InsufficientPoints(LoyaltyError):
+    code = "insufficient_points"
+    status = 422
+    default_message = _("The member does not have enough points.")
+
+
+class DuplicatePurchase(LoyaltyError):
+    code = "duplicate_purchase"
+    status = 409
+    default_message = _("This partner already reported a purchase with this id.")
+
+
+class PurchaseNotFound(LoyaltyError):
+    code = "purchase_not_found"
+    status = 404
+    default_message = _("No purchase has that id.")
+
+
+class DuplicateRefund(LoyaltyError):
+    code = "duplicate_refund"
+    status = 409
+    default_message = _("A refund with this id was already recorded for the purchase.")
+
+
+class RefundExceedsPurchase(LoyaltyError):
+    code = "refund_exceeds_purchase"
+    status = 422
+    default_message = _("The refund is larger than what is left of the purchase.")
+
+
+class InvalidPurchase(InvalidInput):
+    code = "invalid_purchase"
+    default_message = _("The purchase is not valid.")
+
+
+class PartnerNotActive(LoyaltyError):
+    code = "partner_not_active"
+    status = 403
+    default_message = _("The partner is not active.")
+
+
+class LedgerInconsistent(LoyaltyError):
+    """Lots and balance disagree: a bug or a manual database edit. The transaction rolls back."""
+
+    code = "ledger_inconsistent"
+    status = 500
+    default_message = _("The points ledger is inconsistent.")

@@ -1,0 +1,356 @@
+"""The core: tiers, earning rules, purchases and refunds, and the points ledger.
+
+The ledger's invariants (see docs/ARCHITECTURE.md):
+- ledger entries are append-only; a correction is a new entry pointing at what it corrects;
+- a member's points_balance equals the sum of their entries and the sum of their lots' remainders;
+- every balance change is one transaction (loyalty.services), made with a conditional UPDATE;
+- points are integers, money is Decimal with an ISO 4217 currency.
+"""
+
+from django.conf import settings
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class Tier(models.Model):
+    """A level members climb by the points they earn from purchases over a rolling window."""
+
+    code = models.SlugField(_("code"), max_length=32, unique=True)
+    name = models.CharField(_("name"), max_length=100)
+    rank = models.PositiveSmallIntegerField(
+        _("rank"), unique=True, help_text=_("0 is the entry tier; higher is better.")
+    )
+    qualifying_points = models.PositiveIntegerField(
+        _("qualifying points"),
+        default=0,
+        help_text=_("Points earned from purchases over the last 12 months needed to reach it."),
+    )
+    earn_multiplier = models.DecimalField(
+        _("earn multiplier"), max_digits=5, decimal_places=2, default=1
+    )
+    discount_percent = models.DecimalField(
+        _("member discount percent"),
+        max_digits=5,
+        decimal_places=2,
+        default=0,
+        help_text=_("Loyal members pay less: the discount on rewards' points cost."),
+    )
+    benefits = models.TextField(_("benefits"), blank=True)
+
+    class Meta:
+        verbose_name = _("tier")
+        verbose_name_plural = _("tiers")
+        ordering = ["rank"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(earn_multiplier__gt=0), name="tier_multiplier_positive"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(discount_percent__gte=0, discount_percent__lte=100),
+                name="tier_discount_percent_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class EarningRule(models.Model):
+    """How purchases turn into points. See loyalty.earning for how several rules combine."""
+
+    name = models.CharField(_("name"), max_length=200)
+    is_active = models.BooleanField(_("active"), default=True)
+    points_per_unit = models.DecimalField(
+        _("points per currency unit"),
+        max_digits=8,
+        decimal_places=3,
+        default=0,
+        help_text=_("A rate rule: points for each unit of the amount it covers."),
+    )
+    multiplier = models.DecimalField(
+        _("multiplier"),
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text=_("A promotion rule: multiplies the points of the amount it covers."),
+    )
+    min_amount = models.DecimalField(
+        _("minimum purchase amount"), max_digits=12, decimal_places=2, null=True, blank=True
+    )
+    partner = models.ForeignKey(
+        "accounts.Partner",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="earning_rules",
+        help_text=_("Only purchases reported by this partner; empty means every partner."),
+    )
+    category = models.CharField(
+        _("product category"),
+        max_length=64,
+        blank=True,
+        help_text=_("Only purchase lines of this category; empty means the whole purchase."),
+    )
+    valid_from = models.DateField(_("valid from"), null=True, blank=True)
+    valid_until = models.DateField(_("valid until"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("earning rule")
+        verbose_name_plural = _("earning rules")
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(points_per_unit__gt=0, multiplier__isnull=True)
+                    | models.Q(points_per_unit=0, multiplier__gt=0)
+                ),
+                name="earning_rule_is_rate_or_multiplier",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(valid_from__isnull=True)
+                | models.Q(valid_until__isnull=True)
+                | models.Q(valid_until__gte=models.F("valid_from")),
+                name="earning_rule_window_ordered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Purchase(models.Model):
+    partner = models.ForeignKey(
+        "accounts.Partner", on_delete=models.PROTECT, related_name="purchases"
+    )
+    external_id = models.CharField(_("partner's purchase id"), max_length=100)
+    member = models.ForeignKey(
+        "accounts.Member", on_delete=models.PROTECT, related_name="purchases"
+    )
+    amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
+    currency = models.CharField(_("currency"), max_length=3)
+    occurred_at = models.DateTimeField(_("occurred at"))
+    points_earned = models.PositiveIntegerField(_("points earned"), default=0)
+    explanation = models.JSONField(_("why these points"), default=list, blank=True)
+    created_at = models.DateTimeField(_("recorded at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("purchase")
+        verbose_name_plural = _("purchases")
+        ordering = ["-occurred_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["partner", "external_id"], name="purchase_external_id_unique_per_partner"
+            ),
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="purchase_amount_pos"),
+        ]
+        indexes = [models.Index(fields=["member", "-occurred_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.partner} {self.external_id}"
+
+
+class PurchaseLine(models.Model):
+    purchase = models.ForeignKey(Purchase, on_delete=models.CASCADE, related_name="lines")
+    sku = models.CharField(_("SKU"), max_length=64)
+    quantity = models.PositiveIntegerField(_("quantity"), default=1)
+    amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
+    category = models.CharField(_("category"), max_length=64, blank=True)
+
+    class Meta:
+        verbose_name = _("purchase line")
+        verbose_name_plural = _("purchase lines")
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount__gte=0), name="line_amount_not_neg"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sku} × {self.quantity}"
+
+
+class Refund(models.Model):
+    """Money a partner gave back on a purchase, and the points taken back for it.
+
+    Points that could not be taken back (the member had already spent them) are kept as
+    points_unrecovered, for staff to see.
+    """
+
+    purchase = models.ForeignKey(Purchase, on_delete=models.PROTECT, related_name="refunds")
+    external_id = models.CharField(_("partner's refund id"), max_length=100)
+    amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
+    points_reversed = models.PositiveIntegerField(_("points taken back"), default=0)
+    points_unrecovered = models.PositiveIntegerField(_("points not recovered"), default=0)
+    created_at = models.DateTimeField(_("recorded at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("refund")
+        verbose_name_plural = _("refunds")
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["purchase", "external_id"], name="refund_external_id_unique_per_purchase"
+            ),
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="refund_amount_pos"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.purchase} refund {self.external_id}"
+
+
+class LedgerEntry(models.Model):
+    """One change of a member's points. Append-only: never updated, never deleted."""
+
+    class Kind(models.TextChoices):
+        EARN = "earn", _("Earned")
+        SPEND = "spend", _("Spent")
+        REVERSAL = "reversal", _("Reversed")
+        EXPIRE = "expire", _("Expired")
+        ADJUST = "adjust", _("Adjusted by staff")
+        GIFT = "gift", _("Gift")
+        REFERRAL = "referral", _("Referral bonus")
+
+    member = models.ForeignKey(
+        "accounts.Member", on_delete=models.PROTECT, related_name="ledger_entries"
+    )
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    points = models.BigIntegerField(_("points"))
+    balance_after = models.BigIntegerField(_("balance after"))
+    description = models.CharField(_("description"), max_length=500, blank=True)
+    # The cause: a purchase (fast path for refunds and tier counting), any other object
+    # (refund, redemption, gift, lot, referral), or a staff user with a reason.
+    purchase = models.ForeignKey(
+        Purchase, on_delete=models.PROTECT, null=True, blank=True, related_name="ledger_entries"
+    )
+    cause_type = models.ForeignKey(
+        ContentType, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    cause_id = models.PositiveBigIntegerField(null=True, blank=True)
+    cause = GenericForeignKey("cause_type", "cause_id")
+    staff_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    reason = models.CharField(_("staff reason"), max_length=500, blank=True)
+    reverses = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversals"
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("ledger entry")
+        verbose_name_plural = _("ledger entries")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["member", "-created_at", "-id"])]
+        constraints = [
+            models.CheckConstraint(condition=~models.Q(points=0), name="entry_points_not_zero"),
+            models.CheckConstraint(
+                condition=models.Q(balance_after__gte=0), name="entry_balance_after_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=(models.Q(kind="adjust", staff_user__isnull=False) & ~models.Q(reason=""))
+                | (
+                    ~models.Q(kind="adjust")
+                    & (models.Q(purchase__isnull=False) | models.Q(cause_type__isnull=False))
+                ),
+                name="entry_names_its_cause",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} {self.kind} {self.points:+d}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not kwargs.get("force_insert"):
+            raise TypeError("Ledger entries are append-only; record a reversal instead.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise TypeError("Ledger entries are append-only; record a reversal instead.")
+
+
+class PointLot(models.Model):
+    """Points earned together, what remains of them and when they expire.
+
+    Spending takes from the soonest-expiring lots first; expiry takes what remains.
+    """
+
+    member = models.ForeignKey(
+        "accounts.Member", on_delete=models.PROTECT, related_name="point_lots"
+    )
+    entry = models.OneToOneField(LedgerEntry, on_delete=models.PROTECT, related_name="lot")
+    points = models.PositiveBigIntegerField(_("points"))
+    remaining = models.BigIntegerField(_("remaining"))
+    earned_at = models.DateTimeField(_("earned at"))
+    expires_on = models.DateField(_("expires on"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("point lot")
+        verbose_name_plural = _("point lots")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(remaining__gte=0, remaining__lte=models.F("points")),
+                name="lot_remaining_within_points",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["member", "expires_on", "id"],
+                name="lot_open_by_member",
+                condition=models.Q(remaining__gt=0),
+            ),
+            models.Index(
+                fields=["expires_on"],
+                name="lot_open_by_expiry",
+                condition=models.Q(remaining__gt=0),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.remaining}/{self.points} until {self.expires_on or '∞'}"
+
+
+class LotMovement(models.Model):
+    """Which lots a ledger entry took points from (or gave back to): the audit of every lot."""
+
+    entry = models.ForeignKey(LedgerEntry, on_delete=models.PROTECT, related_name="movements")
+    lot = models.ForeignKey(PointLot, on_delete=models.PROTECT, related_name="movements")
+    points = models.BigIntegerField(_("points"))
+
+    class Meta:
+        verbose_name = _("lot movement")
+        verbose_name_plural = _("lot movements")
+        constraints = [
+            models.CheckConstraint(condition=~models.Q(points=0), name="movement_not_zero"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.entry_id} {self.points:+d} on lot {self.lot_id}"
+
+
+class TierChange(models.Model):
+    """The history of a member's tier: every upgrade and downgrade with why."""
+
+    member = models.ForeignKey(
+        "accounts.Member", on_delete=models.PROTECT, related_name="tier_changes"
+    )
+    from_tier = models.ForeignKey(
+        Tier, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    to_tier = models.ForeignKey(Tier, on_delete=models.PROTECT, related_name="+")
+    qualifying_points = models.BigIntegerField(_("qualifying points"))
+    reason = models.CharField(_("reason"), max_length=200)
+    created_at = models.DateTimeField(_("changed at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("tier change")
+        verbose_name_plural = _("tier changes")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.member_id}: {self.from_tier} → {self.to_tier}"

@@ -1,0 +1,719 @@
+"""Every change of points, as one transaction per business action.
+
+How a balance changes (the ledger invariants in docs/ARCHITECTURE.md):
+- the member's row is locked first, by the conditional UPDATE that applies the delta
+  (``balance = balance + d WHERE balance + d >= 0``) or by SELECT ... FOR UPDATE where the
+  amount depends on the balance (reversals); lots are only touched under that lock, so two
+  writers on one member queue up instead of overdrawing, and locks are always taken in the
+  same order (member, then lots), so they cannot deadlock;
+- a credit creates a lot; a debit takes from the soonest-expiring lots and records which
+  (LotMovement); so the balance, the sum of entries and the sum of lot remainders stay equal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+from babel.numbers import list_currencies
+from dateutil.relativedelta import relativedelta
+from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Case, F, IntegerField, Q, Sum, Value, When, Window
+from django.utils import timezone
+
+from accounts.models import Member, Partner
+
+from . import earning
+from .errors import (
+    CurrencyMismatch,
+    DuplicatePurchase,
+    DuplicateRefund,
+    InsufficientPoints,
+    InvalidAmount,
+    InvalidPoints,
+    InvalidPurchase,
+    LedgerInconsistent,
+    MemberNotActive,
+    MemberNotFound,
+    PartnerNotActive,
+    ReasonRequired,
+    RefundExceedsPurchase,
+    UnknownCurrency,
+)
+from .models import (
+    EarningRule,
+    LedgerEntry,
+    LotMovement,
+    PointLot,
+    Purchase,
+    PurchaseLine,
+    Refund,
+    Tier,
+    TierChange,
+)
+
+MAX_POINTS = 10**12
+MAX_AMOUNT = Decimal("9999999999.99")
+CURRENCIES = frozenset(list_currencies())
+
+
+# --- validation helpers ---------------------------------------------------------------------
+
+
+def _positive_points(points) -> int:
+    if isinstance(points, bool) or not isinstance(points, int) or not 0 < points <= MAX_POINTS:
+        raise InvalidPoints()
+    return points
+
+
+def _amount(value, *, allow_zero: bool = False) -> Decimal:
+    """A money amount as Decimal: finite, at most two decimals, within range. Never a float."""
+    if isinstance(value, (float, bool)):
+        raise InvalidAmount()
+    try:
+        amount = Decimal(str(value).strip()) if not isinstance(value, Decimal) else value
+    except (InvalidOperation, ValueError):
+        raise InvalidAmount() from None
+    if not amount.is_finite() or amount.as_tuple().exponent < -2:  # type: ignore[operator]
+        raise InvalidAmount()
+    if amount < 0 or (amount == 0 and not allow_zero) or amount > MAX_AMOUNT:
+        raise InvalidAmount()
+    return amount.quantize(Decimal("0.01"))
+
+
+def _currency(code) -> str:
+    if not isinstance(code, str) or code.upper() not in CURRENCIES or len(code) != 3:
+        raise UnknownCurrency()
+    return code.upper()
+
+
+def _now(at: datetime | None) -> datetime:
+    if at is None:
+        return timezone.now()
+    if timezone.is_naive(at):
+        raise InvalidPurchase("Times must carry a time zone.")
+    return at
+
+
+def default_expiry(earned_at: datetime) -> date | None:
+    """The expiry policy: points expire LOYALTY_POINTS_EXPIRY_MONTHS after they are earned."""
+    months = settings.LOYALTY_POINTS_EXPIRY_MONTHS
+    if not months:
+        return None
+    return timezone.localdate(earned_at) + relativedelta(months=months)
+
+
+def _cause_fields(cause) -> dict:
+    if cause is None:
+        return {}
+    return {
+        "cause_type": ContentType.objects.get_for_model(cause),
+        "cause_id": cause.pk,
+    }
+
+
+# --- the balance ------------------------------------------------------------------------------
+
+
+def _apply_delta(member_id: int, delta: int) -> int:
+    """Apply a delta to an open member's balance with one conditional UPDATE; the new balance.
+
+    The UPDATE also takes the member's row lock for the rest of the transaction.
+    """
+    table = Member._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET points_balance = points_balance + %s "
+            "WHERE id = %s AND points_balance + %s >= 0 AND status <> %s "
+            "RETURNING points_balance",
+            [delta, member_id, delta, Member.Status.CLOSED],
+        )
+        row = cursor.fetchone()
+    if row is not None:
+        return row[0]
+    # Nothing changed; say why (the failure path may take an extra query).
+    state = Member.objects.filter(pk=member_id).values_list("status", flat=True).first()
+    if state is None:
+        raise MemberNotFound()
+    if state == Member.Status.CLOSED:
+        raise MemberNotActive()
+    raise InsufficientPoints()
+
+
+def _lock_member(member_id: int) -> Member:
+    try:
+        member = Member.objects.select_for_update().get(pk=member_id)
+    except Member.DoesNotExist:
+        raise MemberNotFound() from None
+    if member.status == Member.Status.CLOSED:
+        raise MemberNotActive()
+    return member
+
+
+def _take_from_lots(
+    *, member_id: int, points: int, prefer_entry_id: int | None = None
+) -> list[tuple[PointLot, int]]:
+    """Reduce the member's open lots by `points`, soonest-expiring first; the lots touched.
+
+    Called under the member's row lock, so no other writer changes these lots meanwhile. Only
+    the lots needed are read: a running total over the ordered lots stops at the amount.
+    """
+    order = [F("expires_on").asc(nulls_last=True), F("earned_at").asc(), F("id").asc()]
+    if prefer_entry_id is not None:
+        first = Case(
+            When(entry_id=prefer_entry_id, then=Value(0)),
+            default=Value(1),
+            output_field=IntegerField(),
+        )
+        order = [first.asc(), *order]
+    lots = list(
+        PointLot.objects.filter(member_id=member_id, remaining__gt=0)
+        .annotate(running=Window(Sum("remaining"), order_by=order))
+        .filter(running__lt=points + F("remaining"))
+        .order_by(*order)
+    )
+    taken: list[tuple[PointLot, int]] = []
+    left = points
+    for lot in lots:
+        take = min(lot.remaining, left)
+        lot.remaining -= take
+        taken.append((lot, take))
+        left -= take
+        if not left:
+            break
+    if left:
+        raise LedgerInconsistent()
+    PointLot.objects.bulk_update([lot for lot, _ in taken], ["remaining"])
+    return taken
+
+
+def _record_movements(entry: LedgerEntry, changes: Sequence[tuple[PointLot, int]]) -> None:
+    LotMovement.objects.bulk_create(
+        LotMovement(entry=entry, lot=lot, points=points) for lot, points in changes if points
+    )
+
+
+# --- ledger services ---------------------------------------------------------------------------
+
+
+@transaction.atomic
+def points_credit(
+    *,
+    member: Member,
+    points: int,
+    kind: str,
+    cause=None,
+    purchase: Purchase | None = None,
+    description: str = "",
+    expires_on: date | None | str = "policy",
+    at: datetime | None = None,
+    staff_user=None,
+    reason: str = "",
+) -> LedgerEntry:
+    """Add points as a new lot. `expires_on` defaults to the expiry policy; None never expires."""
+    points = _positive_points(points)
+    at = _now(at)
+    if expires_on == "policy":
+        expires_on = default_expiry(at)
+    balance = _apply_delta(member.pk, points)
+    entry = LedgerEntry.objects.create(
+        member_id=member.pk,
+        kind=kind,
+        points=points,
+        balance_after=balance,
+        description=description[:500],
+        purchase=purchase,
+        staff_user=staff_user,
+        reason=reason,
+        created_at=at,
+        **_cause_fields(cause),
+    )
+    PointLot.objects.create(
+        member_id=member.pk,
+        entry=entry,
+        points=points,
+        remaining=points,
+        earned_at=at,
+        expires_on=expires_on,
+    )
+    member.points_balance = balance
+    return entry
+
+
+@transaction.atomic
+def points_debit(
+    *,
+    member: Member,
+    points: int,
+    kind: str = LedgerEntry.Kind.SPEND,
+    cause=None,
+    description: str = "",
+    at: datetime | None = None,
+    staff_user=None,
+    reason: str = "",
+) -> LedgerEntry:
+    """Take points, soonest-expiring lots first. A short balance raises InsufficientPoints."""
+    points = _positive_points(points)
+    at = _now(at)
+    balance = _apply_delta(member.pk, -points)
+    taken = _take_from_lots(member_id=member.pk, points=points)
+    entry = LedgerEntry.objects.create(
+        member_id=member.pk,
+        kind=kind,
+        points=-points,
+        balance_after=balance,
+        description=description[:500],
+        staff_user=staff_user,
+        reason=reason,
+        created_at=at,
+        **_cause_fields(cause),
+    )
+    _record_movements(entry, [(lot, -take) for lot, take in taken])
+    member.points_balance = balance
+    return entry
+
+
+@dataclass(frozen=True)
+class Reversal:
+    entry: LedgerEntry | None
+    points_reversed: int
+    points_unrecovered: int
+
+
+def _reverse_locked(
+    *,
+    member: Member,
+    entry: LedgerEntry,
+    points: int,
+    cause,
+    description: str,
+    at: datetime,
+) -> Reversal:
+    """Reverse `points` of `entry` for a member whose row is locked."""
+    if entry.points < 0:
+        # Give a debit back to the lots it took from, so expiry dates stay what they were.
+        moves = list(
+            LotMovement.objects.filter(entry=entry, points__lt=0)
+            .select_related("lot")
+            .order_by("lot__expires_on", "lot_id")
+        )
+        returned: list[tuple[PointLot, int]] = []
+        left = points
+        for move in moves:
+            give = min(-move.points, left)
+            move.lot.remaining += give
+            returned.append((move.lot, give))
+            left -= give
+            if not left:
+                break
+        if left:
+            raise LedgerInconsistent()
+        balance = _apply_delta(member.pk, points)
+        PointLot.objects.bulk_update([lot for lot, _ in returned], ["remaining"])
+        reversal = LedgerEntry.objects.create(
+            member_id=member.pk,
+            kind=LedgerEntry.Kind.REVERSAL,
+            points=points,
+            balance_after=balance,
+            description=description[:500],
+            purchase=entry.purchase,
+            reverses=entry,
+            created_at=at,
+            **_cause_fields(cause),
+        )
+        _record_movements(reversal, returned)
+        member.points_balance = balance
+        return Reversal(reversal, points, 0)
+
+    # Take a credit back, but never below zero: what the member already spent is unrecovered.
+    recoverable = min(points, member.points_balance)
+    if not recoverable:
+        return Reversal(None, 0, points)
+    balance = _apply_delta(member.pk, -recoverable)
+    taken = _take_from_lots(member_id=member.pk, points=recoverable, prefer_entry_id=entry.pk)
+    reversal = LedgerEntry.objects.create(
+        member_id=member.pk,
+        kind=LedgerEntry.Kind.REVERSAL,
+        points=-recoverable,
+        balance_after=balance,
+        description=description[:500],
+        purchase=entry.purchase,
+        reverses=entry,
+        created_at=at,
+        **_cause_fields(cause),
+    )
+    _record_movements(reversal, [(lot, -take) for lot, take in taken])
+    member.points_balance = balance
+    return Reversal(reversal, recoverable, points - recoverable)
+
+
+@transaction.atomic
+def points_reverse(
+    *,
+    entry: LedgerEntry,
+    cause=None,
+    points: int | None = None,
+    description: str = "",
+    at: datetime | None = None,
+) -> Reversal:
+    """Undo (part of) an entry with a new entry pointing at it.
+
+    A debit is given back to the lots it came from. A credit is taken back only as far as the
+    balance allows; the rest is returned as unrecovered, for the caller to record.
+    """
+    at = _now(at)
+    member = _lock_member(entry.member_id)
+    already = (
+        LedgerEntry.objects.filter(reverses=entry).aggregate(total=Sum("points"))["total"] or 0
+    )
+    open_points = abs(entry.points) - abs(already)
+    points = open_points if points is None else _positive_points(points)
+    if points <= 0 or points > open_points:
+        raise InvalidPoints("There is nothing left of that entry to reverse.")
+    if cause is None and entry.purchase_id is None:
+        cause = entry
+    return _reverse_locked(
+        member=member, entry=entry, points=points, cause=cause, description=description, at=at
+    )
+
+
+@transaction.atomic
+def points_adjust(
+    *,
+    member: Member,
+    points: int,
+    staff_user,
+    reason: str,
+    at: datetime | None = None,
+) -> LedgerEntry:
+    """A staff correction in either direction, with a mandatory reason."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ReasonRequired()
+    if staff_user is None or not staff_user.is_staff:
+        raise ReasonRequired("Only staff can adjust points.")
+    if isinstance(points, bool) or not isinstance(points, int) or points == 0:
+        raise InvalidPoints("Adjust by a non-zero whole number of points.")
+    if points > 0:
+        return points_credit(
+            member=member,
+            points=points,
+            kind=LedgerEntry.Kind.ADJUST,
+            description=reason,
+            staff_user=staff_user,
+            reason=reason,
+            at=at,
+        )
+    return points_debit(
+        member=member,
+        points=-points,
+        kind=LedgerEntry.Kind.ADJUST,
+        description=reason,
+        staff_user=staff_user,
+        reason=reason,
+        at=at,
+    )
+
+
+@transaction.atomic
+def points_expire(*, member: Member, today: date | None = None) -> list[LedgerEntry]:
+    """Expire what remains of the member's lots whose expiry date has come (expires_on <= today).
+
+    A paused member's points do not expire while the pause lasts.
+    """
+    today = today or timezone.localdate()
+    locked = _lock_member(member.pk)
+    if locked.status == Member.Status.PAUSED:
+        return []
+    lots = list(
+        PointLot.objects.filter(
+            member_id=member.pk, remaining__gt=0, expires_on__lte=today
+        ).order_by("expires_on", "id")
+    )
+    if not lots:
+        return []
+    total = sum(lot.remaining for lot in lots)
+    balance = _apply_delta(member.pk, -total)
+    lot_type = ContentType.objects.get_for_model(PointLot)
+    at = timezone.now()
+    entries = []
+    running = balance + total
+    for lot in lots:
+        running -= lot.remaining
+        entries.append(
+            LedgerEntry(
+                member_id=member.pk,
+                kind=LedgerEntry.Kind.EXPIRE,
+                points=-lot.remaining,
+                balance_after=running,
+                description=f"Expired on {lot.expires_on.isoformat()}",
+                cause_type=lot_type,
+                cause_id=lot.pk,
+                created_at=at,
+            )
+        )
+    LedgerEntry.objects.bulk_create(entries)
+    if entries[0].pk is None:  # backends without RETURNING on bulk insert
+        entries = list(
+            LedgerEntry.objects.filter(
+                member_id=member.pk, kind=LedgerEntry.Kind.EXPIRE, created_at=at
+            ).order_by("id")
+        )
+    changes = []
+    for lot, entry in zip(lots, entries, strict=True):
+        changes.append(LotMovement(entry=entry, lot=lot, points=-lot.remaining))
+        lot.remaining = 0
+    PointLot.objects.bulk_update(lots, ["remaining"])
+    LotMovement.objects.bulk_create(changes)
+    member.points_balance = balance
+    return entries
+
+
+# --- purchases ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PurchaseResult:
+    purchase: Purchase
+    entry: LedgerEntry | None
+    points: int
+    explanation: list[dict]
+    tier_change: TierChange | None
+
+    @property
+    def explanation_text(self) -> str:
+        return earning.explain_text(self.explanation, self.points)
+
+
+def _clean_lines(lines, amount: Decimal) -> list[dict]:
+    if lines is None:
+        return []
+    if not isinstance(lines, (list, tuple)) or len(lines) > 500:
+        raise InvalidPurchase("Lines must be a list of at most 500 items.")
+    cleaned = []
+    for line in lines:
+        if not isinstance(line, dict):
+            raise InvalidPurchase("Each line must be an object.")
+        sku = str(line.get("sku") or "").strip()
+        if not sku or len(sku) > 64:
+            raise InvalidPurchase("Each line needs a SKU of at most 64 characters.")
+        quantity = line.get("quantity", 1)
+        if isinstance(quantity, bool) or not isinstance(quantity, int) or not 0 < quantity < 10**6:
+            raise InvalidPurchase("A line's quantity must be a positive whole number.")
+        category = str(line.get("category") or "").strip()
+        if len(category) > 64:
+            raise InvalidPurchase("A category has at most 64 characters.")
+        cleaned.append(
+            {
+                "sku": sku,
+                "quantity": quantity,
+                "amount": _amount(line.get("amount"), allow_zero=True),
+                "category": category,
+            }
+        )
+    if cleaned and sum(line["amount"] for line in cleaned) != amount:
+        raise InvalidPurchase("The lines must add up to the purchase amount.")
+    return cleaned
+
+
+def qualifying_points(*, member_id: int, at: datetime | None = None) -> int:
+    """Points earned from purchases (less their reversals) over the rolling tier window."""
+    at = at or timezone.now()
+    since = at - timezone.timedelta(days=settings.LOYALTY_TIER_WINDOW_DAYS)
+    total = LedgerEntry.objects.filter(
+        member_id=member_id,
+        purchase__isnull=False,
+        kind__in=[LedgerEntry.Kind.EARN, LedgerEntry.Kind.REVERSAL],
+        created_at__gt=since,
+        created_at__lte=at,
+    ).aggregate(total=Sum("points"))["total"]
+    return max(total or 0, 0)
+
+
+def _upgrade_if_earned(*, member: Member, at: datetime) -> TierChange | None:
+    """Upgrades happen at once; downgrades only in the monthly review, with grace."""
+    current_rank = member.tier.rank if member.tier else -1
+    points = qualifying_points(member_id=member.pk, at=at)
+    best = (
+        Tier.objects.filter(qualifying_points__lte=points, rank__gt=current_rank)
+        .order_by("-rank")
+        .first()
+    )
+    if best is None:
+        return None
+    Member.objects.filter(pk=member.pk).update(tier=best, tier_since=timezone.localdate(at))
+    change = TierChange.objects.create(
+        member_id=member.pk,
+        from_tier=member.tier,
+        to_tier=best,
+        qualifying_points=points,
+        reason="upgrade",
+        created_at=at,
+    )
+    member.tier = best
+    return change
+
+
+def record_purchase(
+    *,
+    partner: Partner,
+    member: Member,
+    external_id: str,
+    amount,
+    currency: str,
+    occurred_at: datetime | None = None,
+    lines: list[dict] | None = None,
+    at: datetime | None = None,
+) -> PurchaseResult:
+    """Record a partner's purchase and credit what the earning rules and tier give.
+
+    Returns the points with an explanation of which rules fired and why. The same external id
+    from the same partner is refused with DuplicatePurchase; nothing is half-written.
+    """
+    external_id = str(external_id or "").strip()
+    if not external_id or len(external_id) > 100:
+        raise InvalidPurchase("The purchase id must have 1 to 100 characters.")
+    amount = _amount(amount)
+    currency = _currency(currency)
+    if not partner.is_active:
+        raise PartnerNotActive()
+    if currency != partner.currency:
+        raise CurrencyMismatch()
+    at = _now(at)
+    occurred_at = _now(occurred_at) if occurred_at is not None else at
+    if occurred_at > at + timezone.timedelta(minutes=5):
+        raise InvalidPurchase("A purchase cannot happen in the future.")
+    cleaned = _clean_lines(lines, amount)
+    if member.status == Member.Status.CLOSED:
+        raise MemberNotActive()
+    try:
+        with transaction.atomic():
+            return _record_purchase(
+                partner=partner,
+                member=member,
+                external_id=external_id,
+                amount=amount,
+                currency=currency,
+                occurred_at=occurred_at,
+                lines=cleaned,
+                at=at,
+            )
+    except IntegrityError:
+        if Purchase.objects.filter(partner=partner, external_id=external_id).exists():
+            raise DuplicatePurchase() from None
+        raise
+
+
+def _record_purchase(*, partner, member, external_id, amount, currency, occurred_at, lines, at):
+    rules = EarningRule.objects.filter(is_active=True).filter(
+        Q(partner__isnull=True) | Q(partner=partner)
+    )
+    earn_lines = [earning.EarnLine(line["amount"], line["category"]) for line in lines] or [
+        earning.EarnLine(amount)
+    ]
+    tier = member.tier
+    calc = earning.calculate(
+        rules=rules,
+        lines=earn_lines,
+        total=amount,
+        partner_id=partner.pk,
+        on=timezone.localdate(occurred_at),
+        tier_multiplier=tier.earn_multiplier if tier else Decimal(1),
+        tier_name=tier.name if tier else "",
+    )
+    purchase = Purchase.objects.create(
+        partner=partner,
+        external_id=external_id,
+        member=member,
+        amount=amount,
+        currency=currency,
+        occurred_at=occurred_at,
+        points_earned=calc.points,
+        explanation=calc.explanation,
+        created_at=at,
+    )
+    if lines:
+        PurchaseLine.objects.bulk_create(PurchaseLine(purchase=purchase, **line) for line in lines)
+    entry = None
+    change = None
+    if calc.points:
+        entry = points_credit(
+            member=member,
+            points=calc.points,
+            kind=LedgerEntry.Kind.EARN,
+            purchase=purchase,
+            description=f"{partner.name} {external_id}",
+            at=at,
+        )
+        change = _upgrade_if_earned(member=member, at=at)
+    else:
+        # Keep the closed-member rule even when nothing is earned.
+        _lock_member(member.pk)
+    return PurchaseResult(purchase, entry, calc.points, calc.explanation, change)
+
+
+@transaction.atomic
+def refund_purchase(
+    *,
+    purchase: Purchase,
+    external_id: str,
+    amount=None,
+    currency: str | None = None,
+    at: datetime | None = None,
+) -> Refund:
+    """Record a refund and take back the points it undoes, never below a zero balance.
+
+    The points to take back are the purchase's points in proportion to all refunded so far, so
+    several partial refunds add up to exactly what the purchase earned. What the member already
+    spent is kept on the refund as points_unrecovered.
+    """
+    external_id = str(external_id or "").strip()
+    if not external_id or len(external_id) > 100:
+        raise InvalidPurchase("The refund id must have 1 to 100 characters.")
+    if currency is not None and _currency(currency) != purchase.currency:
+        raise CurrencyMismatch()
+    at = _now(at)
+    member = _lock_member(purchase.member_id)
+    # Lock the purchase too (after the member, the one lock order), so refunds of one purchase
+    # queue up and cannot together refund more than it was.
+    purchase = Purchase.objects.select_for_update().get(pk=purchase.pk)
+    totals = purchase.refunds.aggregate(
+        amount=Sum("amount"), reversed=Sum("points_reversed"), lost=Sum("points_unrecovered")
+    )
+    refunded = totals["amount"] or Decimal(0)
+    left = purchase.amount - refunded
+    amount = left if amount is None else _amount(amount)
+    if left <= 0 or amount > left:
+        raise RefundExceedsPurchase()
+    if purchase.refunds.filter(external_id=external_id).exists():
+        raise DuplicateRefund()
+    settled = (totals["reversed"] or 0) + (totals["lost"] or 0)
+    target = (Decimal(purchase.points_earned) * (refunded + amount) / purchase.amount).quantize(
+        Decimal(1), rounding=ROUND_HALF_UP
+    )
+    points = int(target) - settled
+    refund = Refund.objects.create(
+        purchase=purchase, external_id=external_id, amount=amount, created_at=at
+    )
+    earn_entry = (
+        LedgerEntry.objects.filter(purchase=purchase, kind=LedgerEntry.Kind.EARN).first()
+        if points > 0
+        else None
+    )
+    if earn_entry is not None:
+        result = _reverse_locked(
+            member=member,
+            entry=earn_entry,
+            points=points,
+            cause=refund,
+            description=f"Refund {external_id} of {purchase.external_id}",
+            at=at,
+        )
+        refund.points_reversed = result.points_reversed
+        refund.points_unrecovered = result.points_unrecovered
+        refund.save(update_fields=["points_reversed", "points_unrecovered"])
+    return refund

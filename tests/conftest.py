@@ -1,0 +1,61 @@
+import os
+
+import pytest
+from django.db import connection
+
+from tests import factories
+from tests.ledger import assert_ledger_invariants
+
+
+def pytest_runtest_setup(item):
+    """Tests marked postgres need real row locks: skip on SQLite, but fail in CI."""
+    if item.get_closest_marker("postgres") and connection.vendor != "postgresql":
+        message = "needs PostgreSQL (set DATABASE_URL)"
+        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+            pytest.fail(f"{message}; CI must run it", pytrace=False)
+        pytest.skip(message)
+
+
+@pytest.fixture(autouse=True)
+def _ledger_invariants_hold(request):
+    """After every test that used the database, the ledger invariants hold."""
+    uses_db = {"db", "transactional_db", "django_db_setup"} & set(request.fixturenames) or (
+        request.node.get_closest_marker("django_db")
+    )
+    if not uses_db:
+        yield
+        return
+    marker = request.node.get_closest_marker("django_db")
+    transactional = "transactional_db" in request.fixturenames or (
+        marker is not None and marker.kwargs.get("transaction")
+    )
+    request.getfixturevalue("transactional_db" if transactional else "db")
+    yield
+    assert_ledger_invariants()
+
+
+@pytest.fixture
+def tiers(db):
+    return factories.make_tiers()
+
+
+@pytest.fixture
+def partner(db):
+    return factories.make_partner("Corner Shop")
+
+
+@pytest.fixture
+def base_rule(db):
+    return factories.make_rule(name="One point per euro")
+
+
+@pytest.fixture
+def member(db, tiers):
+    return factories.make_member(email="ona@example.com", first_name="Ona", language="lt")
+
+
+@pytest.fixture
+def staff_user(db):
+    from accounts.models import User
+
+    return User.objects.create_user(email="staff@example.com", password="x", is_staff=True)

@@ -1,0 +1,48 @@
+"""Test data, made through the services wherever a service owns the write."""
+
+import itertools
+from decimal import Decimal
+
+from accounts import services as account_services
+from accounts.models import Member, Partner
+from loyalty.models import EarningRule, Tier
+
+_seq = itertools.count(1)
+
+
+def make_tiers() -> dict[str, Tier]:
+    return {
+        "bronze": Tier.objects.create(code="bronze", name="Bronze", rank=0),
+        "silver": Tier.objects.create(
+            code="silver",
+            name="Silver",
+            rank=1,
+            qualifying_points=500,
+            earn_multiplier=Decimal("1.25"),
+            discount_percent=5,
+        ),
+        "gold": Tier.objects.create(
+            code="gold",
+            name="Gold",
+            rank=2,
+            qualifying_points=1500,
+            earn_multiplier=Decimal("1.5"),
+            discount_percent=10,
+        ),
+    }
+
+
+def make_member(**kwargs) -> Member:
+    kwargs.setdefault("email", f"member{next(_seq)}@example.com")
+    return account_services.member_enroll(**kwargs)
+
+
+def make_partner(name: str | None = None, currency: str = "EUR") -> Partner:
+    return account_services.partner_create(name=name or f"Shop {next(_seq)}", currency=currency)
+
+
+def make_rule(**kwargs) -> EarningRule:
+    kwargs.setdefault("name", f"Rule {next(_seq)}")
+    if "multiplier" not in kwargs:
+        kwargs.setdefault("points_per_unit", Decimal(1))
+    return EarningRule.objects.create(**kwargs)
