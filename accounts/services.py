@@ -15,7 +15,13 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from loyalty.errors import InvalidInput, MemberExists, MemberNotFound, ReasonRequired
+from loyalty.errors import (
+    InvalidInput,
+    MemberExists,
+    MemberNotFound,
+    NotAllowed,
+    ReasonRequired,
+)
 
 from .models import Member, Partner, PartnerApiKey, User, normalize_email
 
@@ -235,7 +241,7 @@ def member_set_status(*, member: Member, status: str, staff_user, reason: str) -
     if status != Member.Status.ACTIVE and not reason:
         raise ReasonRequired()
     if staff_user is None or not staff_user.is_staff:
-        raise ReasonRequired("Only staff can change a membership's status.")
+        raise NotAllowed("Only staff can change a membership's status.")
     member.status = status
     member.status_reason = reason
     member.save(update_fields=["status", "status_reason"])

@@ -50,6 +50,12 @@ class ReasonRequired(InvalidInput):
     default_message = _("A reason is required.")
 
 
+class NotAllowed(LoyaltyError):
+    code = "not_allowed"
+    status = 403
+    default_message = _("You are not allowed to do this.")
+
+
 class MemberNotFound(LoyaltyError):
     code = "member_not_found"
     status = 404

@@ -39,6 +39,7 @@ from .errors import (
     LedgerInconsistent,
     MemberNotActive,
     MemberNotFound,
+    NotAllowed,
     PartnerNotActive,
     ReasonRequired,
     RefundExceedsPurchase,
@@ -295,18 +296,23 @@ def _reverse_locked(
 ) -> Reversal:
     """Reverse `points` of `entry` for a member whose row is locked."""
     if entry.points < 0:
-        # Give a debit back to the lots it took from, so expiry dates stay what they were.
-        moves = list(
-            LotMovement.objects.filter(entry=entry, points__lt=0)
-            .select_related("lot")
-            .order_by("lot__expires_on", "lot_id")
+        # Give a debit back to the lots it took from (less what earlier reversals gave back),
+        # so expiry dates stay what they were.
+        outstanding = (
+            LotMovement.objects.filter(Q(entry=entry) | Q(entry__reverses=entry))
+            .values("lot_id", "lot__expires_on")
+            .annotate(net=Sum("points"))
+            .filter(net__lt=0)
+            .order_by(F("lot__expires_on").asc(nulls_last=True), "lot_id")
         )
+        lots = PointLot.objects.in_bulk([row["lot_id"] for row in outstanding])
         returned: list[tuple[PointLot, int]] = []
         left = points
-        for move in moves:
-            give = min(-move.points, left)
-            move.lot.remaining += give
-            returned.append((move.lot, give))
+        for row in outstanding:
+            give = min(-row["net"], left)
+            lot = lots[row["lot_id"]]
+            lot.remaining += give
+            returned.append((lot, give))
             left -= give
             if not left:
                 break
@@ -395,7 +401,7 @@ def points_adjust(
     if not reason:
         raise ReasonRequired()
     if staff_user is None or not staff_user.is_staff:
-        raise ReasonRequired("Only staff can adjust points.")
+        raise NotAllowed("Only staff can adjust points.")
     if isinstance(points, bool) or not isinstance(points, int) or points == 0:
         raise InvalidPoints("Adjust by a non-zero whole number of points.")
     if points > 0:

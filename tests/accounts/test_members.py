@@ -1,0 +1,150 @@
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from accounts import services
+from accounts.models import Member, PartnerApiKey, User
+from loyalty.errors import InvalidInput, MemberExists, MemberNotFound, NotAllowed, ReasonRequired
+from tests import factories
+
+
+def test_enrolling_makes_a_member_with_a_checked_public_number(tiers):
+    # when
+    member = services.member_enroll(
+        email="  Ona.Jonaite@Example.COM ",
+        first_name="Ona",
+        language="lt",
+        birthday="05-14",
+    )
+    # then
+    assert member.user.email == "ona.jonaite@example.com"
+    assert services.member_number_is_valid(member.member_number)
+    assert len(member.member_number) == 9 and member.member_number != str(member.pk)
+    assert (member.birthday_month, member.birthday_day, member.birthday_year) == (5, 14, None)
+    assert member.birthday_set_on == timezone.localdate()
+    assert member.joined_on == timezone.localdate()
+    assert member.tier == tiers["bronze"]
+    assert member.status == "active" and member.delight == "greeting"
+    assert not member.has_web_account  # enrolled at a till: no password yet
+
+
+def test_a_mistyped_member_number_is_not_found(member):
+    number = member.member_number
+    wrong_check = number[:-1] + str((int(number[-1]) + 1) % 10)
+    assert services.member_by_number(number) == member
+    assert services.member_by_number(f"{number[:4]} {number[4:]}") == member
+    for bad in [wrong_check, "", "abc", number + "0", None]:
+        with pytest.raises(MemberNotFound):
+            services.member_by_number(bad)
+
+
+def test_luhn_check_digit_matches_the_known_example():
+    assert services.luhn_check_digit("7992739871") == "3"
+
+
+def test_an_address_enrolled_twice_is_refused_with_the_existing_number(member):
+    with pytest.raises(MemberExists) as exc:
+        services.member_enroll(email="ONA@example.com")
+    assert exc.value.extra["member_number"] == member.member_number
+    assert Member.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    "birthday", ["02-30", "13-01", "1990-02-29", "14/05", "05-14-1990", "1800-01-01"]
+)
+def test_impossible_birthdays_are_refused(tiers, birthday):
+    with pytest.raises(InvalidInput):
+        services.member_enroll(email="x@example.com", birthday=birthday)
+    assert Member.objects.count() == 0 and User.objects.count() == 0
+
+
+def test_29_february_is_a_real_birthday(tiers):
+    member = services.member_enroll(email="leap@example.com", birthday="02-29")
+    assert (member.birthday_month, member.birthday_day) == (2, 29)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("email", "not-an-email"), ("language", "fr"), ("first_name", "x" * 151)],
+)
+def test_bad_enrolment_input_is_refused(tiers, field, value):
+    kwargs = {"email": "ok@example.com", field: value}
+    with pytest.raises(InvalidInput):
+        services.member_enroll(**kwargs)
+    assert Member.objects.count() == 0
+
+
+def test_a_till_member_claims_the_web_account_later(member):
+    with pytest.raises(InvalidInput):
+        services.member_claim_account(member=member, password="123")
+    services.member_claim_account(member=member, password="a-long-Secret-42")
+    assert User.objects.get(pk=member.user_id).check_password("a-long-Secret-42")
+
+
+def test_only_staff_pause_a_member_and_always_with_a_reason(member, staff_user):
+    with pytest.raises(ReasonRequired):
+        services.member_set_status(member=member, status="paused", staff_user=staff_user, reason="")
+    with pytest.raises(NotAllowed):
+        services.member_set_status(
+            member=member, status="paused", staff_user=member.user, reason="r"
+        )
+    services.member_set_status(
+        member=member, status="paused", staff_user=staff_user, reason="Lost their job"
+    )
+    member.refresh_from_db()
+    assert (member.status, member.status_reason) == ("paused", "Lost their job")
+
+
+def test_an_api_key_is_shown_once_and_stored_as_a_digest(db):
+    # given
+    partner = factories.make_partner("Till")
+    # when
+    key, raw = services.api_key_create(partner=partner, name="till 1")
+    # then
+    prefix, secret = raw.split(".")
+    assert len(secret) >= 43  # 32 random bytes, url-safe base64
+    assert key.prefix == prefix and raw not in (key.digest, key.prefix)
+    assert key.digest == services.hash_api_key(raw)
+    assert not PartnerApiKey.objects.filter(digest=raw).exists()
+    assert services.api_key_authenticate(raw) == key
+
+
+def test_a_revoked_or_unknown_key_does_not_authenticate(db):
+    partner = factories.make_partner("Till")
+    key, raw = services.api_key_create(partner=partner)
+    services.api_key_revoke(key=key)
+    assert services.api_key_authenticate(raw) is None
+    assert services.api_key_authenticate("nope") is None
+    assert services.api_key_authenticate("") is None
+
+
+def test_key_use_is_recorded_at_most_once_a_minute(db, django_assert_num_queries):
+    partner = factories.make_partner("Till")
+    key, raw = services.api_key_create(partner=partner)
+    with django_assert_num_queries(2):
+        services.api_key_authenticate(raw)
+    first = PartnerApiKey.objects.get(pk=key.pk).last_used_at
+    assert first is not None
+    with django_assert_num_queries(1):
+        services.api_key_authenticate(raw)
+    PartnerApiKey.objects.filter(pk=key.pk).update(last_used_at=first - timedelta(minutes=2))
+    services.api_key_authenticate(raw)
+    assert PartnerApiKey.objects.get(pk=key.pk).last_used_at > first
+
+
+def test_an_inactive_partners_key_does_not_authenticate(db):
+    partner = factories.make_partner("Till")
+    _, raw = services.api_key_create(partner=partner)
+    type(partner).objects.filter(pk=partner.pk).update(is_active=False)
+    assert services.api_key_authenticate(raw) is None
+
+
+def test_partner_names_and_currencies_are_checked(db):
+    from loyalty.errors import UnknownCurrency
+
+    factories.make_partner("Till")
+    with pytest.raises(InvalidInput):
+        services.partner_create(name="till")
+    with pytest.raises(UnknownCurrency):
+        services.partner_create(name="Other", currency="EURO")
