@@ -113,6 +113,12 @@ class Member(models.Model):
         choices=Delight.choices,
         default=Delight.GREETING,
     )
+    email_messages = models.BooleanField(
+        _("send me messages by e-mail"),
+        default=True,
+        help_text=_("Thank-you cards, greetings and notices also arrive by e-mail."),
+    )
+    email_offers = models.BooleanField(_("send me offers by e-mail"), default=False)
     # The cached balance: equal to the sum of the member's ledger entries and to the sum of the
     # remainders of their point lots. Changed only by loyalty.services, with a conditional UPDATE.
     points_balance = models.BigIntegerField(_("points balance"), default=0, editable=False)
@@ -171,7 +177,7 @@ class Member(models.Model):
 class Partner(models.Model):
     """A till, web shop or CRM that reports purchases and redeems vouchers over the API."""
 
-    name = models.CharField(_("name"), max_length=200, unique=True)
+    name = models.CharField(_("name"), max_length=200)
     currency = models.CharField(
         _("currency"),
         max_length=3,
@@ -185,6 +191,7 @@ class Partner(models.Model):
         verbose_name = _("partner")
         verbose_name_plural = _("partners")
         ordering = ["name"]
+        constraints = [models.UniqueConstraint(Lower("name"), name="partner_name_ci_unique")]
 
     def __str__(self) -> str:
         return self.name

@@ -151,8 +151,14 @@ def member_enroll(
     password: str | None = None,
     joined_on: date | None = None,
     delight: str | None = None,
+    referral_code: str | None = None,
+    partner=None,
 ) -> Member:
-    """Enrol a member. Without a password the member can claim the web account later."""
+    """Enrol a member. Without a password the member can claim the web account later.
+
+    `partner` is the partner that enrolled them (none for a web sign-up). `referral_code` is
+    handed to the referrals app when it records referrals.
+    """
     email = _clean_email(email)
     first_name = _clean_name(first_name, "first_name")
     last_name = _clean_name(last_name, "last_name")
@@ -193,6 +199,19 @@ def member_enroll(
         if User.objects.filter(email__iexact=email).exists():
             raise MemberExists() from None
         raise
+    from notifications.services import notify
+    from webhooks.services import event_emit
+
+    notify(member, "welcome", dedupe_key="welcome")
+    event_emit(
+        event_type="member.enrolled",
+        partner=partner,
+        payload={
+            "member_number": member.member_number,
+            "email": member.user.email,
+            "joined_on": member.joined_on.isoformat(),
+        },
+    )
     return member
 
 
@@ -240,6 +259,8 @@ def member_set_status(*, member: Member, status: str, staff_user, reason: str) -
         raise InvalidInput("Unknown status.", field="status")
     if status != Member.Status.ACTIVE and not reason:
         raise ReasonRequired()
+    if len(reason) > 500:
+        raise InvalidInput("A reason has at most 500 characters.", field="reason")
     if staff_user is None or not staff_user.is_staff:
         raise NotAllowed("Only staff can change a membership's status.")
     member.status = status
@@ -263,9 +284,14 @@ def partner_create(*, name: str, currency: str | None = None) -> Partner:
     if not name or len(name) > 200:
         raise InvalidInput("A partner needs a name of at most 200 characters.", field="name")
     currency = _currency(currency or settings.LOYALTY_CURRENCY)
+    taken = InvalidInput("A partner with this name exists.", field="name")
     if Partner.objects.filter(name__iexact=name).exists():
-        raise InvalidInput("A partner with this name exists.", field="name")
-    return Partner.objects.create(name=name, currency=currency)
+        raise taken
+    try:
+        with transaction.atomic():
+            return Partner.objects.create(name=name, currency=currency)
+    except IntegrityError:
+        raise taken from None
 
 
 @transaction.atomic
@@ -276,6 +302,8 @@ def api_key_create(
 
     `raw_key` lets the demo data use a published key; real keys are always random.
     """
+    if raw_key is not None and not 20 <= len(raw_key) <= 200:
+        raise InvalidInput("An API key has 20 to 200 characters.", field="raw_key")
     if raw_key is None:
         prefix = secrets.token_hex(API_KEY_PREFIX_LEN // 2)
         raw_key = f"{prefix}.{secrets.token_urlsafe(32)}"  # 256 random bits after the prefix
@@ -292,9 +320,10 @@ def api_key_create(
 
 @transaction.atomic
 def api_key_revoke(*, key: PartnerApiKey) -> PartnerApiKey:
-    if key.revoked_at is None:
-        key.revoked_at = timezone.now()
-        key.save(update_fields=["revoked_at"])
+    PartnerApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+    key.refresh_from_db(fields=["revoked_at"])
     return key
 
 

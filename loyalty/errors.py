@@ -115,6 +115,92 @@ class PartnerNotActive(LoyaltyError):
     default_message = _("The partner is not active.")
 
 
+class RewardNotFound(LoyaltyError):
+    code = "reward_not_found"
+    status = 404
+    default_message = _("No reward has that code.")
+
+
+class RewardInactive(LoyaltyError):
+    code = "reward_inactive"
+    status = 422
+    default_message = _("This reward is not available now.")
+
+
+class OutOfStock(LoyaltyError):
+    code = "out_of_stock"
+    status = 409
+    default_message = _("This reward is out of stock.")
+
+
+class LimitReached(LoyaltyError):
+    code = "limit_reached"
+    status = 409
+    default_message = _("The member has redeemed this reward as often as it allows.")
+
+
+class TierTooLow(LoyaltyError):
+    code = "tier_too_low"
+    status = 403
+    default_message = _("This reward needs a higher tier.")
+
+
+class RedemptionNotFound(LoyaltyError):
+    code = "redemption_not_found"
+    status = 404
+    default_message = _("No redemption has that id.")
+
+
+class RedemptionNotCancellable(LoyaltyError):
+    code = "redemption_not_cancellable"
+    status = 409
+    default_message = _("Only a redemption whose voucher is still unused can be cancelled.")
+
+
+class VoucherNotFound(LoyaltyError):
+    code = "voucher_not_found"
+    status = 404
+    default_message = _("No voucher has that code.")
+
+
+class VoucherAlreadyUsed(LoyaltyError):
+    code = "voucher_already_used"
+    status = 409
+    default_message = _("This voucher was already used.")
+
+
+class VoucherExpired(LoyaltyError):
+    code = "voucher_expired"
+    status = 409
+    default_message = _("This voucher has expired.")
+
+
+class VoucherCancelled(LoyaltyError):
+    code = "voucher_cancelled"
+    status = 409
+    default_message = _("This voucher was cancelled.")
+
+
+class IdempotencyKeyRequired(LoyaltyError):
+    code = "idempotency_key_required"
+    status = 400
+    default_message = _(
+        "Every POST needs an Idempotency-Key header (1 to 255 printable characters)."
+    )
+
+
+class IdempotencyKeyReused(LoyaltyError):
+    code = "idempotency_key_reused"
+    status = 422
+    default_message = _("This Idempotency-Key was already used with another request.")
+
+
+class IdempotencyKeyInProgress(LoyaltyError):
+    code = "idempotency_key_in_progress"
+    status = 409
+    default_message = _("A request with this Idempotency-Key is still being processed.")
+
+
 class LedgerInconsistent(LoyaltyError):
     """Lots and balance disagree: a bug or a manual database edit. The transaction rolls back."""
 

@@ -200,6 +200,24 @@ class Refund(models.Model):
         return f"{self.purchase} refund {self.external_id}"
 
 
+class RefundLine(models.Model):
+    """Which purchase lines, and how many of each, a refund gave back."""
+
+    refund = models.ForeignKey(Refund, on_delete=models.CASCADE, related_name="lines")
+    purchase_line = models.ForeignKey(
+        PurchaseLine, on_delete=models.PROTECT, related_name="refund_lines"
+    )
+    quantity = models.PositiveIntegerField(_("quantity"))
+    amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
+
+    class Meta:
+        verbose_name = _("refund line")
+        verbose_name_plural = _("refund lines")
+
+    def __str__(self) -> str:
+        return f"{self.purchase_line.sku} × {self.quantity}"
+
+
 class LedgerEntry(models.Model):
     """One change of a member's points. Append-only: never updated, never deleted."""
 
@@ -354,3 +372,30 @@ class TierChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.member_id}: {self.from_tier} → {self.to_tier}"
+
+
+class IdempotencyRecord(models.Model):
+    """A partner's Idempotency-Key and the response it got, kept at least 24 hours.
+
+    Written in the same transaction as the ledger entries the request caused: either both exist
+    or neither. The unique (partner, key) makes a concurrent request with the same key wait for
+    the first one's commit and then replay its response.
+    """
+
+    partner = models.ForeignKey("accounts.Partner", on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    request_hash = models.CharField(max_length=64)
+    response_status = models.PositiveSmallIntegerField(null=True)
+    response_body = models.JSONField(null=True)
+    response_content_type = models.CharField(max_length=100, default="application/json")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("idempotency key")
+        verbose_name_plural = _("idempotency keys")
+        constraints = [
+            models.UniqueConstraint(fields=["partner", "key"], name="idempotency_key_per_partner")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.partner_id}:{self.key}"

@@ -26,6 +26,7 @@ from django.db.models import Case, F, IntegerField, Q, Sum, Value, When, Window
 from django.utils import timezone
 
 from accounts.models import Member, Partner
+from webhooks.services import event_emit
 
 from . import earning
 from .errors import (
@@ -34,6 +35,7 @@ from .errors import (
     DuplicateRefund,
     InsufficientPoints,
     InvalidAmount,
+    InvalidInput,
     InvalidPoints,
     InvalidPurchase,
     LedgerInconsistent,
@@ -53,6 +55,7 @@ from .models import (
     Purchase,
     PurchaseLine,
     Refund,
+    RefundLine,
     Tier,
     TierChange,
 )
@@ -201,7 +204,6 @@ def _record_movements(entry: LedgerEntry, changes: Sequence[tuple[PointLot, int]
 # --- ledger services ---------------------------------------------------------------------------
 
 
-@transaction.atomic
 def points_credit(
     *,
     member: Member,
@@ -216,6 +218,35 @@ def points_credit(
     reason: str = "",
 ) -> LedgerEntry:
     """Add points as a new lot. `expires_on` defaults to the expiry policy; None never expires."""
+    with transaction.atomic():
+        return _credit(
+            member=member,
+            points=points,
+            kind=kind,
+            cause=cause,
+            purchase=purchase,
+            description=description,
+            expires_on=expires_on,
+            at=at,
+            staff_user=staff_user,
+            reason=reason,
+        )
+
+
+def _credit(
+    *,
+    member: Member,
+    points: int,
+    kind: str,
+    cause=None,
+    purchase: Purchase | None = None,
+    description: str = "",
+    expires_on: date | None | str = "policy",
+    at: datetime | None = None,
+    staff_user=None,
+    reason: str = "",
+) -> LedgerEntry:
+    """points_credit without its own transaction, for services already inside one."""
     points = _positive_points(points)
     at = _now(at)
     if expires_on == "policy":
@@ -400,6 +431,8 @@ def points_adjust(
     reason = (reason or "").strip()
     if not reason:
         raise ReasonRequired()
+    if len(reason) > 500:
+        raise InvalidInput("A reason has at most 500 characters.", field="reason")
     if staff_user is None or not staff_user.is_staff:
         raise NotAllowed("Only staff can adjust points.")
     if isinstance(points, bool) or not isinstance(points, int) or points == 0:
@@ -476,6 +509,15 @@ def points_expire(*, member: Member, today: date | None = None) -> list[LedgerEn
     PointLot.objects.bulk_update(lots, ["remaining"])
     LotMovement.objects.bulk_create(changes)
     member.points_balance = balance
+    event_emit(
+        event_type="points.expired",
+        payload={
+            "member_number": locked.member_number,
+            "points": total,
+            "balance": balance,
+            "expired_on": today.isoformat(),
+        },
+    )
     return entries
 
 
@@ -647,7 +689,7 @@ def _record_purchase(*, partner, member, external_id, amount, currency, occurred
     entry = None
     change = None
     if calc.points:
-        entry = points_credit(
+        entry = _credit(
             member=member,
             points=calc.points,
             kind=LedgerEntry.Kind.EARN,
@@ -656,6 +698,26 @@ def _record_purchase(*, partner, member, external_id, amount, currency, occurred
             at=at,
         )
         change = _upgrade_if_earned(member=member, at=at)
+        event_emit(
+            event_type="points.earned",
+            partner=partner,
+            payload={
+                "member_number": member.member_number,
+                "purchase": external_id,
+                "points": calc.points,
+                "balance": entry.balance_after,
+            },
+        )
+        if change is not None:
+            event_emit(
+                event_type="tier.changed",
+                payload={
+                    "member_number": member.member_number,
+                    "from": change.from_tier.code if change.from_tier else None,
+                    "to": change.to_tier.code,
+                    "reason": change.reason,
+                },
+            )
     else:
         # Keep the closed-member rule even when nothing is earned.
         _lock_member(member.pk)
@@ -668,6 +730,7 @@ def refund_purchase(
     purchase: Purchase,
     external_id: str,
     amount=None,
+    lines: list[dict] | None = None,
     currency: str | None = None,
     at: datetime | None = None,
 ) -> Refund:
@@ -690,8 +753,14 @@ def refund_purchase(
     totals = purchase.refunds.aggregate(
         amount=Sum("amount"), reversed=Sum("points_reversed"), lost=Sum("points_unrecovered")
     )
-    refunded = totals["amount"] or Decimal(0)
+    refunded = (totals["amount"] or Decimal(0)).quantize(Decimal("0.01"))
     left = purchase.amount - refunded
+    refund_lines = []
+    if lines is not None:
+        if amount is not None:
+            raise InvalidPurchase("Give an amount or lines, not both.")
+        refund_lines = _refund_lines(purchase, lines)
+        amount = sum((line.amount for line in refund_lines), Decimal(0))
     amount = left if amount is None else _amount(amount)
     if left <= 0 or amount > left:
         raise RefundExceedsPurchase()
@@ -705,6 +774,10 @@ def refund_purchase(
     refund = Refund.objects.create(
         purchase=purchase, external_id=external_id, amount=amount, created_at=at
     )
+    if refund_lines:
+        for line in refund_lines:
+            line.refund = refund
+        RefundLine.objects.bulk_create(refund_lines)
     earn_entry = (
         LedgerEntry.objects.filter(purchase=purchase, kind=LedgerEntry.Kind.EARN).first()
         if points > 0
@@ -722,4 +795,67 @@ def refund_purchase(
         refund.points_reversed = result.points_reversed
         refund.points_unrecovered = result.points_unrecovered
         refund.save(update_fields=["points_reversed", "points_unrecovered"])
+        event_emit(
+            event_type="points.reversed",
+            partner=purchase.partner,
+            payload={
+                "member_number": member.member_number,
+                "purchase": purchase.external_id,
+                "refund": external_id,
+                "points": result.points_reversed,
+                "points_unrecovered": result.points_unrecovered,
+                "balance": member.points_balance,
+            },
+        )
     return refund
+
+
+def _refund_lines(purchase: Purchase, lines) -> list[RefundLine]:
+    """Turn [{sku, quantity}] into refund lines priced from the purchase lines.
+
+    Each unit costs its line's amount / quantity; the refund that takes a line's last units
+    gets what is left of its amount, so line refunds add up to the line exactly.
+    """
+    if not isinstance(lines, (list, tuple)) or not lines or len(lines) > 500:
+        raise InvalidPurchase("Refund lines must be a list of 1 to 500 items.")
+    bought = list(purchase.lines.order_by("id"))
+    done = {
+        row["purchase_line_id"]: (row["quantity"], row["amount"])
+        for row in RefundLine.objects.filter(purchase_line__purchase=purchase)
+        .values("purchase_line_id")
+        .annotate(quantity=Sum("quantity"), amount=Sum("amount"))
+    }
+    taken: dict[int, int] = {}
+    result: list[RefundLine] = []
+    for wanted in lines:
+        sku = str(wanted.get("sku") or "").strip() if isinstance(wanted, dict) else ""
+        quantity = wanted.get("quantity") if isinstance(wanted, dict) else None
+        if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity <= 0:
+            raise InvalidPurchase("A refund line needs a SKU and a positive quantity.")
+        candidates = [line for line in bought if line.sku == sku]
+        if not candidates:
+            raise InvalidPurchase(f"The purchase has no line with SKU {sku!r}.")
+        for line in candidates:
+            if not quantity:
+                break
+            done_qty, done_amount = done.get(line.pk, (0, Decimal(0)))
+            free = line.quantity - done_qty - taken.get(line.pk, 0)
+            take = min(free, quantity)
+            if take <= 0:
+                continue
+            taken[line.pk] = taken.get(line.pk, 0) + take
+            quantity -= take
+            if done_qty + taken[line.pk] == line.quantity:
+                earlier = sum(
+                    (r.amount for r in result if r.purchase_line_id == line.pk), Decimal(0)
+                )
+                # SQLite sums decimals as floats, hence the quantize.
+                price = (line.amount - done_amount - earlier).quantize(Decimal("0.01"))
+            else:
+                price = (line.amount * take / line.quantity).quantize(
+                    Decimal("0.01"), rounding=ROUND_HALF_UP
+                )
+            result.append(RefundLine(purchase_line=line, quantity=take, amount=price))
+        if quantity:
+            raise RefundExceedsPurchase("More units than were bought (or are left) of that SKU.")
+    return result

@@ -1,10 +1,23 @@
-"""Top-level URLs: the admin, the member site and (later) the partner API."""
+"""Top-level URLs: the admin, the partner API and the member site."""
 
+from django.conf import settings
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path, re_path
 from django.views.generic import TemplateView
+from django.views.static import serve
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/", include(("loyalty.api.urls", "api"))),
     path("", TemplateView.as_view(template_name="home.html"), name="home"),
 ]
+
+if settings.SERVE_MEDIA:
+    # Small deployments let Django serve uploaded images; larger ones serve /media/ from a proxy.
+    urlpatterns.append(
+        re_path(
+            rf"^{settings.MEDIA_URL.lstrip('/')}(?P<path>.*)$",
+            serve,
+            {"document_root": settings.MEDIA_ROOT},
+        )
+    )

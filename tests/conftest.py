@@ -34,6 +34,17 @@ def _ledger_invariants_hold(request):
     assert_ledger_invariants()
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hasher(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _media_in_tmp(settings, tmp_path):
+    """Uploaded and seeded images go to a temporary folder, never into the repository."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
 @pytest.fixture
 def tiers(db):
     return factories.make_tiers()

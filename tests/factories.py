@@ -46,3 +46,22 @@ def make_rule(**kwargs) -> EarningRule:
     if "multiplier" not in kwargs:
         kwargs.setdefault("points_per_unit", Decimal(1))
     return EarningRule.objects.create(**kwargs)
+
+
+def make_reward(**kwargs):
+    from rewards.models import Reward
+
+    kwargs.setdefault("slug", f"reward-{next(_seq)}")
+    kwargs.setdefault("name_en", kwargs["slug"].replace("-", " ").title())
+    kwargs.setdefault("kind", Reward.Kind.FREE_ITEM)
+    kwargs.setdefault("points_cost", 100)
+    return Reward.objects.create(**kwargs)
+
+
+def give_points(member, points):
+    from loyalty.models import LedgerEntry
+    from loyalty.services import points_credit
+
+    return points_credit(
+        member=member, points=points, kind=LedgerEntry.Kind.GIFT, cause=member, expires_on=None
+    )

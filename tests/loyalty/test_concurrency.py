@@ -1,10 +1,8 @@
 """Real concurrency on PostgreSQL: threads, each with its own connection and transaction."""
 
-import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from accounts.models import Member
@@ -12,32 +10,11 @@ from loyalty import services
 from loyalty.errors import InsufficientPoints
 from loyalty.models import LedgerEntry, PointLot
 from tests import factories
+from tests.concurrency import run_at_once
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 GIFT = LedgerEntry.Kind.GIFT
-
-
-def run_at_once(jobs):
-    """Start every job on its own thread behind a barrier; return what each returned or raised."""
-    barrier = threading.Barrier(len(jobs))
-    results = [None] * len(jobs)
-
-    def worker(i, job):
-        try:
-            barrier.wait()
-            results[i] = job()
-        except Exception as exc:  # each outcome is asserted by the caller
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(i, job)) for i, job in enumerate(jobs)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    return results
 
 
 def test_twenty_concurrent_debits_against_a_balance_for_seven():

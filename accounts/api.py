@@ -1,0 +1,107 @@
+"""Partner API: enrolling and looking up members, and a member's ledger."""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.pagination import CursorPagination
+from rest_framework.response import Response
+
+from loyalty.api.base import IDEMPOTENCY_HEADER, PartnerAPIView
+from loyalty.api.serializers import MemberSerializer, member_full, problems
+from loyalty.models import LedgerEntry
+
+from . import services
+from .models import Member
+
+
+class MemberEnrollInput(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+    first_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
+    last_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
+    language = serializers.ChoiceField(choices=["en", "lt", "bg", "da", "ru", "pl"], required=False)
+    birthday = serializers.RegexField(
+        r"^(\d{4}-)?\d{2}-\d{2}$",
+        required=False,
+        allow_blank=True,
+        help_text='"MM-DD" or "YYYY-MM-DD".',
+    )
+    referral_code = serializers.CharField(max_length=32, required=False, allow_blank=True)
+
+
+class MemberListView(PartnerAPIView):
+    @extend_schema(
+        operation_id="members_enroll",
+        summary="Enrol a member",
+        parameters=[IDEMPOTENCY_HEADER],
+        request=MemberEnrollInput,
+        responses={201: MemberSerializer, **problems(409, post=True)},
+        description="An e-mail already enrolled is refused with 409 member_exists and the "
+        "existing member_number.",
+    )
+    def post(self, request, *args, **kwargs):
+        return self.run_idempotent(request, lambda: self.create(request, *args, **kwargs))
+
+    def create(self, request, *args, **kwargs):
+        data = MemberEnrollInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        member = services.member_enroll(
+            email=data.validated_data["email"],
+            first_name=data.validated_data.get("first_name", ""),
+            last_name=data.validated_data.get("last_name", ""),
+            language=data.validated_data.get("language"),
+            birthday=data.validated_data.get("birthday") or None,
+            referral_code=data.validated_data.get("referral_code") or None,
+            partner=self.partner,
+        )
+        return Response(member_full(member), status=status.HTTP_201_CREATED)
+
+
+class MemberDetailView(PartnerAPIView):
+    @extend_schema(
+        operation_id="members_retrieve",
+        summary="A member's balance, tier and expiring points",
+        responses={200: MemberSerializer, **problems(404)},
+    )
+    def get(self, request, member_number: str):
+        return Response(member_full(services.member_by_number(member_number)))
+
+
+class LedgerLineSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = LedgerEntry
+        fields = ["id", "created_at", "kind", "points", "balance_after", "description"]
+
+
+class LedgerPageSerializer(serializers.Serializer):
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = LedgerLineSerializer(many=True)
+
+
+class LedgerPagination(CursorPagination):
+    page_size = 50
+    max_page_size = 200
+    page_size_query_param = "page_size"
+    ordering = "-id"
+
+
+class MemberLedgerView(PartnerAPIView):
+    pagination_class = LedgerPagination
+
+    @extend_schema(
+        operation_id="members_ledger",
+        summary="A member's ledger, newest first, cursor-paginated",
+        parameters=[
+            OpenApiParameter("cursor", OpenApiTypes.STR, description="From `next` or `previous`."),
+            OpenApiParameter("page_size", OpenApiTypes.INT, description="1 to 200; default 50."),
+        ],
+        responses={200: LedgerPageSerializer, **problems(400, 404)},
+    )
+    def get(self, request, member_number: str):
+        member: Member = services.member_by_number(member_number)
+        paginator = self.pagination_class()
+        entries = LedgerEntry.objects.filter(member=member).only(
+            "id", "created_at", "kind", "points", "balance_after", "description"
+        )
+        page = paginator.paginate_queryset(entries, request, view=self)
+        return paginator.get_paginated_response(LedgerLineSerializer(page, many=True).data)

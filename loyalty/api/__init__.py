@@ -1,0 +1,1 @@
+"""The partner REST API v1: shared plumbing (keys, problems, idempotency) and the URL map."""

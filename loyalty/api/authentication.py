@@ -1,0 +1,60 @@
+"""`Authorization: Api-Key <key>`: partners authenticate with a key, never a session."""
+
+from dataclasses import dataclass
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import authentication, exceptions
+
+from accounts.models import Partner, PartnerApiKey
+from accounts.services import api_key_authenticate
+
+
+@dataclass(frozen=True)
+class PartnerClient:
+    """Stands in for request.user on API requests: the partner behind the key."""
+
+    partner: Partner
+    key: PartnerApiKey
+    is_authenticated: bool = True
+    is_anonymous: bool = False
+    is_staff: bool = False
+
+    @property
+    def pk(self):
+        return None
+
+
+class ApiKeyAuthentication(authentication.BaseAuthentication):
+    keyword = "Api-Key"
+
+    def authenticate(self, request):
+        header = request.META.get("HTTP_AUTHORIZATION", "")
+        if not header:
+            return None
+        scheme, _, raw_key = header.partition(" ")
+        if scheme.lower() != self.keyword.lower() or not raw_key.strip():
+            raise exceptions.AuthenticationFailed(
+                "Use the header 'Authorization: Api-Key <key>'.", code="invalid_api_key"
+            )
+        key = api_key_authenticate(raw_key.strip())
+        if key is None:
+            raise exceptions.AuthenticationFailed(
+                "The API key is unknown or revoked.", code="invalid_api_key"
+            )
+        return PartnerClient(partner=key.partner, key=key), key
+
+    def authenticate_header(self, request):
+        return self.keyword
+
+
+class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
+    target_class = "loyalty.api.authentication.ApiKeyAuthentication"
+    name = "ApiKeyAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "`Api-Key <key>`; a key is shown once when staff create it.",
+        }

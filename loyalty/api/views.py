@@ -1,0 +1,146 @@
+"""Partner API: purchases and refunds."""
+
+from decimal import Decimal
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+
+from accounts.services import member_by_number
+from loyalty import services
+from loyalty.errors import PurchaseNotFound
+from loyalty.models import Purchase
+
+from .base import IDEMPOTENCY_HEADER, PartnerAPIView
+from .serializers import MemberBriefSerializer, member_brief, problems
+
+MONEY = {"max_digits": 12, "decimal_places": 2, "coerce_to_string": True}
+
+
+class PurchaseLineInput(serializers.Serializer):
+    sku = serializers.CharField(max_length=64)
+    quantity = serializers.IntegerField(min_value=1, max_value=999_999, default=1)
+    amount = serializers.DecimalField(min_value=0, **MONEY)
+    category = serializers.CharField(max_length=64, required=False, allow_blank=True)
+
+
+class PurchaseInput(serializers.Serializer):
+    member_number = serializers.CharField(max_length=20)
+    external_id = serializers.CharField(max_length=100)
+    amount = serializers.DecimalField(min_value=Decimal("0.01"), **MONEY)
+    currency = serializers.CharField(min_length=3, max_length=3)
+    occurred_at = serializers.DateTimeField(required=False)
+    lines = PurchaseLineInput(many=True, required=False, max_length=500)
+
+
+class PurchaseOutput(serializers.Serializer):
+    external_id = serializers.CharField()
+    points_earned = serializers.IntegerField()
+    explanation = serializers.CharField(help_text="Which rules fired and why, in words.")
+    rules = serializers.ListField(
+        child=serializers.DictField(), help_text="The same, part by part, for display."
+    )
+    member = MemberBriefSerializer()
+
+
+class PurchaseView(PartnerAPIView):
+    @extend_schema(
+        operation_id="purchases_record",
+        summary="Record a purchase and earn points",
+        parameters=[IDEMPOTENCY_HEADER],
+        request=PurchaseInput,
+        responses={201: PurchaseOutput, **problems(403, 404, 409, post=True)},
+        description="The same external_id from the same partner under another Idempotency-Key "
+        "is refused with 409 duplicate_purchase.",
+    )
+    def post(self, request, *args, **kwargs):
+        return self.run_idempotent(request, lambda: self.create(request, *args, **kwargs))
+
+    def create(self, request, *args, **kwargs):
+        data = PurchaseInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        member = member_by_number(values["member_number"])
+        result = services.record_purchase(
+            partner=self.partner,
+            member=member,
+            external_id=values["external_id"],
+            amount=values["amount"],
+            currency=values["currency"],
+            occurred_at=values.get("occurred_at"),
+            lines=[dict(line) for line in values.get("lines", [])] or None,
+        )
+        body = {
+            "external_id": result.purchase.external_id,
+            "points_earned": result.points,
+            "explanation": result.explanation_text,
+            "rules": result.explanation,
+            "member": member_brief(member),
+        }
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class RefundLineInput(serializers.Serializer):
+    sku = serializers.CharField(max_length=64)
+    quantity = serializers.IntegerField(min_value=1, max_value=999_999)
+
+
+class RefundInput(serializers.Serializer):
+    external_id = serializers.CharField(max_length=100)
+    amount = serializers.DecimalField(min_value=Decimal("0.01"), required=False, **MONEY)
+    lines = RefundLineInput(many=True, required=False, min_length=1, max_length=500)
+
+    def validate(self, attrs):
+        if "amount" in attrs and "lines" in attrs:
+            raise serializers.ValidationError("Give an amount or lines, not both.")
+        return attrs
+
+
+class RefundOutput(serializers.Serializer):
+    external_id = serializers.CharField()
+    amount = serializers.DecimalField(**MONEY)
+    points_reversed = serializers.IntegerField()
+    points_unrecovered = serializers.IntegerField()
+    member = MemberBriefSerializer()
+
+
+class RefundView(PartnerAPIView):
+    @extend_schema(
+        operation_id="purchases_refund",
+        summary="Refund (part of) a purchase and take back its points",
+        parameters=[IDEMPOTENCY_HEADER],
+        request=RefundInput,
+        responses={201: RefundOutput, **problems(404, 409, post=True)},
+        description="A full refund when neither amount nor lines are given. Refunding more than "
+        "was bought is refused with 422 refund_exceeds_purchase.",
+    )
+    def post(self, request, *args, **kwargs):
+        return self.run_idempotent(request, lambda: self.create(request, *args, **kwargs))
+
+    def create(self, request, external_id: str, *args, **kwargs):
+        purchase = (
+            Purchase.objects.select_related("member__tier")
+            .filter(partner=self.partner, external_id=external_id)
+            .first()
+        )
+        if purchase is None:
+            raise PurchaseNotFound()
+        data = RefundInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        refund = services.refund_purchase(
+            purchase=purchase,
+            external_id=values["external_id"],
+            amount=values.get("amount"),
+            lines=[dict(line) for line in values["lines"]] if "lines" in values else None,
+        )
+        member = purchase.member
+        member.refresh_from_db(fields=["points_balance"])
+        body = {
+            "external_id": refund.external_id,
+            "amount": refund.amount,
+            "points_reversed": refund.points_reversed,
+            "points_unrecovered": refund.points_unrecovered,
+            "member": member_brief(member),
+        }
+        return Response(RefundOutput(body).data, status=status.HTTP_201_CREATED)

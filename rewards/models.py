@@ -1,0 +1,223 @@
+"""The reward catalogue, redemptions and their vouchers."""
+
+from django.conf import settings
+from django.core.validators import FileExtensionValidator, MinValueValidator
+from django.db import models
+from django.utils import timezone, translation
+from django.utils.translation import gettext_lazy as _
+
+from .validators import validate_image_size
+
+LANGUAGE_CODES = [code for code, _name in settings.LANGUAGES]
+
+
+class Reward(models.Model):
+    class Kind(models.TextChoices):
+        AMOUNT_OFF = "amount_off", _("Amount off")
+        PERCENT_OFF = "percent_off", _("Percent off")
+        FREE_ITEM = "free_item", _("Free item")
+        DONATION = "donation", _("Donation to a cause")
+        EVENT = "event", _("Event invitation")
+
+    # Name and description in each language; a member sees their own, falling back to English.
+    name_en = models.CharField(_("name (English)"), max_length=200)
+    name_lt = models.CharField(_("name (Lithuanian)"), max_length=200, blank=True)
+    name_bg = models.CharField(_("name (Bulgarian)"), max_length=200, blank=True)
+    name_da = models.CharField(_("name (Danish)"), max_length=200, blank=True)
+    name_ru = models.CharField(_("name (Russian)"), max_length=200, blank=True)
+    name_pl = models.CharField(_("name (Polish)"), max_length=200, blank=True)
+    description_en = models.TextField(_("description (English)"), blank=True)
+    description_lt = models.TextField(_("description (Lithuanian)"), blank=True)
+    description_bg = models.TextField(_("description (Bulgarian)"), blank=True)
+    description_da = models.TextField(_("description (Danish)"), blank=True)
+    description_ru = models.TextField(_("description (Russian)"), blank=True)
+    description_pl = models.TextField(_("description (Polish)"), blank=True)
+    slug = models.SlugField(_("code"), max_length=64, unique=True)
+    image = models.ImageField(
+        _("image"),
+        upload_to="rewards/",
+        blank=True,
+        validators=[
+            FileExtensionValidator(["jpg", "jpeg", "png", "webp"]),
+            validate_image_size,
+        ],
+        help_text=_("JPEG, PNG or WebP, at most 2 MB."),
+    )
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    value = models.DecimalField(
+        _("value"),
+        max_digits=10,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text=_("The amount or percent off, or the donation, where the kind has one."),
+    )
+    points_cost = models.PositiveIntegerField(_("points cost"), validators=[MinValueValidator(1)])
+    stock = models.PositiveIntegerField(
+        _("stock"), null=True, blank=True, help_text=_("Empty means unlimited.")
+    )
+    limit_per_member = models.PositiveIntegerField(
+        _("limit per member"), null=True, blank=True, help_text=_("Empty means no limit.")
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    active_from = models.DateTimeField(_("active from"), null=True, blank=True)
+    active_until = models.DateTimeField(_("active until"), null=True, blank=True)
+    min_tier = models.ForeignKey(
+        "loyalty.Tier",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("minimum tier"),
+    )
+    voucher_valid_days = models.PositiveSmallIntegerField(
+        _("voucher valid for (days)"), default=30, validators=[MinValueValidator(1)]
+    )
+    return_points_on_expiry = models.BooleanField(
+        _("return points when the voucher expires unused"), default=True
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("reward")
+        verbose_name_plural = _("rewards")
+        ordering = ["points_cost", "slug"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(points_cost__gt=0), name="reward_cost_pos"),
+            models.CheckConstraint(
+                condition=models.Q(voucher_valid_days__gt=0), name="reward_validity_pos"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(active_from__isnull=True)
+                | models.Q(active_until__isnull=True)
+                | models.Q(active_until__gt=models.F("active_from")),
+                name="reward_window_ordered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name_en
+
+    def localized(self, field: str, language: str | None = None) -> str:
+        language = (language or translation.get_language() or "en")[:2]
+        if language not in LANGUAGE_CODES:
+            language = "en"
+        return getattr(self, f"{field}_{language}") or getattr(self, f"{field}_en")
+
+    @property
+    def name(self) -> str:
+        return self.localized("name")
+
+    @property
+    def description(self) -> str:
+        return self.localized("description")
+
+    def is_available(self, at=None) -> bool:
+        at = at or timezone.now()
+        return (
+            self.is_active
+            and (self.active_from is None or self.active_from <= at)
+            and (self.active_until is None or at < self.active_until)
+        )
+
+
+class Redemption(models.Model):
+    """A member spending points on a reward; it issues one voucher."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("Active")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    member = models.ForeignKey(
+        "accounts.Member", on_delete=models.PROTECT, related_name="redemptions"
+    )
+    reward = models.ForeignKey(Reward, on_delete=models.PROTECT, related_name="redemptions")
+    partner = models.ForeignKey(
+        "accounts.Partner",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="redemptions",
+        help_text=_("The partner that asked for it; empty when the member did on the web."),
+    )
+    points_spent = models.PositiveIntegerField(_("points spent"))
+    discount_percent = models.DecimalField(
+        _("tier discount applied"), max_digits=5, decimal_places=2, default=0
+    )
+    took_stock = models.BooleanField(
+        _("took one from stock"),
+        default=False,
+        help_text=_("Only then does a cancellation or expiry put one back."),
+    )
+    spend_entry = models.OneToOneField(
+        "loyalty.LedgerEntry",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="redemption",
+    )
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.ACTIVE
+    )
+    cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
+    cancel_reason = models.CharField(_("why cancelled"), max_length=500, blank=True)
+    created_at = models.DateTimeField(_("redeemed at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("redemption")
+        verbose_name_plural = _("redemptions")
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["member", "reward", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.member.member_number} {self.reward}"
+
+
+class Voucher(models.Model):
+    class Status(models.TextChoices):
+        ISSUED = "issued", _("Issued")
+        USED = "used", _("Used")
+        EXPIRED = "expired", _("Expired")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    redemption = models.OneToOneField(Redemption, on_delete=models.PROTECT, related_name="voucher")
+    code = models.CharField(_("code"), max_length=16, unique=True)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.ISSUED
+    )
+    expires_on = models.DateField(_("valid until"))
+    used_at = models.DateTimeField(_("used at"), null=True, blank=True)
+    used_by = models.ForeignKey(
+        "accounts.Partner",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="used_vouchers",
+    )
+    created_at = models.DateTimeField(_("issued at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("voucher")
+        verbose_name_plural = _("vouchers")
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(
+                fields=["expires_on"],
+                name="voucher_issued_by_expiry",
+                condition=models.Q(status="issued"),
+            )
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status="used", used_at__isnull=False)
+                | (~models.Q(status="used") & models.Q(used_at__isnull=True)),
+                name="voucher_used_has_time",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.display_code
+
+    @property
+    def display_code(self) -> str:
+        return "-".join(self.code[i : i + 4] for i in range(0, len(self.code), 4))

@@ -1,0 +1,62 @@
+import pytest
+
+from accounts.models import Member
+from notifications.models import Message
+from notifications.services import message_send_email, messages_mark_read, notify
+from tests import factories
+
+
+def test_joining_leaves_a_welcome_message_and_emails_it_once(
+    tiers, mailoutbox, django_capture_on_commit_callbacks
+):
+    # when
+    with django_capture_on_commit_callbacks(execute=True):
+        member = factories.make_member(email="ieva@example.com", first_name="Ieva")
+    # then
+    message = Message.objects.get(member=member)
+    assert message.kind == "welcome"
+    assert "Ieva" in message.subject and member.member_number in message.body
+    assert [m.to for m in mailoutbox] == [["ieva@example.com"]]
+    assert message_send_email(message_id=message.pk) is False  # never twice
+    assert len(mailoutbox) == 1
+
+
+def test_a_message_with_a_key_is_stored_at_most_once(member, mailoutbox):
+    first = notify(member, "welcome", dedupe_key="again")
+    second = notify(member, "welcome", dedupe_key="again")
+    assert first.pk == second.pk
+    assert Message.objects.filter(member=member, dedupe_key="again").count() == 1
+
+
+def test_no_email_when_the_member_does_not_want_it(
+    member, mailoutbox, django_capture_on_commit_callbacks
+):
+    Member.objects.filter(pk=member.pk).update(email_messages=False)
+    member.refresh_from_db()
+    with django_capture_on_commit_callbacks(execute=True):
+        message = notify(member, "welcome", dedupe_key="quiet")
+    assert message.email_wanted is False
+    assert mailoutbox == []
+
+
+def test_marking_read_touches_only_the_members_own_messages(member, tiers):
+    other = factories.make_member()
+    mine = Message.objects.get(member=member)
+    assert (
+        messages_mark_read(
+            member=member,
+            message_ids=[
+                mine.pk,
+                *Message.objects.filter(member=other).values_list("pk", flat=True),
+            ],
+        )
+        == 1
+    )
+    assert Message.objects.filter(member=other, read_at__isnull=True).count() == 1
+
+
+@pytest.mark.parametrize("language", ["en", "lt", "bg", "da", "ru", "pl"])
+def test_the_welcome_renders_in_every_language(tiers, language):
+    member = factories.make_member(language=language)
+    message = Message.objects.get(member=member)
+    assert message.language == language and message.body

@@ -1,0 +1,90 @@
+"""A real HTTP receiver for webhook tests: a ThreadingHTTPServer on 127.0.0.1, port 0."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections import deque
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass(frozen=True)
+class ReceivedRequest:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+class Receiver:
+    """Records every request; answers with the queued status codes, then `default_status`.
+    `delay` seconds before answering simulate a slow partner (released at shutdown)."""
+
+    def __init__(self):
+        self.requests: list[ReceivedRequest] = []
+        self.statuses: deque[int] = deque()
+        self.default_status = 200
+        self.delay = 0.0
+        self._released = threading.Event()
+        self._lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length", 0))
+                body = self.rfile.read(length)
+                with receiver._lock:
+                    receiver.requests.append(
+                        ReceivedRequest("POST", self.path, dict(self.headers.items()), body)
+                    )
+                    status = (
+                        receiver.statuses.popleft()
+                        if receiver.statuses
+                        else receiver.default_status
+                    )
+                if receiver.delay:
+                    receiver._released.wait(receiver.delay)
+                try:
+                    self.send_response(status)
+                    if 300 <= status < 400:
+                        self.send_header("Location", "/elsewhere")
+                    self.send_header("Content-Length", "2")
+                    self.send_header("Connection", "close")
+                    self.end_headers()
+                    self.wfile.write(b"ok")
+                except OSError:
+                    pass  # the client gave up (a timeout test)
+
+            def log_message(self, format, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+
+    def url(self, path: str = "/hook") -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}{path}"
+
+    def start(self) -> Receiver:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._released.set()
+        self.server.shutdown()
+        self.server.server_close()
+        self._thread.join(timeout=5)
+
+
+def closed_port_url() -> str:
+    """A URL on 127.0.0.1 where nothing listens: connecting is refused."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}/hook"

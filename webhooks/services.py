@@ -1,0 +1,183 @@
+"""Writes for webhooks: the outbox of events, partners' endpoints and a staff "Send again".
+
+Delivery itself (signing, the HTTP call, backoff, the dispatcher, housekeeping) lives in
+webhooks.delivery; the Celery tasks in webhooks.tasks.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from loyalty.errors import InvalidInput, LoyaltyError
+
+from .delivery import deliveries_enqueue_on_commit
+from .models import EVENT_TYPES, RETRY_WINDOW, WebhookDelivery, WebhookEndpoint, WebhookEvent
+
+SECRET_MIN_LENGTH = 16
+SECRET_MAX_LENGTH = 200
+
+
+class EndpointInactive(LoyaltyError):
+    code = "endpoint_inactive"
+    status = 409
+    default_message = _("The webhook endpoint is not active.")
+
+
+def event_emit(*, event_type: str, payload: dict, partner=None) -> WebhookEvent | None:
+    """Record an event and a delivery for each endpoint that wants it, inside the caller's
+    transaction; delivery is queued after commit. Events caused by a partner go only to that
+    partner's endpoints; program-wide events (expiry, tier review, web sign-up) go to all.
+
+    Returns None, writing nothing, when no endpoint wants the event. If the broker cannot take
+    the tasks, the deliveries stay due and the periodic dispatcher sends them.
+    """
+    endpoints = WebhookEndpoint.objects.filter(is_active=True)
+    if partner is not None:
+        endpoints = endpoints.filter(partner=partner)
+    wanted = [e for e in endpoints.only("id", "event_types") if e.wants(event_type)]
+    if not wanted:
+        return None
+    event_id = uuid.uuid4()
+    now = timezone.now()
+    body = {"id": str(event_id), "type": event_type, "created_at": now.isoformat(), "data": payload}
+    event = WebhookEvent.objects.create(
+        id=event_id, type=event_type, partner=partner, payload=body, created_at=now
+    )
+    deliveries = WebhookDelivery.objects.bulk_create(
+        WebhookDelivery(
+            event=event,
+            endpoint_id=e.pk,
+            next_attempt_at=now,
+            retry_until=now + RETRY_WINDOW,
+            created_at=now,
+        )
+        for e in wanted
+    )
+    ids = [d.pk for d in deliveries if d.pk is not None]
+    if not ids:  # backends that do not return ids on bulk insert
+        ids = list(WebhookDelivery.objects.filter(event=event).values_list("id", flat=True))
+    deliveries_enqueue_on_commit(ids)
+    return event
+
+
+@transaction.atomic
+def delivery_resend(*, delivery: WebhookDelivery) -> WebhookDelivery:
+    """Staff's "Send again": make the delivery pending and due now, whatever its status, and
+    enqueue an attempt after commit.
+
+    The retry window starts again: `retry_until` becomes now + 24 hours, so a failed delivery
+    gets a full day of retries with backoff. `attempts` keeps counting (it is the log of every
+    POST made), so backoff continues from where it was, at most an hour. `delivered_at` is
+    cleared until the delivery succeeds again; the last status code and error stay as the
+    record of the last attempt. The receiver gets the same event id again.
+    """
+    endpoint_active = WebhookEndpoint.objects.filter(
+        pk=delivery.endpoint_id, is_active=True
+    ).exists()
+    if not endpoint_active:
+        raise EndpointInactive()
+    now = timezone.now()
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+        status=WebhookDelivery.Status.PENDING,
+        next_attempt_at=now,
+        retry_until=now + RETRY_WINDOW,
+        delivered_at=None,
+    )
+    deliveries_enqueue_on_commit([delivery.pk])
+    delivery.refresh_from_db()
+    return delivery
+
+
+# --- endpoints ---------------------------------------------------------------------------------
+
+
+def secret_generate() -> str:
+    """A fresh signing secret: 256 random bits, URL-safe."""
+    return secrets.token_urlsafe(32)
+
+
+def _clean_url(url: str) -> str:
+    url = str(url or "").strip()
+    try:
+        URLValidator(schemes=["http", "https"])(url)
+    except ValidationError:
+        raise InvalidInput(_("Enter an http or https URL."), field="url") from None
+    if len(url) > WebhookEndpoint._meta.get_field("url").max_length:
+        raise InvalidInput(_("The URL is too long."), field="url")
+    return url
+
+
+def _clean_secret(secret: str) -> str:
+    secret = str(secret or "").strip()
+    if not SECRET_MIN_LENGTH <= len(secret) <= SECRET_MAX_LENGTH:
+        raise InvalidInput(
+            _("The signing secret must be %(min)d to %(max)d characters long.")
+            % {"min": SECRET_MIN_LENGTH, "max": SECRET_MAX_LENGTH},
+            field="secret",
+        )
+    return secret
+
+
+def _clean_event_types(event_types) -> list[str]:
+    """Known event types only, each once, in the catalogue's order. Empty means all."""
+    known = [value for value, _label in EVENT_TYPES]
+    chosen = set(event_types or [])
+    unknown = chosen - set(known)
+    if unknown:
+        raise InvalidInput(
+            _("Unknown event types: %(types)s.") % {"types": ", ".join(sorted(unknown))},
+            field="event_types",
+        )
+    return [value for value in known if value in chosen]
+
+
+@transaction.atomic
+def endpoint_create(
+    *,
+    partner,
+    url: str,
+    secret: str,
+    event_types: list[str] | None = None,
+    is_active: bool = True,
+) -> WebhookEndpoint:
+    return WebhookEndpoint.objects.create(
+        partner=partner,
+        url=_clean_url(url),
+        secret=_clean_secret(secret),
+        event_types=_clean_event_types(event_types),
+        is_active=is_active,
+    )
+
+
+@transaction.atomic
+def endpoint_update(
+    *,
+    endpoint: WebhookEndpoint,
+    url: str | None = None,
+    secret: str | None = None,
+    event_types: list[str] | None = None,
+    is_active: bool | None = None,
+) -> WebhookEndpoint:
+    """Change what is given; None leaves a field as it is. A new secret signs every attempt
+    from now on, retries of older events included."""
+    changes = {}
+    if url is not None:
+        changes["url"] = _clean_url(url)
+    if secret is not None:
+        changes["secret"] = _clean_secret(secret)
+    if event_types is not None:
+        changes["event_types"] = _clean_event_types(event_types)
+    if is_active is not None:
+        changes["is_active"] = bool(is_active)
+    for name, value in changes.items():
+        setattr(endpoint, name, value)
+    if changes:
+        endpoint.save(update_fields=list(changes))
+    return endpoint
