@@ -13,6 +13,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
+# GNU gettext compiles the translations at build time.
+RUN apt-get update && apt-get install -y --no-install-recommends gettext \
+    && rm -rf /var/lib/apt/lists/*
+
 # Dependencies in their own layer, rebuilt only when pyproject.toml (or README.md) changes:
 # with no packages copied yet this installs every dependency and an empty project.
 COPY pyproject.toml README.md ./
@@ -23,7 +27,8 @@ COPY . .
 # DEBUG off refuses to start without a SECRET_KEY; this one exists only for the build step.
 RUN pip install --no-deps --force-reinstall . && rm -rf build *.egg-info \
     && SECRET_KEY=collectstatic-at-build-time-only DEBUG=false \
-       python manage.py collectstatic --noinput
+       python manage.py collectstatic --noinput \
+    && python manage.py compilemessages --ignore=.venv -v0
 
 # Run as a user that cannot change the code; it may write only uploaded media.
 RUN useradd --system --user-group --home-dir /app --no-create-home --shell /usr/sbin/nologin loyalty \

@@ -5,15 +5,39 @@ STAMP := $(VENV)/.installed-stamp
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 HOST ?= 127.0.0.1
 PORT ?= 8000
+LANGS := lt bg da ru pl
+# What makemessages must not scan.
+MESSAGES_IGNORE := --ignore=.venv --ignore=tests --ignore=bench --ignore=staticfiles --ignore=media
 
-.PHONY: install run test lint format bench clean
+.PHONY: install system-packages messages compilemessages run test lint format bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+# Debian packages the project needs: gettext (compiling translations) and chromium (the
+# browser test). Installed only when missing, and only where we may (root on CI machines).
+system-packages:
+	@missing=""; \
+	command -v msgfmt >/dev/null || missing="$$missing gettext"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+		else \
+			echo "Please install:$$missing (Debian packages)"; \
+		fi; \
+	fi
+
+install: $(STAMP) system-packages compilemessages
+
+compilemessages: $(STAMP)
+	$(PY) manage.py compilemessages --ignore=.venv -v0
+
+# For developers: extract new messages into locale/*/LC_MESSAGES/django.po.
+messages: $(STAMP)
+	$(PY) manage.py makemessages $(addprefix -l ,$(LANGS)) --no-obsolete $(MESSAGES_IGNORE)
 
 run: install
 	$(PY) manage.py migrate --noinput

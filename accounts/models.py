@@ -131,6 +131,12 @@ class Member(models.Model):
         editable=False,
     )
     tier_since = models.DateField(_("in this tier since"), null=True, blank=True, editable=False)
+    # The monthly tier review (loyalty.jobs): a member whose qualifying points fell below their
+    # tier keeps it until this day; the first review on or after it moves them down one tier if
+    # they are still below. Cleared when they earn the tier back.
+    tier_grace_until = models.DateField(
+        _("keeps the tier at least until"), null=True, blank=True, editable=False
+    )
     created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
 
     class Meta:

@@ -153,11 +153,14 @@ def member_enroll(
     delight: str | None = None,
     referral_code: str | None = None,
     partner=None,
+    device_hash: str | None = None,
+    address_hash: str | None = None,
 ) -> Member:
     """Enrol a member. Without a password the member can claim the web account later.
 
-    `partner` is the partner that enrolled them (none for a web sign-up). `referral_code` is
-    handed to the referrals app when it records referrals.
+    `partner` is the partner that enrolled them (none for a web sign-up). `referral_code` starts
+    a referral in this transaction (an unknown code refuses the enrolment); `device_hash` and
+    `address_hash` are opaque hashes the web sign-up passes for the referral abuse checks.
     """
     email = _clean_email(email)
     first_name = _clean_name(first_name, "first_name")
@@ -199,10 +202,31 @@ def member_enroll(
         if User.objects.filter(email__iexact=email).exists():
             raise MemberExists() from None
         raise
+    from referrals.services import member_enrolled
+
+    member_enrolled(
+        member=member,
+        referral_code=referral_code,
+        device_hash=device_hash,
+        address_hash=address_hash,
+    )
     from notifications.services import notify
     from webhooks.services import event_emit
 
-    notify(member, "welcome", dedupe_key="welcome")
+    if settings.LOYALTY_WELCOME_POINTS:
+        from loyalty.models import LedgerEntry
+        from loyalty.services import points_credit
+
+        points_credit(
+            member=member,
+            points=settings.LOYALTY_WELCOME_POINTS,
+            kind=LedgerEntry.Kind.GIFT,
+            cause=member,
+            description="Welcome gift",
+        )
+    notify(
+        member, "welcome", {"welcome_points": settings.LOYALTY_WELCOME_POINTS}, dedupe_key="welcome"
+    )
     event_emit(
         event_type="member.enrolled",
         partner=partner,
@@ -248,6 +272,57 @@ def member_set_birthday(*, member: Member, birthday) -> Member:
     member.save(
         update_fields=["birthday_month", "birthday_day", "birthday_year", "birthday_set_on"]
     )
+    return member
+
+
+_UNCHANGED = object()
+
+
+@transaction.atomic
+def member_update_profile(
+    *,
+    member: Member,
+    first_name: str,
+    last_name: str,
+    language: str,
+    delight: str,
+    email_messages: bool,
+    email_offers: bool,
+    birthday=_UNCHANGED,
+) -> Member:
+    """What a member changes on their profile page: name, language, birthday, delight, e-mail.
+
+    The birthday's set-on date moves only when the birthday itself changes.
+    """
+    first_name = _clean_name(first_name, "first_name")
+    last_name = _clean_name(last_name, "last_name")
+    language = _clean_language(language)
+    if delight not in Member.Delight.values:
+        raise InvalidInput("Unknown choice of what delights the member.", field="delight")
+    user = member.user
+    user.first_name, user.last_name = first_name, last_name
+    user.save(update_fields=["first_name", "last_name"])
+    member.language = language
+    member.delight = delight
+    member.email_messages = bool(email_messages)
+    member.email_offers = bool(email_offers)
+    fields = ["language", "delight", "email_messages", "email_offers"]
+    if birthday is not _UNCHANGED:
+        parsed = parse_birthday(birthday)
+        new = (parsed.month, parsed.day, parsed.year) if parsed else (None, None, None)
+        if new != (member.birthday_month, member.birthday_day, member.birthday_year):
+            member.birthday_month, member.birthday_day, member.birthday_year = new
+            member.birthday_set_on = timezone.localdate() if parsed else None
+            fields += ["birthday_month", "birthday_day", "birthday_year", "birthday_set_on"]
+    member.save(update_fields=fields)
+    return member
+
+
+@transaction.atomic
+def member_set_language(*, member: Member, language: str) -> Member:
+    """The language the member chose in the switcher: pages and messages follow it."""
+    member.language = _clean_language(language)
+    member.save(update_fields=["language"])
     return member
 
 

@@ -7,6 +7,7 @@ Tiers and earning rules are configuration and are edited here.
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
@@ -15,6 +16,8 @@ from django.utils.translation import gettext_lazy as _
 from . import earning
 from .models import (
     EarningRule,
+    JobBatch,
+    JobRun,
     LedgerEntry,
     LotMovement,
     PointLot,
@@ -276,8 +279,28 @@ class TierChangeAdmin(ReadOnlyAdmin):
         return _member_link(obj.member)
 
 
+class TierForm(forms.ModelForm):
+    """The anniversary thank-you may be left empty: no bonus points (the card still goes).
+    The admin makes the form for the Tier model and its fields."""
+
+    BONUS_FIELDS = ("anniversary_bonus_base", "anniversary_bonus_per_year")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in self.BONUS_FIELDS:
+            self.fields[name].required = False
+
+    def clean(self):
+        cleaned = super().clean()
+        for name in self.BONUS_FIELDS:
+            if cleaned.get(name) is None and name not in self.errors:
+                cleaned[name] = 0
+        return cleaned
+
+
 @admin.register(Tier)
 class TierAdmin(admin.ModelAdmin):
+    form = TierForm
     list_display = (
         "rank",
         "name",
@@ -285,6 +308,8 @@ class TierAdmin(admin.ModelAdmin):
         "qualifying_points",
         "earn_multiplier",
         "discount_percent",
+        "anniversary_bonus_base",
+        "anniversary_bonus_per_year",
     )
     list_display_links = ("rank", "name")
     search_fields = ("name", "code")
@@ -325,3 +350,53 @@ class EarningRuleAdmin(admin.ModelAdmin):
             {"fields": ("partner", "category", "min_amount", "valid_from", "valid_until")},
         ),
     )
+
+
+# --- scheduled jobs ------------------------------------------------------------------------------
+
+
+class JobBatchInline(ReadOnlyTabularInline):
+    model = JobBatch
+    fields = ("number", "step", "size", "considered", "paid", "skipped", "errors", "error")
+
+
+@admin.register(JobRun)
+class JobRunAdmin(ReadOnlyAdmin):
+    """Every run of a scheduled job (loyalty/jobs.py); the schedule itself is under Periodic
+    tasks. A job is run again by hand with `manage.py run_job NAME --date YYYY-MM-DD`."""
+
+    list_display = (
+        "name",
+        "day",
+        "trigger",
+        "started_at",
+        "finished_at",
+        "progress",
+        "considered",
+        "paid",
+        "skipped",
+        "errors",
+    )
+    list_filter = ("name", "trigger", "day")
+    date_hierarchy = "day"
+    fields = (
+        "name",
+        "day",
+        "trigger",
+        "started_at",
+        "finished_at",
+        "batches_planned",
+        "batches_done",
+        "considered",
+        "paid",
+        "skipped",
+        "errors",
+        "details",
+        "error_log",
+    )
+    inlines = (JobBatchInline,)
+
+    @admin.display(description=_("batches"))
+    def progress(self, obj):
+        planned = "?" if obj.batches_planned is None else obj.batches_planned
+        return f"{obj.batches_done}/{planned}"

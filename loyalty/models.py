@@ -38,6 +38,16 @@ class Tier(models.Model):
         default=0,
         help_text=_("Loyal members pay less: the discount on rewards' points cost."),
     )
+    anniversary_bonus_base = models.PositiveIntegerField(
+        _("anniversary bonus"),
+        default=0,
+        help_text=_("Points a member of this tier gets on every membership anniversary."),
+    )
+    anniversary_bonus_per_year = models.PositiveIntegerField(
+        _("anniversary bonus per year"),
+        default=0,
+        help_text=_("Added for each year of membership (e.g. 3 years × 10 points)."),
+    )
     benefits = models.TextField(_("benefits"), blank=True)
 
     class Meta:
@@ -133,8 +143,13 @@ class Purchase(models.Model):
     amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
     currency = models.CharField(_("currency"), max_length=3)
     occurred_at = models.DateTimeField(_("occurred at"))
-    points_earned = models.PositiveIntegerField(_("points earned"), default=0)
+    points_earned = models.PositiveBigIntegerField(_("points earned"), default=0)
     explanation = models.JSONField(_("why these points"), default=list, blank=True)
+    # An opaque token of the means of payment (e.g. a processor's card fingerprint), when the
+    # partner sends one; never a card number. Referrals compare it (no self-referral).
+    payment_fingerprint = models.CharField(
+        _("payment fingerprint"), max_length=128, null=True, blank=True, db_index=True
+    )
     created_at = models.DateTimeField(_("recorded at"), default=timezone.now)
 
     class Meta:
@@ -181,8 +196,8 @@ class Refund(models.Model):
     purchase = models.ForeignKey(Purchase, on_delete=models.PROTECT, related_name="refunds")
     external_id = models.CharField(_("partner's refund id"), max_length=100)
     amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
-    points_reversed = models.PositiveIntegerField(_("points taken back"), default=0)
-    points_unrecovered = models.PositiveIntegerField(_("points not recovered"), default=0)
+    points_reversed = models.PositiveBigIntegerField(_("points taken back"), default=0)
+    points_unrecovered = models.PositiveBigIntegerField(_("points not recovered"), default=0)
     created_at = models.DateTimeField(_("recorded at"), default=timezone.now)
 
     class Meta:
@@ -399,3 +414,79 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.partner_id}:{self.key}"
+
+
+class JobRun(models.Model):
+    """One run of a scheduled job for one day (loyalty.jobs): its batches, counts and errors."""
+
+    class Name(models.TextChoices):
+        ANNIVERSARY = "anniversary", _("Anniversary thank-you")
+        BIRTHDAYS = "birthdays", _("Birthday greetings")
+        TIER_REVIEW = "tier_review", _("Tier review")
+        EXPIRY = "expiry", _("Points and voucher expiry")
+        HOUSEKEEPING = "housekeeping", _("Housekeeping")
+
+    class Trigger(models.TextChoices):
+        SCHEDULE = "schedule", _("Schedule")
+        MANUAL = "manual", _("By hand")
+
+    name = models.CharField(_("job"), max_length=32, choices=Name.choices)
+    day = models.DateField(_("day"))
+    trigger = models.CharField(
+        _("started by"), max_length=10, choices=Trigger.choices, default=Trigger.SCHEDULE
+    )
+    started_at = models.DateTimeField(_("started at"), default=timezone.now)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    batches_planned = models.PositiveIntegerField(_("batches planned"), null=True, blank=True)
+    batches_done = models.PositiveIntegerField(_("batches done"), default=0)
+    considered = models.PositiveIntegerField(_("considered"), default=0)
+    paid = models.PositiveIntegerField(
+        _("paid or changed"), default=0, help_text=_("Members paid, changed or rows deleted.")
+    )
+    skipped = models.PositiveIntegerField(
+        _("skipped"), default=0, help_text=_("Already done, paused or no longer due.")
+    )
+    errors = models.PositiveIntegerField(_("errors"), default=0)
+    details = models.JSONField(_("details"), default=dict, blank=True)
+    error_log = models.TextField(_("errors seen"), blank=True)
+
+    class Meta:
+        verbose_name = _("job run")
+        verbose_name_plural = _("job runs")
+        ordering = ["-started_at", "-id"]
+        indexes = [models.Index(fields=["name", "-day"], name="job_run_by_name_day")]
+
+    def __str__(self) -> str:
+        return f"{self.get_name_display()} {self.day.isoformat()}"
+
+    @property
+    def duration(self):
+        return self.finished_at - self.started_at if self.finished_at else None
+
+
+class JobBatch(models.Model):
+    """One batch of a job run: written in the batch's own transaction, so a batch that is
+    delivered twice is done once and counted once (the unique run and number)."""
+
+    run = models.ForeignKey(JobRun, on_delete=models.CASCADE, related_name="batches")
+    number = models.PositiveIntegerField(_("number"))
+    step = models.CharField(_("step"), max_length=32)
+    size = models.PositiveIntegerField(_("ids"), default=0)
+    considered = models.PositiveIntegerField(_("considered"), default=0)
+    paid = models.PositiveIntegerField(_("paid or changed"), default=0)
+    skipped = models.PositiveIntegerField(_("skipped"), default=0)
+    errors = models.PositiveIntegerField(_("errors"), default=0)
+    details = models.JSONField(_("details"), default=dict, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    finished_at = models.DateTimeField(_("finished at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("job batch")
+        verbose_name_plural = _("job batches")
+        ordering = ["run", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "number"], name="job_batch_once_per_run")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.run} #{self.number}"

@@ -158,6 +158,42 @@ def _lock_member(member_id: int) -> Member:
     return member
 
 
+def _lock_members(member_ids) -> list[tuple[int, str, str]]:
+    """Lock many members' rows in id order (one order for every writer of several members, so
+    two batches cannot deadlock); their (id, status, member number), closed ones included."""
+    return list(
+        Member.objects.select_for_update()
+        .filter(pk__in=list(member_ids))
+        .order_by("pk")
+        .values_list("pk", "status", "member_number")
+    )
+
+
+def _apply_deltas(deltas: dict[int, int]) -> dict[int, int]:
+    """_apply_delta for many members in one statement: {member id: new balance}.
+
+    The same conditional UPDATE, joined to a list of (member, delta). Callers lock the rows first
+    with _lock_members (id order). A member missing from the result is closed or gone, or would
+    go below zero; the caller rolls back.
+    """
+    if not deltas:
+        return {}
+    table = Member._meta.db_table
+    ids = sorted(deltas)
+    rows = ", ".join(["(%s, %s)"] * len(ids))
+    params = [value for member_id in ids for value in (member_id, deltas[member_id])]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH delta (member_id, points) AS (VALUES {rows}) "
+            f"UPDATE {table} SET points_balance = {table}.points_balance + delta.points "
+            f"FROM delta WHERE {table}.id = delta.member_id "
+            f"AND {table}.points_balance + delta.points >= 0 AND {table}.status <> %s "
+            f"RETURNING {table}.id, {table}.points_balance",
+            [*params, Member.Status.CLOSED],
+        )
+        return dict(cursor.fetchall())
+
+
 def _take_from_lots(
     *, member_id: int, points: int, prefer_entry_id: int | None = None
 ) -> list[tuple[PointLot, int]]:
@@ -521,6 +557,181 @@ def points_expire(*, member: Member, today: date | None = None) -> list[LedgerEn
     return entries
 
 
+# --- set-based ledger writes (the scheduled jobs) ----------------------------------------------
+#
+# The same writes as points_credit and points_expire, for a batch of members with a few
+# statements in all instead of a few per member: lock the members in id order, apply every delta
+# with one conditional UPDATE (_apply_deltas), insert the entries, lots and movements in bulk.
+# The invariants are the same: balance == sum of entries == sum of lot remainders.
+
+
+@dataclass(frozen=True)
+class Credit:
+    """One member's credit in points_credit_many, with its cause (a saved object)."""
+
+    member_id: int
+    points: int
+    cause: object
+    description: str = ""
+
+
+def _bulk_insert_entries(entries: list[LedgerEntry]) -> list[LedgerEntry]:
+    LedgerEntry.objects.bulk_create(entries)
+    if entries and entries[0].pk is None:  # backends without RETURNING on bulk insert
+        raise LedgerInconsistent("The database did not return the new entries' ids.")
+    return entries
+
+
+def points_credit_many(
+    *,
+    credits: Sequence[Credit],
+    kind: str,
+    at: datetime | None = None,
+    expires_on: date | None | str = "policy",
+) -> list[LedgerEntry]:
+    """points_credit for many members at once (one credit per member), each a new lot.
+
+    All or nothing: a closed or missing member rolls the whole batch back (MemberNotActive).
+    """
+    if not credits:
+        return []
+    at = _now(at)
+    for credit in credits:
+        _positive_points(credit.points)
+        if credit.cause is None or credit.cause.pk is None:
+            raise InvalidInput("Every credit names its cause.")
+    member_ids = [credit.member_id for credit in credits]
+    if len(set(member_ids)) != len(member_ids):
+        raise InvalidInput("One credit per member.")
+    if expires_on == "policy":
+        expires_on = default_expiry(at)
+    with transaction.atomic():
+        _lock_members(member_ids)
+        balances = _apply_deltas({c.member_id: c.points for c in credits})
+        if len(balances) != len(credits):
+            raise MemberNotActive()
+        entries = _bulk_insert_entries(
+            [
+                LedgerEntry(
+                    member_id=c.member_id,
+                    kind=kind,
+                    points=c.points,
+                    balance_after=balances[c.member_id],
+                    description=c.description[:500],
+                    created_at=at,
+                    **_cause_fields(c.cause),
+                )
+                for c in credits
+            ]
+        )
+        PointLot.objects.bulk_create(
+            PointLot(
+                member_id=entry.member_id,
+                entry=entry,
+                points=entry.points,
+                remaining=entry.points,
+                earned_at=at,
+                expires_on=expires_on,
+            )
+            for entry in entries
+        )
+    return entries
+
+
+@dataclass(frozen=True)
+class Expired:
+    """What points_expire_many took from one member."""
+
+    member_id: int
+    member_number: str
+    points: int
+    balance: int
+    lots: int
+
+
+def points_expire_many(*, member_ids: Sequence[int], today: date | None = None) -> list[Expired]:
+    """points_expire for many members: what remains of their lots due by `today` expires, one
+    expire entry per lot (its cause is the lot), with a few statements for the whole batch.
+
+    Paused members are skipped (their points do not expire while the pause lasts), and so are
+    closed ones. A `points.expired` event per member, as points_expire sends.
+    """
+    today = today or timezone.localdate()
+    with transaction.atomic():
+        locked = _lock_members(member_ids)
+        numbers = {pk: number for pk, status, number in locked if status == Member.Status.ACTIVE}
+        lots = list(
+            PointLot.objects.filter(
+                member_id__in=list(numbers), remaining__gt=0, expires_on__lte=today
+            )
+            .order_by("member_id", "expires_on", "id")
+            .values_list("id", "member_id", "remaining", "expires_on")
+        )
+        if not lots:
+            return []
+        totals: dict[int, int] = {}
+        counts: dict[int, int] = {}
+        for _lot_id, member_id, remaining, _expires_on in lots:
+            totals[member_id] = totals.get(member_id, 0) + remaining
+            counts[member_id] = counts.get(member_id, 0) + 1
+        balances = _apply_deltas({member_id: -total for member_id, total in totals.items()})
+        if len(balances) != len(totals):
+            raise LedgerInconsistent()
+        at = timezone.now()
+        lot_type = ContentType.objects.get_for_model(PointLot)
+        running = {member_id: balances[member_id] + total for member_id, total in totals.items()}
+        entries = []
+        for lot_id, member_id, remaining, expires_on in lots:
+            running[member_id] -= remaining
+            entries.append(
+                LedgerEntry(
+                    member_id=member_id,
+                    kind=LedgerEntry.Kind.EXPIRE,
+                    points=-remaining,
+                    balance_after=running[member_id],
+                    description=f"Expired on {expires_on.isoformat()}",
+                    cause_type=lot_type,
+                    cause_id=lot_id,
+                    created_at=at,
+                )
+            )
+        _bulk_insert_entries(entries)
+        lot_ids = [lot[0] for lot in lots]
+        if PointLot.objects.filter(pk__in=lot_ids, remaining__gt=0).update(remaining=0) != len(
+            lots
+        ):
+            raise LedgerInconsistent()
+        LotMovement.objects.bulk_create(
+            LotMovement(entry=entry, lot_id=lot[0], points=-lot[2])
+            for entry, lot in zip(entries, lots, strict=True)
+        )
+        result = [
+            Expired(member_id, numbers[member_id], total, balances[member_id], counts[member_id])
+            for member_id, total in totals.items()
+        ]
+        if _event_wanted("points.expired"):
+            for expired in result:
+                event_emit(
+                    event_type="points.expired",
+                    payload={
+                        "member_number": expired.member_number,
+                        "points": expired.points,
+                        "balance": expired.balance,
+                        "expired_on": today.isoformat(),
+                    },
+                )
+    return result
+
+
+def _event_wanted(event_type: str) -> bool:
+    """Whether any active endpoint wants a program-wide event: one query for a whole batch,
+    instead of event_emit's one per member when nobody listens."""
+    from webhooks.models import WebhookEndpoint
+
+    endpoints = WebhookEndpoint.objects.filter(is_active=True).only("id", "event_types")
+    return any(endpoint.wants(event_type) for endpoint in endpoints)
+
+
 # --- purchases ---------------------------------------------------------------------------------
 
 
@@ -582,6 +793,25 @@ def qualifying_points(*, member_id: int, at: datetime | None = None) -> int:
     return max(total or 0, 0)
 
 
+def qualifying_points_many(*, member_ids: Sequence[int], at: datetime | None = None) -> dict:
+    """qualifying_points of many members with one query: {member id: points} (0 left out)."""
+    at = at or timezone.now()
+    since = at - timezone.timedelta(days=settings.LOYALTY_TIER_WINDOW_DAYS)
+    rows = (
+        LedgerEntry.objects.filter(
+            member_id__in=list(member_ids),
+            purchase__isnull=False,
+            kind__in=[LedgerEntry.Kind.EARN, LedgerEntry.Kind.REVERSAL],
+            created_at__gt=since,
+            created_at__lte=at,
+        )
+        .values_list("member_id")
+        .annotate(total=Sum("points"))
+        .order_by()
+    )
+    return {member_id: total for member_id, total in rows if total and total > 0}
+
+
 def _upgrade_if_earned(*, member: Member, at: datetime) -> TierChange | None:
     """Upgrades happen at once; downgrades only in the monthly review, with grace."""
     current_rank = member.tier.rank if member.tier else -1
@@ -592,8 +822,19 @@ def _upgrade_if_earned(*, member: Member, at: datetime) -> TierChange | None:
         .first()
     )
     if best is None:
+        if (
+            getattr(member, "tier_grace_until", None) is not None
+            and member.tier is not None
+            and points >= member.tier.qualifying_points
+        ):
+            # Earned the tier back during the review's grace period: the grace ends.
+            Member.objects.filter(pk=member.pk).update(tier_grace_until=None)
+            member.tier_grace_until = None
         return None
-    Member.objects.filter(pk=member.pk).update(tier=best, tier_since=timezone.localdate(at))
+    Member.objects.filter(pk=member.pk).update(
+        tier=best, tier_since=timezone.localdate(at), tier_grace_until=None
+    )
+    member.tier_grace_until = None
     change = TierChange.objects.create(
         member_id=member.pk,
         from_tier=member.tier,
@@ -616,11 +857,13 @@ def record_purchase(
     occurred_at: datetime | None = None,
     lines: list[dict] | None = None,
     at: datetime | None = None,
+    payment_fingerprint: str | None = None,
 ) -> PurchaseResult:
     """Record a partner's purchase and credit what the earning rules and tier give.
 
     Returns the points with an explanation of which rules fired and why. The same external id
     from the same partner is refused with DuplicatePurchase; nothing is half-written.
+    `payment_fingerprint` is the partner's opaque token of the means of payment, if any.
     """
     external_id = str(external_id or "").strip()
     if not external_id or len(external_id) > 100:
@@ -636,6 +879,9 @@ def record_purchase(
     if occurred_at > at + timezone.timedelta(minutes=5):
         raise InvalidPurchase("A purchase cannot happen in the future.")
     cleaned = _clean_lines(lines, amount)
+    payment_fingerprint = str(payment_fingerprint or "").strip() or None
+    if payment_fingerprint is not None and len(payment_fingerprint) > 128:
+        raise InvalidPurchase("A payment fingerprint has at most 128 characters.")
     if member.status == Member.Status.CLOSED:
         raise MemberNotActive()
     try:
@@ -649,6 +895,7 @@ def record_purchase(
                 occurred_at=occurred_at,
                 lines=cleaned,
                 at=at,
+                payment_fingerprint=payment_fingerprint,
             )
     except IntegrityError:
         if Purchase.objects.filter(partner=partner, external_id=external_id).exists():
@@ -656,7 +903,9 @@ def record_purchase(
         raise
 
 
-def _record_purchase(*, partner, member, external_id, amount, currency, occurred_at, lines, at):
+def _record_purchase(
+    *, partner, member, external_id, amount, currency, occurred_at, lines, at, payment_fingerprint
+):
     rules = EarningRule.objects.filter(is_active=True).filter(
         Q(partner__isnull=True) | Q(partner=partner)
     )
@@ -682,6 +931,7 @@ def _record_purchase(*, partner, member, external_id, amount, currency, occurred
         occurred_at=occurred_at,
         points_earned=calc.points,
         explanation=calc.explanation,
+        payment_fingerprint=payment_fingerprint,
         created_at=at,
     )
     if lines:
@@ -721,6 +971,11 @@ def _record_purchase(*, partner, member, external_id, amount, currency, occurred
     else:
         # Keep the closed-member rule even when nothing is earned.
         _lock_member(member.pk)
+    # Under the member's row lock: a pending referral of this member may qualify (one query
+    # when there is none).
+    from referrals.services import referral_check_purchase
+
+    referral_check_purchase(purchase=purchase)
     return PurchaseResult(purchase, entry, calc.points, calc.explanation, change)
 
 
@@ -807,6 +1062,10 @@ def refund_purchase(
                 "balance": member.points_balance,
             },
         )
+    # A referral this purchase qualified may be reversed by the refund (within its window).
+    from referrals.services import referral_check_refund
+
+    referral_check_refund(refund=refund)
     return refund
 
 

@@ -5,6 +5,7 @@ process. That is the embedded default `make run` uses. Production sets DEBUG=fal
 SECRET_KEY: the development key is refused at start when DEBUG is off.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -39,12 +40,14 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
+    "axes",
     "accounts",
     "loyalty",
     "rewards",
     "referrals",
     "webhooks",
     "notifications",
+    "members",
 ]
 
 MIDDLEWARE = [
@@ -55,9 +58,13 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After LocaleMiddleware and auth: a logged-in member's own language, security headers.
+    "members.middleware.MemberMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "loyalty.api.problems.ApiProblemMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into its lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "loyalty.urls"
@@ -74,6 +81,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
+                "members.context_processors.member",
             ],
         },
     },
@@ -135,7 +143,29 @@ EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Loyalty <loyalty@example.com>")
 
-LOGIN_URL = "admin:login"
+LOGIN_URL = "members:login"
+LOGIN_REDIRECT_URL = "members:dashboard"
+LOGOUT_REDIRECT_URL = "members:home"
+
+# django-axes throttles logins (member site and admin): after AXES_FAILURE_LIMIT failures for
+# one e-mail address from one IP address, that pair is locked out for the cool-off time.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_USERNAME_CALLABLE = "members.auth.axes_username"
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# Attempts and lockouts are kept in the database (see the admin), not logged line by line.
+AXES_VERBOSE = False
+# The client's address: behind proxies that each append to X-Forwarded-For, say how many there
+# are (0: clients connect directly and REMOTE_ADDR is theirs).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "members.auth.client_ip"
 
 # Celery: a Redis broker when REDIS_URL is set, otherwise tasks run eagerly in process.
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -146,7 +176,15 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# How long Redis keeps a message a worker took but did not acknowledge (acks_late) before it
+# hands it to another worker: a worker killed mid-task loses nothing. Nothing is scheduled with an
+# ETA or countdown beyond it. The environment may add options as JSON, e.g. tests use
+# '{"visibility_timeout": 3, "unacked_restore_interval": 1, "unacked_restore_throttle": 1}'.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": 3600,
+    **env.json("CELERY_BROKER_TRANSPORT_OPTIONS", default={}),
+}
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_RESULT_BACKEND = None
@@ -196,8 +234,54 @@ CACHES = {
 LOYALTY_CURRENCY = env.str("LOYALTY_CURRENCY", default="EUR")
 # Points earned expire this many months after they are earned (0 means they never expire).
 LOYALTY_POINTS_EXPIRY_MONTHS = env.int("LOYALTY_POINTS_EXPIRY_MONTHS", default=24)
+# A gift of points on joining (0 turns it off).
+LOYALTY_WELCOME_POINTS = env.int("LOYALTY_WELCOME_POINTS", default=50)
 # Qualifying points for tiers are counted over this many days.
 LOYALTY_TIER_WINDOW_DAYS = env.int("LOYALTY_TIER_WINDOW_DAYS", default=365)
+
+# Scheduled jobs (loyalty/jobs.py; `manage.py run_job NAME [--date]`, schedule in the admin).
+# Members per batch (one task and one transaction each).
+LOYALTY_JOB_BATCH_SIZE = env.int("LOYALTY_JOB_BATCH_SIZE", default=1000)
+# After downtime, anniversaries, birthdays and expiry notices of the last N days are caught up.
+LOYALTY_JOB_CATCHUP_DAYS = min(max(env.int("LOYALTY_JOB_CATCHUP_DAYS", default=7), 0), 300)
+# Test-only brake: seconds a batch waits per member before it commits (0: never). The worker
+# tests set it to kill a worker in the middle of a batch.
+LOYALTY_JOB_BATCH_DELAY = env.float("LOYALTY_JOB_BATCH_DELAY", default=0.0)
+# Birthdays: the greeting's gift follows what delights the member (Member.delight): points
+# (greeting), a voucher for the discount reward, a surprise reward from the list (slugs), or a
+# donation in their name. A gift that cannot be given (no reward set, out of stock, no cause)
+# falls back to the points. Only for a birthday set more than the MIN_DAYS_SET days before.
+LOYALTY_BIRTHDAY_POINTS = env.int("LOYALTY_BIRTHDAY_POINTS", default=100)
+LOYALTY_BIRTHDAY_DISCOUNT_REWARD = env.str("LOYALTY_BIRTHDAY_DISCOUNT_REWARD", default="")
+LOYALTY_BIRTHDAY_SURPRISE_REWARDS = env.list("LOYALTY_BIRTHDAY_SURPRISE_REWARDS", default=[])
+LOYALTY_BIRTHDAY_DONATION_AMOUNT = env.str("LOYALTY_BIRTHDAY_DONATION_AMOUNT", default="5.00")
+LOYALTY_BIRTHDAY_DONATION_CAUSE = env.str("LOYALTY_BIRTHDAY_DONATION_CAUSE", default="")
+LOYALTY_BIRTHDAY_MIN_DAYS_SET = env.int("LOYALTY_BIRTHDAY_MIN_DAYS_SET", default=30)
+# Tier review: a member below their tier keeps it this many days (and is told what keeps it).
+LOYALTY_TIER_GRACE_DAYS = env.int("LOYALTY_TIER_GRACE_DAYS", default=90)
+# Members are told this many days before their points expire.
+LOYALTY_EXPIRY_NOTICE_DAYS = env.int("LOYALTY_EXPIRY_NOTICE_DAYS", default=30)
+# Housekeeping: partners' Idempotency-Keys are kept this long (at least 24 hours), finished
+# webhook deliveries this many days.
+LOYALTY_IDEMPOTENCY_RETENTION_HOURS = max(
+    env.int("LOYALTY_IDEMPOTENCY_RETENTION_HOURS", default=48), 24
+)
+LOYALTY_WEBHOOK_RETENTION_DAYS = env.int("LOYALTY_WEBHOOK_RETENTION_DAYS", default=30)
+
+# Referrals (see referrals/services.py): both bonuses are paid once, when the friend's first
+# purchase of at least REFERRAL_MIN_PURCHASE (in LOYALTY_CURRENCY) happens within
+# REFERRAL_QUALIFY_DAYS of joining; a refund of it within REFERRAL_RETURN_WINDOW_DAYS of the
+# purchase takes both back. REFERRAL_MONTHLY_CAP rewarded referrals a month per member, beyond
+# that staff review; REFERRAL_INVITES_PER_DAY e-mail invitations a day per member.
+REFERRAL_BONUS_REFERRER = env.int("REFERRAL_BONUS_REFERRER", default=200)
+REFERRAL_BONUS_FRIEND = env.int("REFERRAL_BONUS_FRIEND", default=100)
+REFERRAL_MIN_PURCHASE = env.str("REFERRAL_MIN_PURCHASE", default="20.00")
+REFERRAL_QUALIFY_DAYS = env.int("REFERRAL_QUALIFY_DAYS", default=30)
+REFERRAL_MONTHLY_CAP = env.int("REFERRAL_MONTHLY_CAP", default=10)
+REFERRAL_RETURN_WINDOW_DAYS = env.int("REFERRAL_RETURN_WINDOW_DAYS", default=30)
+REFERRAL_INVITES_PER_DAY = env.int("REFERRAL_INVITES_PER_DAY", default=5)
+# The member site's join page; a member's link is this followed by their code.
+REFERRAL_JOIN_URL = env.str("REFERRAL_JOIN_URL", default="http://127.0.0.1:8000/join/")
 
 LOGGING = {
     "version": 1,
@@ -216,3 +300,7 @@ if not DEBUG:
     SECURE_HSTS_PRELOAD = True
     SECURE_CONTENT_TYPE_NOSNIFF = True
     SECURE_REFERRER_POLICY = "same-origin"
+    SESSION_COOKIE_HTTPONLY = True
+    LANGUAGE_COOKIE_SECURE = True
+    LANGUAGE_COOKIE_HTTPONLY = True
+    LANGUAGE_COOKIE_SAMESITE = "Lax"

@@ -3,13 +3,12 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
-from django.views.generic import TemplateView
 from django.views.static import serve
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include(("loyalty.api.urls", "api"))),
-    path("", TemplateView.as_view(template_name="home.html"), name="home"),
+    path("", include("members.urls")),
 ]
 
 if settings.SERVE_MEDIA:

@@ -221,3 +221,69 @@ class Voucher(models.Model):
     @property
     def display_code(self) -> str:
         return "-".join(self.code[i : i + 4] for i in range(0, len(self.code), 4))
+
+
+class OccasionGrant(models.Model):
+    """A gift for an occasion (anniversary, birthday): once per member, occasion and period.
+
+    The unique constraint is what makes a job run twice, two beat processes or a redelivered
+    task pay nothing twice. The grant is the cause of its ledger entry (a `gift` credit) and is
+    written in the same transaction.
+    """
+
+    class Occasion(models.TextChoices):
+        ANNIVERSARY = "anniversary", _("Membership anniversary")
+        BIRTHDAY = "birthday", _("Birthday")
+
+    class Gift(models.TextChoices):
+        POINTS = "points", _("Bonus points")
+        VOUCHER = "voucher", _("Discount voucher")
+        SURPRISE = "surprise", _("Surprise reward")
+        DONATION = "donation", _("Donation in the member's name")
+        CARD = "card", _("A card only")
+
+    member = models.ForeignKey(
+        "accounts.Member", on_delete=models.PROTECT, related_name="occasion_grants"
+    )
+    occasion = models.CharField(_("occasion"), max_length=16, choices=Occasion.choices)
+    period = models.CharField(
+        _("period"), max_length=16, help_text=_("The year of the occasion, paid once.")
+    )
+    occasion_date = models.DateField(_("occasion date"))
+    years = models.PositiveSmallIntegerField(_("years of membership"), null=True, blank=True)
+    gift = models.CharField(_("gift"), max_length=10, choices=Gift.choices)
+    points = models.PositiveIntegerField(_("points"), default=0)
+    redemption = models.OneToOneField(
+        Redemption,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="occasion_grant",
+        help_text=_("The voucher given (its points were the gift's)."),
+    )
+    donation_amount = models.DecimalField(
+        _("donation"), max_digits=10, decimal_places=2, null=True, blank=True
+    )
+    donation_currency = models.CharField(_("donation currency"), max_length=3, blank=True)
+    donation_cause = models.CharField(_("donated to"), max_length=200, blank=True)
+    job_run = models.ForeignKey(
+        "loyalty.JobRun",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="occasion_grants",
+    )
+    created_at = models.DateTimeField(_("granted at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("occasion gift")
+        verbose_name_plural = _("occasion gifts")
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["member", "occasion", "period"], name="occasion_grant_once_per_period"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} {self.occasion} {self.period}"

@@ -1,8 +1,10 @@
 """Redeeming rewards, using, cancelling and expiring vouchers: one transaction each.
 
-Lock order, the same everywhere so two actions cannot deadlock: the member's row (taken by
-select_for_update or by the ledger's conditional UPDATE), then the reward's stock row, then the
-voucher. Stock is taken with a conditional UPDATE (stock = stock - 1 WHERE stock > 0), so it can
+Locks: every action takes the member's row first (select_for_update, or the ledger's conditional
+UPDATE), so actions on one member queue up; redeeming then takes the reward's stock row, while
+cancelling and expiring flip the voucher before they give stock back. Those orders cannot
+deadlock, because the voucher being flipped belongs to the member already locked. Stock is
+taken with a conditional UPDATE (stock = stock - 1 WHERE stock > 0), so it can
 never be oversold, whatever the number of tills.
 """
 
@@ -39,7 +41,7 @@ from webhooks.services import event_emit
 
 from .models import Redemption, Reward, Voucher
 
-# No look-alikes: without 0/O, 1/I/L, 5/S, 8/B and U/V. 27 symbols × 12 = 57 random bits.
+# No look-alikes: without 0/O, 1/I/L, 5/S, 8/B and U/V: 25 symbols × 12 ≈ 55 random bits.
 CODE_ALPHABET = "234679ACDEFGHJKMNPQRTWXYZ"
 CODE_LENGTH = 12
 

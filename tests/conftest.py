@@ -35,6 +35,34 @@ def _ledger_invariants_hold(request):
 
 
 @pytest.fixture(autouse=True)
+def _celery_eager(request):
+    """Tasks run eagerly in process (REDIS_URL or not), except in tests marked real_worker,
+    which send them through the broker to a real worker."""
+    from loyalty.celery import app
+
+    def configure(always: bool, propagates: bool) -> None:
+        # Celery reads the namespaced names (CELERY_..., from the Django settings) first.
+        app.conf.update(
+            task_always_eager=always,
+            CELERY_TASK_ALWAYS_EAGER=always,
+            task_eager_propagates=propagates,
+            CELERY_TASK_EAGER_PROPAGATES=propagates,
+        )
+
+    eager = request.node.get_closest_marker("real_worker") is None
+    saved = app.conf.task_always_eager, app.conf.task_eager_propagates
+    configure(eager, eager)
+    yield
+    configure(*saved)
+
+
+@pytest.fixture(autouse=True)
+def _no_welcome_gift(settings):
+    """Balances start at zero in tests; the tests of the welcome gift turn it on."""
+    settings.LOYALTY_WELCOME_POINTS = 0
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hasher(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

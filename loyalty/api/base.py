@@ -6,6 +6,7 @@ import json
 from django.db import IntegrityError, transaction
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
+from rest_framework.exceptions import NotFound
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -47,6 +48,14 @@ class PartnerAPIView(APIView):
     @property
     def partner(self):
         return self.request.user.partner
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        # A NUL in the path or query can never name anything we store (PostgreSQL refuses it).
+        if "\x00" in request.path or "\x00" in request.META.get("QUERY_STRING", ""):
+            raise NotFound()
+        if any("\x00" in value for value in request.query_params.values()):
+            raise NotFound()
 
     def run_idempotent(self, request, handler) -> Response:
         """Run the handler once per (partner, Idempotency-Key), in one transaction with the key.

@@ -47,6 +47,9 @@ class MemberSerializer(serializers.Serializer):
     next_tier = NextTierSerializer(allow_null=True)
     points_expiring = ExpiringSerializer(many=True)
     joined_on = serializers.DateField()
+    referral_code = serializers.CharField(
+        help_text="The member's code for friends to join with (8 characters)."
+    )
 
 
 def tier_ref(tier) -> dict | None:
@@ -62,6 +65,8 @@ def member_brief(member: Member) -> dict:
 
 
 def member_full(member: Member) -> dict:
+    from referrals.selectors import referral_code_for
+
     upcoming = selectors.next_tier(member=member)
     return MemberSerializer(
         {
@@ -81,6 +86,7 @@ def member_full(member: Member) -> dict:
             else None,
             "points_expiring": selectors.points_expiring(member_id=member.pk),
             "joined_on": member.joined_on,
+            "referral_code": referral_code_for(member=member),
         }
     ).data
 

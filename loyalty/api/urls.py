@@ -4,6 +4,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts import api as members
+from referrals import api as referrals
 from rewards import api as rewards
 
 from . import views
@@ -16,6 +17,11 @@ v1 = [
         "members/<str:member_number>/ledger/",
         members.MemberLedgerView.as_view(),
         name="member-ledger",
+    ),
+    path(
+        "members/<str:member_number>/referrals/",
+        referrals.MemberReferralsView.as_view(),
+        name="member-referrals",
     ),
     path("purchases/", views.PurchaseView.as_view(), name="purchases"),
     path(

@@ -31,6 +31,13 @@ class PurchaseInput(serializers.Serializer):
     currency = serializers.CharField(min_length=3, max_length=3)
     occurred_at = serializers.DateTimeField(required=False)
     lines = PurchaseLineInput(many=True, required=False, max_length=500)
+    payment_fingerprint = serializers.CharField(
+        max_length=128,
+        required=False,
+        allow_blank=True,
+        help_text="An opaque token of the means of payment (e.g. your payment processor's card "
+        "fingerprint), never a card number. Used to keep members from referring themselves.",
+    )
 
 
 class PurchaseOutput(serializers.Serializer):
@@ -69,6 +76,7 @@ class PurchaseView(PartnerAPIView):
             currency=values["currency"],
             occurred_at=values.get("occurred_at"),
             lines=[dict(line) for line in values.get("lines", [])] or None,
+            payment_fingerprint=values.get("payment_fingerprint") or None,
         )
         body = {
             "external_id": result.purchase.external_id,

@@ -60,3 +60,15 @@ def test_the_welcome_renders_in_every_language(tiers, language):
     member = factories.make_member(language=language)
     message = Message.objects.get(member=member)
     assert message.language == language and message.body
+
+
+def test_a_welcome_gift_is_credited_when_configured(tiers, settings):
+    # given
+    settings.LOYALTY_WELCOME_POINTS = 50
+    # when
+    member = factories.make_member(email="gift@example.com")
+    # then
+    assert Member.objects.get(pk=member.pk).points_balance == 50
+    entry = member.ledger_entries.get()
+    assert (entry.kind, entry.points, entry.cause) == ("gift", 50, member)
+    assert "50 points" in Message.objects.get(member=member).body

@@ -1,0 +1,19 @@
+"""Celery tasks of the occasion gifts: each starts a run of its job (loyalty/jobs.py), whose
+batches are paid by `loyalty.tasks.job_batch_task`."""
+
+from celery import shared_task
+
+from loyalty.models import JobRun
+from loyalty.tasks import JOB_TASK, start
+
+
+@shared_task(**JOB_TASK)
+def anniversary_task(day: str | None = None) -> int:
+    """Daily (beat): thank members on their membership anniversary (`day`: YYYY-MM-DD)."""
+    return start(JobRun.Name.ANNIVERSARY, day)
+
+
+@shared_task(**JOB_TASK)
+def birthdays_task(day: str | None = None) -> int:
+    """Daily (beat): greet members on their birthday with the gift that delights them."""
+    return start(JobRun.Name.BIRTHDAYS, day)
