@@ -63,6 +63,8 @@ format: install
 	$(VENV)/bin/ruff format .
 
 bench: install
+	@command -v pgbench >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq \
+		&& DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-client; } || true
 	$(PY) bench/run.py
 
 clean:

@@ -16,7 +16,9 @@ What it does, bounded in time and only on 127.0.0.1:
    its own keep-alive http.client connection) post purchases. Every request has its own
    Idempotency-Key and external_id, and concurrent requests are for distinct members (each
    client thread cycles over its own slice of the members).
-5. Prints purchases/s, p50/p99 latency and the count of non-201 answers, stops gunicorn (always),
+5. Prints purchases/s, p50/p99 latency and the count of non-201 answers, the CPU per purchase
+   (gunicorn, its PostgreSQL backends, the clients; from /proc) with the ceiling it implies and
+   the CPU other processes used meanwhile; stops gunicorn (always, also on Ctrl-C or SIGTERM),
    then runs pgbench's built-in simple-update on the same PostgreSQL server (database
    loyalty_pgbench, `-i -s 10`, then `-c 8 -j 2 -T 30`) and prints its tps and the ratio.
 6. Appends a dated section to bench/RESULTS.md (unless --no-results).

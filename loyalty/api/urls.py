@@ -25,7 +25,7 @@ v1 = [
     ),
     path("purchases/", views.PurchaseView.as_view(), name="purchases"),
     path(
-        "purchases/<str:external_id>/refunds/", views.RefundView.as_view(), name="purchase-refunds"
+        "purchases/<path:external_id>/refunds/", views.RefundView.as_view(), name="purchase-refunds"
     ),
     path("rewards/", rewards.RewardListView.as_view(), name="rewards"),
     path("redemptions/", rewards.RedemptionView.as_view(), name="redemptions"),

@@ -457,3 +457,10 @@ def test_schema_and_docs_are_served_without_a_cdn(client, db):
     assert docs.status_code == 200
     html = docs.content.decode()
     assert "cdn" not in html.lower() and "/static/drf_spectacular_sidecar/" in html
+
+
+def test_a_purchase_id_with_slashes_can_be_refunded(api, member):
+    assert purchase(api, member, external_id="INV/2025/0001", amount="10").status_code == 201
+    response = api.post("/api/v1/purchases/INV/2025/0001/refunds/", {"external_id": "R/1"})
+    assert response.status_code == 201, response.content
+    assert response.json()["points_reversed"] == 10
