@@ -242,7 +242,10 @@ class MemberAdmin(admin.ModelAdmin):
             {"fields": ("member_number", "user", "email", "name", "joined_on", "created_at")},
         ),
         (_("Membership"), {"fields": ("status", "status_reason")}),
-        (_("Points and tier"), {"fields": ("points_balance", "tier", "tier_since", "ledger")}),
+        (
+            _("Points and tier"),
+            {"fields": ("points_balance", "tier", "tier_since", "tier_grace_until", "ledger")},
+        ),
         (
             _("Preferences"),
             {"fields": ("language", "delight", "birthday", "birthday_set_on")},
@@ -262,6 +265,7 @@ class MemberAdmin(admin.ModelAdmin):
         "points_balance",
         "tier",
         "tier_since",
+        "tier_grace_until",
         "ledger",
         "birthday",
         "birthday_set_on",

@@ -26,7 +26,7 @@ from loyalty.admin import ReadOnlyAdmin
 from loyalty.errors import LoyaltyError
 
 from . import services
-from .models import LANGUAGE_CODES, Redemption, Reward, Voucher
+from .models import LANGUAGE_CODES, OccasionGrant, Redemption, Reward, Voucher
 from .validators import validate_image_size
 
 ACTION_LIST_LIMIT = 20
@@ -489,3 +489,23 @@ class VoucherAdmin(VoucherCodeSearchMixin, ReadOnlyAdmin):
             )
         )
         return csv_response(f"vouchers-{timezone.localdate():%Y-%m-%d}.csv", header, rows)
+
+
+@admin.register(OccasionGrant)
+class OccasionGrantAdmin(ReadOnlyAdmin):
+    """Every anniversary and birthday gift; donations made in members' names are listed here."""
+
+    list_display = (
+        "created_at",
+        "member",
+        "occasion",
+        "period",
+        "gift",
+        "points",
+        "donation_amount",
+        "donation_cause",
+    )
+    list_filter = ("occasion", "gift", "period")
+    search_fields = ("member__member_number", "member__user__email")
+    list_select_related = ("member__user",)
+    date_hierarchy = "created_at"

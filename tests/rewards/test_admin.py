@@ -703,3 +703,12 @@ def test_staff_can_still_set_the_stock(admin_client, coffee):
     assert response.status_code == 302
     coffee.refresh_from_db()
     assert (coffee.stock, coffee.points_cost) == (12, 100)
+
+
+def test_occasion_grants_are_listed_read_only(admin_client, member):
+    from rewards.models import OccasionGrant
+
+    response = admin_client.get("/admin/rewards/occasiongrant/")
+    assert response.status_code == 200
+    assert admin_client.get("/admin/rewards/occasiongrant/add/").status_code == 403
+    assert OccasionGrant.objects.count() == 0
