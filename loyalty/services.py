@@ -504,56 +504,9 @@ def points_expire(*, member: Member, today: date | None = None) -> list[LedgerEn
     locked = _lock_member(member.pk)
     if locked.status == Member.Status.PAUSED:
         return []
-    lots = list(
-        PointLot.objects.filter(
-            member_id=member.pk, remaining__gt=0, expires_on__lte=today
-        ).order_by("expires_on", "id")
-    )
-    if not lots:
-        return []
-    total = sum(lot.remaining for lot in lots)
-    balance = _apply_delta(member.pk, -total)
-    lot_type = ContentType.objects.get_for_model(PointLot)
-    at = timezone.now()
-    entries = []
-    running = balance + total
-    for lot in lots:
-        running -= lot.remaining
-        entries.append(
-            LedgerEntry(
-                member_id=member.pk,
-                kind=LedgerEntry.Kind.EXPIRE,
-                points=-lot.remaining,
-                balance_after=running,
-                description=f"Expired on {lot.expires_on.isoformat()}",
-                cause_type=lot_type,
-                cause_id=lot.pk,
-                created_at=at,
-            )
-        )
-    LedgerEntry.objects.bulk_create(entries)
-    if entries[0].pk is None:  # backends without RETURNING on bulk insert
-        entries = list(
-            LedgerEntry.objects.filter(
-                member_id=member.pk, kind=LedgerEntry.Kind.EXPIRE, created_at=at
-            ).order_by("id")
-        )
-    changes = []
-    for lot, entry in zip(lots, entries, strict=True):
-        changes.append(LotMovement(entry=entry, lot=lot, points=-lot.remaining))
-        lot.remaining = 0
-    PointLot.objects.bulk_update(lots, ["remaining"])
-    LotMovement.objects.bulk_create(changes)
-    member.points_balance = balance
-    event_emit(
-        event_type="points.expired",
-        payload={
-            "member_number": locked.member_number,
-            "points": total,
-            "balance": balance,
-            "expired_on": today.isoformat(),
-        },
-    )
+    entries, _expired = _expire_due_lots(numbers={locked.pk: locked.member_number}, today=today)
+    if entries:
+        member.points_balance = entries[-1].balance_after
     return entries
 
 
@@ -654,73 +607,79 @@ def points_expire_many(*, member_ids: Sequence[int], today: date | None = None) 
     expire entry per lot (its cause is the lot), with a few statements for the whole batch.
 
     Paused members are skipped (their points do not expire while the pause lasts), and so are
-    closed ones. A `points.expired` event per member, as points_expire sends.
+    closed ones.
     """
     today = today or timezone.localdate()
     with transaction.atomic():
         locked = _lock_members(member_ids)
         numbers = {pk: number for pk, status, number in locked if status == Member.Status.ACTIVE}
-        lots = list(
-            PointLot.objects.filter(
-                member_id__in=list(numbers), remaining__gt=0, expires_on__lte=today
+        _entries, expired = _expire_due_lots(numbers=numbers, today=today)
+    return expired
+
+
+def _expire_due_lots(
+    *, numbers: dict[int, str], today: date
+) -> tuple[list[LedgerEntry], list[Expired]]:
+    """The expiry itself, for members already locked and allowed to expire ({id: number}): one
+    entry and one movement per due lot, one conditional UPDATE of the balances, and a
+    `points.expired` event per member."""
+    lots = list(
+        PointLot.objects.filter(member_id__in=list(numbers), remaining__gt=0, expires_on__lte=today)
+        .order_by("member_id", "expires_on", "id")
+        .values_list("id", "member_id", "remaining", "expires_on")
+    )
+    if not lots:
+        return [], []
+    totals: dict[int, int] = {}
+    counts: dict[int, int] = {}
+    for _lot_id, member_id, remaining, _expires_on in lots:
+        totals[member_id] = totals.get(member_id, 0) + remaining
+        counts[member_id] = counts.get(member_id, 0) + 1
+    balances = _apply_deltas({member_id: -total for member_id, total in totals.items()})
+    if len(balances) != len(totals):
+        raise LedgerInconsistent()
+    at = timezone.now()
+    lot_type = ContentType.objects.get_for_model(PointLot)
+    running = {member_id: balances[member_id] + total for member_id, total in totals.items()}
+    entries = []
+    for lot_id, member_id, remaining, expires_on in lots:
+        running[member_id] -= remaining
+        entries.append(
+            LedgerEntry(
+                member_id=member_id,
+                kind=LedgerEntry.Kind.EXPIRE,
+                points=-remaining,
+                balance_after=running[member_id],
+                description=f"Expired on {expires_on.isoformat()}",
+                cause_type=lot_type,
+                cause_id=lot_id,
+                created_at=at,
             )
-            .order_by("member_id", "expires_on", "id")
-            .values_list("id", "member_id", "remaining", "expires_on")
         )
-        if not lots:
-            return []
-        totals: dict[int, int] = {}
-        counts: dict[int, int] = {}
-        for _lot_id, member_id, remaining, _expires_on in lots:
-            totals[member_id] = totals.get(member_id, 0) + remaining
-            counts[member_id] = counts.get(member_id, 0) + 1
-        balances = _apply_deltas({member_id: -total for member_id, total in totals.items()})
-        if len(balances) != len(totals):
-            raise LedgerInconsistent()
-        at = timezone.now()
-        lot_type = ContentType.objects.get_for_model(PointLot)
-        running = {member_id: balances[member_id] + total for member_id, total in totals.items()}
-        entries = []
-        for lot_id, member_id, remaining, expires_on in lots:
-            running[member_id] -= remaining
-            entries.append(
-                LedgerEntry(
-                    member_id=member_id,
-                    kind=LedgerEntry.Kind.EXPIRE,
-                    points=-remaining,
-                    balance_after=running[member_id],
-                    description=f"Expired on {expires_on.isoformat()}",
-                    cause_type=lot_type,
-                    cause_id=lot_id,
-                    created_at=at,
-                )
+    _bulk_insert_entries(entries)
+    lot_ids = [lot[0] for lot in lots]
+    if PointLot.objects.filter(pk__in=lot_ids, remaining__gt=0).update(remaining=0) != len(lots):
+        raise LedgerInconsistent()
+    LotMovement.objects.bulk_create(
+        LotMovement(entry=entry, lot_id=lot[0], points=-lot[2])
+        for entry, lot in zip(entries, lots, strict=True)
+    )
+    expired = [
+        Expired(member_id, numbers[member_id], total, balances[member_id], counts[member_id])
+        for member_id, total in totals.items()
+    ]
+    if _event_wanted("points.expired"):
+        for item in expired:
+            event_emit(
+                event_type="points.expired",
+                payload={
+                    "member_number": item.member_number,
+                    "points": item.points,
+                    "balance": item.balance,
+                    "expired_on": today.isoformat(),
+                },
             )
-        _bulk_insert_entries(entries)
-        lot_ids = [lot[0] for lot in lots]
-        if PointLot.objects.filter(pk__in=lot_ids, remaining__gt=0).update(remaining=0) != len(
-            lots
-        ):
-            raise LedgerInconsistent()
-        LotMovement.objects.bulk_create(
-            LotMovement(entry=entry, lot_id=lot[0], points=-lot[2])
-            for entry, lot in zip(entries, lots, strict=True)
-        )
-        result = [
-            Expired(member_id, numbers[member_id], total, balances[member_id], counts[member_id])
-            for member_id, total in totals.items()
-        ]
-        if _event_wanted("points.expired"):
-            for expired in result:
-                event_emit(
-                    event_type="points.expired",
-                    payload={
-                        "member_number": expired.member_number,
-                        "points": expired.points,
-                        "balance": expired.balance,
-                        "expired_on": today.isoformat(),
-                    },
-                )
-    return result
+    return entries, expired
 
 
 def _event_wanted(event_type: str) -> bool:
@@ -781,16 +740,7 @@ def _clean_lines(lines, amount: Decimal) -> list[dict]:
 
 def qualifying_points(*, member_id: int, at: datetime | None = None) -> int:
     """Points earned from purchases (less their reversals) over the rolling tier window."""
-    at = at or timezone.now()
-    since = at - timezone.timedelta(days=settings.LOYALTY_TIER_WINDOW_DAYS)
-    total = LedgerEntry.objects.filter(
-        member_id=member_id,
-        purchase__isnull=False,
-        kind__in=[LedgerEntry.Kind.EARN, LedgerEntry.Kind.REVERSAL],
-        created_at__gt=since,
-        created_at__lte=at,
-    ).aggregate(total=Sum("points"))["total"]
-    return max(total or 0, 0)
+    return qualifying_points_many(member_ids=[member_id], at=at).get(member_id, 0)
 
 
 def qualifying_points_many(*, member_ids: Sequence[int], at: datetime | None = None) -> dict:
