@@ -7,7 +7,6 @@ page of rows with what they show joined in.
 
 from __future__ import annotations
 
-import calendar
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -20,6 +19,7 @@ from loyalty.selectors import points_expiring
 from loyalty.services import qualifying_points
 from notifications.models import Message
 from rewards.models import Reward, Voucher
+from rewards.occasions import occasion_on
 from rewards.services import member_cost
 
 from .charts import BalanceChart, balance_chart
@@ -32,9 +32,8 @@ LATEST_ACTIVITY = 5
 
 
 def anniversary_on(joined_on: date, year: int) -> date:
-    """The anniversary of joining in a year; 29 February falls on 28 February in other years."""
-    day = min(joined_on.day, calendar.monthrange(year, joined_on.month)[1])
-    return date(year, joined_on.month, day)
+    """The anniversary of joining in a year, by the rule the anniversary job pays on."""
+    return occasion_on(joined_on.month, joined_on.day, year)
 
 
 def next_anniversary(joined_on: date, today: date) -> date:

@@ -36,7 +36,6 @@ from loyalty.errors import (
     VoucherExpired,
     VoucherNotFound,
 )
-from loyalty.models import LedgerEntry
 from webhooks.services import event_emit
 
 from .models import Redemption, Reward, Voucher
@@ -284,10 +283,3 @@ def vouchers_expire_due(*, today: date | None = None, batch_size: int = 500) -> 
             return count
         for voucher in due:
             count += voucher_expire(voucher=voucher, today=today)
-
-
-def redemption_points_returned(redemption: Redemption) -> int:
-    return sum(
-        e.points
-        for e in LedgerEntry.objects.filter(reverses_id=redemption.spend_entry_id).only("points")
-    )
