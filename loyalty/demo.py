@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from accounts import services as account_services
 from accounts.models import Member, Partner, PartnerApiKey, User
+from feedback import demo as feedback_demo
 from loyalty import services
 from loyalty.models import EarningRule, Purchase, Tier
 from rewards import demo as rewards_demo
@@ -90,6 +91,9 @@ _LABELS = {
     "adjustments": ("points adjustment", "points adjustments"),
     "rewards": ("reward", "rewards"),
     "redemptions": ("redemption", "redemptions"),
+    "answer_templates": ("answer template", "answer templates"),
+    "feedback_items": ("feedback item", "feedback items"),
+    "surveys": ("survey answer", "survey answers"),
 }
 
 
@@ -152,6 +156,9 @@ def seed_demo(*, now: datetime | None = None) -> DemoData:
             promotion_day=promotion.valid_from if promotion else None,
         )
         rewards = rewards_demo.seed_rewards(report=report, tiers=tiers, member=member, now=now)
+        feedback_demo.seed_feedback(
+            report=report, member=member, staff=staff, partner=partner, now=now
+        )
         member.refresh_from_db()
     voucher = (
         Voucher.objects.filter(redemption__member=member, status=Voucher.Status.ISSUED)

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "referrals",
     "webhooks",
     "notifications",
+    "feedback",
     "members",
 ]
 
@@ -282,6 +283,14 @@ REFERRAL_RETURN_WINDOW_DAYS = env.int("REFERRAL_RETURN_WINDOW_DAYS", default=30)
 REFERRAL_INVITES_PER_DAY = env.int("REFERRAL_INVITES_PER_DAY", default=5)
 # The member site's join page; a member's link is this followed by their code.
 REFERRAL_JOIN_URL = env.str("REFERRAL_JOIN_URL", default="http://127.0.0.1:8000/join/")
+
+# The feedback book (see feedback/services.py): thank-you points when a complaint or suggestion
+# led to a change (0: thanks without points); the staff group told about severe and overdue
+# items (active superusers when the group is empty); the member site's address for links in
+# messages and e-mails.
+FEEDBACK_THANKS_POINTS = env.int("FEEDBACK_THANKS_POINTS", default=100)
+FEEDBACK_MANAGERS_GROUP = env.str("FEEDBACK_MANAGERS_GROUP", default="Managers")
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 
 LOGGING = {
     "version": 1,

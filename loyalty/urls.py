@@ -8,6 +8,7 @@ from django.views.static import serve
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include(("loyalty.api.urls", "api"))),
+    path("", include("feedback.urls")),
     path("", include("members.urls")),
 ]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from django.contrib.contenttypes.models import ContentType
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -149,9 +150,17 @@ def ledger_entries(*, member: Member, kind: str | None = None) -> QuerySet[Ledge
     return entries.order_by("-created_at", "-id")
 
 
+def _feedback_type_id() -> int:
+    """The content type of feedback items (Django caches it: no query after the first)."""
+    from feedback.models import FeedbackItem
+
+    return ContentType.objects.get_for_model(FeedbackItem).pk
+
+
 def with_reasons(entries: list[LedgerEntry]) -> list[LedgerEntry]:
     """Give each entry a `reason_key` (templates/members/_entry_reason.html words it) and, for
-    rewards, the reward's name in the reader's language. Needs no query."""
+    rewards, the reward's name in the reader's language. Needs no query per entry (a gift asks
+    for the feedback item's content type, which Django caches)."""
     for entry in entries:
         entry.reward = None
         kind = entry.kind
@@ -173,6 +182,12 @@ def with_reasons(entries: list[LedgerEntry]) -> list[LedgerEntry]:
             entry.reason_key = "expiry"
         elif kind == LedgerEntry.Kind.ADJUST:
             entry.reason_key = "staff"
+        elif (
+            kind == LedgerEntry.Kind.GIFT
+            and entry.cause_type_id is not None
+            and entry.cause_type_id == _feedback_type_id()
+        ):
+            entry.reason_key = "feedback"  # thank-you points: cause_id is the item's number
         else:
             entry.reason_key = "other"
     return entries

@@ -23,6 +23,7 @@ from django.views import i18n
 from django.views.decorators.http import require_POST
 
 from accounts import services as account_services
+from feedback import services as feedback_services
 from loyalty.errors import InvalidInput, LoyaltyError, MemberExists
 from loyalty.models import LedgerEntry
 from notifications.services import messages_mark_read
@@ -210,7 +211,11 @@ class ClaimConfirmView(auth_views.PasswordResetConfirmView):
 @member_required
 def dashboard(request):
     data = selectors.member_dashboard(member=request.member)
-    return render(request, "members/dashboard.html", {"dash": data})
+    return render(
+        request,
+        "members/dashboard.html",
+        {"dash": data, "open_survey": feedback_services.open_survey(member=request.member)},
+    )
 
 
 @member_required

@@ -213,7 +213,7 @@ def test_seed_demo_first_run_says_what_it_created():
     assert output.splitlines()[0] == (
         "Demo data created: 3 tiers, 3 earning rules, 1 partner, 1 API key, 1 staff user, "
         f"1 member, {purchases} purchases, 1 refund, 1 points adjustment, 5 rewards, "
-        "1 redemption."
+        "1 redemption, 2 answer templates, 2 feedback items, 3 survey answers."
     )
 
 

@@ -4,6 +4,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts import api as members
+from feedback import api as feedback
 from referrals import api as referrals
 from rewards import api as rewards
 
@@ -35,6 +36,8 @@ v1 = [
         name="redemption-cancel",
     ),
     path("vouchers/<str:code>/use/", rewards.VoucherUseView.as_view(), name="voucher-use"),
+    path("feedback/", feedback.FeedbackView.as_view(), name="feedback"),
+    path("feedback/<int:item_id>/", feedback.FeedbackDetailView.as_view(), name="feedback-item"),
 ]
 
 urlpatterns = [

@@ -381,6 +381,25 @@ def test_each_operation_succeeds_for_things_that_exist(api_schema, known):
             path_parameters={"code": known.vouchers[1]},
         ).status_code,
     }
+    filed = _call(
+        api_schema,
+        known,
+        "POST /api/v1/feedback/",
+        body={
+            "member_number": number,
+            "kind": "complaint",
+            "category": "products",
+            "text": "The croissant was stale.",
+            "purchase_external_id": known.purchases[0],
+        },
+    )
+    statuses["feedback"] = filed.status_code
+    statuses["feedback_item"] = _call(
+        api_schema,
+        known,
+        "GET /api/v1/feedback/{item_id}/",
+        path_parameters={"item_id": filed.json()["id"]},
+    ).status_code
     assert statuses == {
         "enroll": 201,
         "retrieve": 200,
@@ -392,6 +411,8 @@ def test_each_operation_succeeds_for_things_that_exist(api_schema, known):
         "redeem": 201,
         "cancel": 200,
         "use": 200,
+        "feedback": 201,
+        "feedback_item": 200,
     }
 
 
