@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import calendar
+import functools
 import hashlib
+import itertools
 import re
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.signals import setting_changed
 from django.core.validators import validate_email
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
+from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 
 from loyalty.errors import (
@@ -62,15 +68,104 @@ def new_member_number() -> str:
     return body + luhn_check_digit(body)
 
 
-def member_by_number(number: str, *, for_update: bool = False) -> Member:
+def _clean_member_number(number) -> str:
     number = re.sub(r"[\s-]", "", str(number or ""))
     if not member_number_is_valid(number):
         raise MemberNotFound()
+    return number
+
+
+def member_by_number(number: str, *, for_update: bool = False) -> Member:
+    number = _clean_member_number(number)
     queryset = Member.objects.select_related("user", "tier")
     try:
         return queryset.get(member_number=number)
     except Member.DoesNotExist:
         raise MemberNotFound() from None
+
+
+def member_for_purchase(number: str) -> Member:
+    """member_by_number for recording a purchase: one query, with the tier (the earn
+    multiplier, the upgrade check) but without the user, which a purchase does not need.
+
+    The member also carries `was_referred`: whether a referral names them as the friend.
+    Referrals are only started when a member enrols, in the enrolment's transaction, so a member
+    found without one never gets one, and loyalty.services.record_purchase skips the referral
+    check for them.
+
+    The partner API calls this on every purchase, so the SQL is built once per process (what
+    Member.objects.select_related("tier").annotate(was_referred=Exists(...)) compiles to,
+    without compiling it every time) and the values go through the fields' converters as the
+    ORM's would.
+    """
+    from loyalty.models import Tier
+
+    number = _clean_member_number(number)
+    plan = _member_for_purchase_plan(connection.vendor)
+    with connection.cursor() as cursor:
+        plan.statement.execute(cursor, {"number": number})
+        row = cursor.fetchone()
+    if row is None:
+        raise MemberNotFound()
+    row = list(row)
+    for position, converters, column in plan.converters:
+        value = row[position]
+        for convert in converters:
+            value = convert(value, column, connection)
+        row[position] = value
+    member_count = len(plan.member_names)
+    db = connection.alias
+    member = Member.from_db(db, plan.member_names, row[:member_count])
+    tier_values = row[member_count:-1]
+    if member.tier_id is None:
+        Member.tier.field.set_cached_value(member, None)
+    else:
+        member.tier = Tier.from_db(db, plan.tier_names, tier_values)
+    member.was_referred = bool(row[-1])
+    return member
+
+
+@dataclass(frozen=True)
+class _LookupPlan:
+    statement: object  # loyalty.services.PreparedSQL
+    member_names: list[str]
+    tier_names: list[str]
+    converters: list[tuple[int, list, object]]
+
+
+@functools.cache
+def _member_for_purchase_plan(vendor: str) -> _LookupPlan:
+    from loyalty.models import Tier
+    from loyalty.services import PreparedSQL
+    from referrals.models import Referral
+
+    quote = connection.ops.quote_name
+    member_fields = Member._meta.concrete_fields
+    tier_fields = Tier._meta.concrete_fields
+    columns = [f"m.{quote(f.column)}" for f in member_fields]
+    columns += [f"t.{quote(f.column)}" for f in tier_fields]
+    referee = Referral._meta.get_field("referee").column
+    sql = (
+        f"SELECT {', '.join(columns)}, EXISTS (SELECT 1 FROM {quote(Referral._meta.db_table)} r "
+        f"WHERE r.{quote(referee)} = m.{quote(Member._meta.pk.column)}) "
+        f"FROM {quote(Member._meta.db_table)} m LEFT OUTER JOIN {quote(Tier._meta.db_table)} t "
+        f"ON t.{quote(Tier._meta.pk.column)} = m.{quote(Member.tier.field.column)} "
+        f"WHERE m.{quote(Member._meta.get_field('member_number').column)} = %(number)s"
+    )
+    converters = []
+    for position, (field, alias) in enumerate(
+        [(f, "m") for f in member_fields] + [(f, "t") for f in tier_fields]
+    ):
+        column = field.get_col(alias)
+        found = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
+        if found:
+            converters.append((position, found, column))
+    return _LookupPlan(
+        statement=PreparedSQL("loyalty_member_for_purchase", sql, {"number": "varchar"}),
+        member_names=[f.attname for f in member_fields],
+        tier_names=[f.attname for f in tier_fields],
+        converters=converters,
+    )
 
 
 # --- birthdays ---------------------------------------------------------------------------------
@@ -399,22 +494,114 @@ def api_key_revoke(*, key: PartnerApiKey) -> PartnerApiKey:
         revoked_at=timezone.now()
     )
     key.refresh_from_db(fields=["revoked_at"])
+    api_key_cache_clear()
+    transaction.on_commit(api_key_cache_clear)
     return key
+
+
+def _active_key(digest: str) -> PartnerApiKey | None:
+    return (
+        PartnerApiKey.objects.select_related("partner")
+        .filter(digest=digest, revoked_at__isnull=True, partner__is_active=True)
+        .first()
+    )
+
+
+def _record_use(key: PartnerApiKey, last_used_at, now) -> bool:
+    """Record the key's use if the last one is more than a minute old; whether it wrote.
+
+    The UPDATE is conditional, so of several processes (each knowing only its own last write)
+    one writes per minute at most.
+    """
+    if last_used_at is not None and now - last_used_at <= LAST_USED_RESOLUTION:
+        return False
+    PartnerApiKey.objects.filter(
+        Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_RESOLUTION), pk=key.pk
+    ).update(last_used_at=now)
+    return True
 
 
 def api_key_authenticate(raw_key: str) -> PartnerApiKey | None:
     """The active key for a raw key, recording its last use (at most once a minute)."""
     if not raw_key or len(raw_key) > 200:
         return None
-    key = (
-        PartnerApiKey.objects.select_related("partner")
-        .filter(digest=hash_api_key(raw_key), revoked_at__isnull=True, partner__is_active=True)
-        .first()
-    )
+    key = _active_key(hash_api_key(raw_key))
     if key is None:
         return None
     now = timezone.now()
-    if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
-        PartnerApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+    if _record_use(key, key.last_used_at, now):
         key.last_used_at = now
     return key
+
+
+# The partner API authenticates every request; the key and its partner change rarely. Each
+# process keeps what a digest named for API_KEY_CACHE_SECONDS. Revoking a key (api_key_revoke)
+# or saving or deleting a key or a partner empties this process's cache at once (and again when
+# the transaction commits); other processes (the other gunicorn workers) notice within
+# API_KEY_CACHE_SECONDS. That is how long a revoked key or a deactivated partner can still
+# authenticate there. Unknown keys are never cached: every attempt is looked up.
+API_KEY_CACHE_SECONDS = 30
+
+# digest -> [expires (monotonic), database alias, key row, partner row, last use this process
+# knows of]
+_api_key_cache: dict[str, list] = {}
+_api_key_generation = itertools.count()
+_api_key_current = [next(_api_key_generation)]
+
+
+def api_key_cache_clear(**kwargs) -> None:
+    """Forget every cached key in this process."""
+    _api_key_current[0] = next(_api_key_generation)
+    _api_key_cache.clear()
+
+
+def _api_key_changed(sender=None, using=None, **kwargs) -> None:
+    """A key or a partner was saved or deleted: forget now, and again when that transaction
+    commits (a request meanwhile may have cached what it could still read)."""
+    api_key_cache_clear()
+    transaction.on_commit(api_key_cache_clear, using=using)
+
+
+def _row(instance) -> tuple:
+    fields = instance._meta.concrete_fields
+    return tuple(f.attname for f in fields), tuple(getattr(instance, f.attname) for f in fields)
+
+
+def api_key_authenticate_cached(raw_key: str) -> PartnerApiKey | None:
+    """api_key_authenticate for the API: the same answer, from this process's cache when it is
+    fresh (see API_KEY_CACHE_SECONDS); no query at all while the key's last use was recorded
+    less than a minute ago. Each call gets its own key and partner instances."""
+    if not raw_key or len(raw_key) > 200:
+        return None
+    digest = hash_api_key(raw_key)
+    entry = _api_key_cache.get(digest)
+    if entry is None or entry[0] <= time.monotonic():
+        generation = _api_key_current[0]
+        key = _active_key(digest)
+        if key is None:
+            _api_key_cache.pop(digest, None)
+            return None
+        entry = [
+            time.monotonic() + API_KEY_CACHE_SECONDS,
+            key._state.db,
+            _row(key),
+            _row(key.partner),
+            key.last_used_at,
+        ]
+        if generation == _api_key_current[0]:  # no revocation meanwhile
+            _api_key_cache[digest] = entry
+    else:
+        key = PartnerApiKey.from_db(entry[1], *entry[2])
+        key.partner = Partner.from_db(entry[1], *entry[3])
+    now = timezone.now()
+    if _record_use(key, entry[4], now):
+        entry[4] = now
+    key.last_used_at = entry[4]
+    return key
+
+
+for _model in (PartnerApiKey, Partner):
+    post_save.connect(_api_key_changed, sender=_model, dispatch_uid=f"api_key_cache_{_model}")
+    post_delete.connect(_api_key_changed, sender=_model, dispatch_uid=f"api_key_cache_d{_model}")
+# Tests change settings around every test and roll their data back without signals.
+setting_changed.connect(api_key_cache_clear, dispatch_uid="api_key_cache_settings")

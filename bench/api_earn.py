@@ -10,7 +10,8 @@ What it does, bounded in time and only on 127.0.0.1:
    valid numbers from accounts.services.new_member_number, entry tier, no points), because
    enrolling 5,000 one by one through member_enroll takes much longer and tests nothing here.
    They are reused by later runs.
-3. Counts the SQL queries of one purchase in process (and with --profile, profiles 200).
+3. Counts the SQL queries of one purchase in process, for a member of the lowest tier (and with
+   --profile, profiles 200).
 4. Starts gunicorn (`loyalty.wsgi`, DEBUG=false, throttling off, CONN_MAX_AGE=60, no Redis) on a
    free port, warms up, then for --duration seconds client processes (each several threads with
    its own keep-alive http.client connection) post purchases. Every request has its own
@@ -286,6 +287,21 @@ def seed(members: int) -> tuple[str, list[str]]:
     return raw_key, numbers
 
 
+def entry_tier_member(numbers: list[str]) -> str:
+    """A member of the lowest tier, to count the statements of a typical purchase: members in
+    the top tier skip the tier-upgrade query, and reused members climb the tiers run after run."""
+    from django.db.models import F
+
+    from accounts.models import Member
+
+    return (
+        Member.objects.filter(member_number__in=numbers)
+        .order_by(F("tier__rank").asc(nulls_first=True), "points_balance", "pk")
+        .values_list("member_number", flat=True)
+        .first()
+    )
+
+
 def purchase_body(member_number: str, external_id: str) -> str:
     return json.dumps(
         {
@@ -330,6 +346,10 @@ def _statement_kind(sql: str) -> str:
         return "savepoint"
     if head == "SELECT" and "FOR UPDATE" in sql.upper():
         return "select for update"
+    if head == "EXECUTE":  # a statement prepared once per connection (loyalty.services)
+        return "execute (prepared)"
+    if head == "WITH":
+        return "with (writes)"
     return head.lower()
 
 
@@ -426,7 +446,12 @@ def wait_until_ready(process, port: int, api_key: str, member_number: str, log_p
             if response.status == 200:
                 return
             raise SystemExit(f"gunicorn answered {response.status}: {body[:500]!r}")
-        except (ConnectionRefusedError, ConnectionResetError, http.client.RemoteDisconnected):
+        except (
+            ConnectionRefusedError,
+            ConnectionResetError,
+            http.client.RemoteDisconnected,
+            TimeoutError,  # workers still starting on a busy machine
+        ):
             time.sleep(0.2)
     raise SystemExit(f"gunicorn did not answer within 60 s:\n{log_path.read_text()}")
 
@@ -737,12 +762,14 @@ def report_row(server, load: dict) -> str:
 def append_results(args, runs, queries: dict, pg_version: str, tps: float | None) -> None:
     best = max(runs, key=lambda run: run[1]["rps"])
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    command = "bench/api_earn.py " + " ".join(sys.argv[1:]) if sys.argv[1:] else ""
+    command = " ".join([".venv/bin/python bench/api_earn.py", *sys.argv[1:]])
+    if os.environ.get("BENCH_DATABASE_URL"):
+        command = f"BENCH_DATABASE_URL=…/{database_urls()[1]['dbname']} {command}"
     lines = [
         "",
         f"## {stamp}: api_earn",
         "",
-        f"- Command: `make bench` (`.venv/bin/python {command or 'bench/api_earn.py'}`)",
+        f"- Command: `{command}` (`make bench` runs it with its defaults)",
         f"- Machine: {machine()}; Python {platform.python_version()}; PostgreSQL {pg_version} "
         "on the same machine",
         f"- Server: gunicorn, DEBUG=false, CONN_MAX_AGE=60, throttling off, no Redis "
@@ -814,7 +841,7 @@ def main(argv: list[str]) -> int:
     migrate(env)
     setup_django(env)
     api_key, numbers = seed(args.members)
-    queries = count_queries(api_key, numbers[0])
+    queries = count_queries(api_key, entry_tier_member(numbers))
     print(f"SQL per purchase (in process): {queries['total']} ({format_kinds(queries['kinds'])})")
     if args.profile:
         for sql in queries["statements"]:

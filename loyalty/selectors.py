@@ -2,19 +2,106 @@
 
 from __future__ import annotations
 
+import itertools
+import time
+from collections.abc import Callable, Iterable
 from datetime import date, timedelta
 
+from django.core.signals import setting_changed
+from django.db import transaction
 from django.db.models import Sum
+from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 
 from accounts.models import Member
 
-from .models import PointLot, Tier
-from .services import qualifying_points
+from .models import EarningRule, PointLot, Tier
+
+
+class ProcessCache:
+    """What `load` read from the database, kept by this process for `seconds`.
+
+    For what every purchase reads and staff change rarely (the earning rules, the tiers).
+    Saving or deleting one of `models` empties this process's copy at once, and
+    again when that transaction commits (so a reader meanwhile cannot keep the old state).
+    Other processes (the other gunicorn workers, Celery workers) see a change within `seconds`,
+    and so does everyone for writes that send no signals (queryset update(), bulk_create()).
+    A change of settings empties it too: tests change settings around every test, and roll
+    their data back without signals. The value is shared by the threads of the process: treat
+    it as read-only.
+    """
+
+    def __init__(self, name: str, load: Callable, *, seconds: float, models: Iterable):
+        self.name = name
+        self._load = load
+        self.seconds = seconds
+        self._entry: tuple[float, object] = (0.0, None)  # (expires, value), replaced whole
+        self._generations = itertools.count()
+        self._generation = next(self._generations)
+        for model in models:
+            for signal in (post_save, post_delete):
+                signal.connect(
+                    self._changed, sender=model, weak=False, dispatch_uid=f"{name}:{model}"
+                )
+        setting_changed.connect(self.clear, weak=False, dispatch_uid=f"{name}:settings")
+
+    def get(self):
+        expires, value = self._entry
+        if time.monotonic() < expires:
+            return value
+        generation = self._generation
+        value = self._load()
+        if generation == self._generation:  # nothing changed while it was read
+            self._entry = (time.monotonic() + self.seconds, value)
+        return value
+
+    def clear(self, **kwargs) -> None:
+        self._generation = next(self._generations)
+        self._entry = (0.0, None)
+
+    def _changed(self, sender=None, using=None, **kwargs) -> None:
+        self.clear()
+        transaction.on_commit(self.clear, using=using)
+
+
+# How long a process keeps the earning rules and tiers (see ProcessCache): a change staff make
+# applies to every purchase within this many seconds.
+RULES_CACHE_SECONDS = 30
+
+_earning_rules = ProcessCache(
+    "loyalty.earning_rules",
+    lambda: tuple(EarningRule.objects.filter(is_active=True).order_by("name", "pk")),
+    seconds=RULES_CACHE_SECONDS,
+    models=[EarningRule],
+)
+_tiers = ProcessCache(
+    "loyalty.tiers",
+    lambda: tuple(Tier.objects.order_by("rank")),
+    seconds=RULES_CACHE_SECONDS,
+    models=[Tier],
+)
+
+
+def earning_rules_active(*, partner_id: int) -> list[EarningRule]:
+    """The active earning rules for a partner's purchases (its own and every partner's), from
+    this process's cache. Read-only instances, shared by the threads of the process."""
+    return [
+        rule
+        for rule in _earning_rules.get()
+        if rule.partner_id is None or rule.partner_id == partner_id
+    ]
+
+
+def tiers_by_rank() -> tuple[Tier, ...]:
+    """Every tier, lowest rank first, from this process's cache. Read-only instances, shared by
+    the threads of the process."""
+    return _tiers.get()
 
 
 def next_tier(*, member: Member, qualifying: int | None = None) -> dict | None:
     """The next tier up and the qualifying points still needed to reach it."""
+    from .services import qualifying_points
+
     rank = member.tier.rank if member.tier_id else -1
     tier = Tier.objects.filter(rank__gt=rank).order_by("rank").first()
     if tier is None:

@@ -12,10 +12,13 @@ How a balance changes (the ledger invariants in docs/ARCHITECTURE.md):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+import weakref
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import NoReturn
 
 from babel.numbers import list_currencies
 from dateutil.relativedelta import relativedelta
@@ -26,6 +29,7 @@ from django.db.models import Case, F, IntegerField, Q, Sum, Value, When, Window
 from django.utils import timezone
 
 from accounts.models import Member, Partner
+from webhooks.models import WebhookEndpoint
 from webhooks.services import event_emit
 
 from . import earning
@@ -48,7 +52,6 @@ from .errors import (
     UnknownCurrency,
 )
 from .models import (
-    EarningRule,
     LedgerEntry,
     LotMovement,
     PointLot,
@@ -120,6 +123,53 @@ def _cause_fields(cause) -> dict:
     }
 
 
+# --- statements the partner API runs on every request -----------------------------------------
+
+
+class PreparedSQL:
+    """One SQL statement of the hot path, written with %(name)s parameters.
+
+    On PostgreSQL it is PREPAREd once per database connection and then EXECUTEd, so the server
+    parses and plans it once instead of on every request (planning the purchase's statement
+    costs the server more than running it). A prepared statement lives as long as the
+    connection (CONN_MAX_AGE) and survives rollbacks; a new connection prepares it again.
+    Where a pooler in transaction mode sits between Django and PostgreSQL, a statement prepared
+    on one server connection is not there on the next: such set-ups say so with the database
+    setting DISABLE_SERVER_SIDE_CURSORS (which they need anyway), and then, as on other
+    databases, the statement runs as plain SQL.
+    """
+
+    # the raw connections (psycopg2) -> the names prepared on each
+    _prepared: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    def __init__(self, name: str, sql: str, types: Mapping[str, str]):
+        self.name = name
+        self.sql = sql.strip()
+        self.names: list[str] = []
+
+        def number(match: re.Match) -> str:
+            if match[1] not in self.names:
+                self.names.append(match[1])
+            return f"${self.names.index(match[1]) + 1}"
+
+        numbered = re.sub(r"%\((\w+)\)s", number, self.sql)
+        self.prepare_sql = (
+            f"PREPARE {name} ({', '.join(types[key] for key in self.names)}) AS {numbered}"
+        )
+        self.execute_sql = f"EXECUTE {name} ({', '.join(['%s'] * len(self.names))})"
+
+    def execute(self, cursor, params: Mapping[str, object]) -> None:
+        db = cursor.db
+        if db.vendor != "postgresql" or db.settings_dict.get("DISABLE_SERVER_SIDE_CURSORS"):
+            cursor.execute(self.sql, params)
+            return
+        prepared = self._prepared.setdefault(db.connection, set())
+        if self.name not in prepared:
+            cursor.execute(self.prepare_sql)
+            prepared.add(self.name)
+        cursor.execute(self.execute_sql, [params[key] for key in self.names])
+
+
 # --- the balance ------------------------------------------------------------------------------
 
 
@@ -139,7 +189,11 @@ def _apply_delta(member_id: int, delta: int) -> int:
         row = cursor.fetchone()
     if row is not None:
         return row[0]
-    # Nothing changed; say why (the failure path may take an extra query).
+    _apply_delta_refused(member_id)
+
+
+def _apply_delta_refused(member_id: int) -> NoReturn:
+    """Nothing changed; say why (the failure path may take an extra query)."""
     state = Member.objects.filter(pk=member_id).values_list("status", flat=True).first()
     if state is None:
         raise MemberNotFound()
@@ -747,30 +801,67 @@ def qualifying_points_many(*, member_ids: Sequence[int], at: datetime | None = N
     """qualifying_points of many members with one query: {member id: points} (0 left out)."""
     at = at or timezone.now()
     since = at - timezone.timedelta(days=settings.LOYALTY_TIER_WINDOW_DAYS)
-    rows = (
-        LedgerEntry.objects.filter(
-            member_id__in=list(member_ids),
-            purchase__isnull=False,
-            kind__in=[LedgerEntry.Kind.EARN, LedgerEntry.Kind.REVERSAL],
-            created_at__gt=since,
-            created_at__lte=at,
-        )
-        .values_list("member_id")
-        .annotate(total=Sum("points"))
-        .order_by()
-    )
-    return {member_id: total for member_id, total in rows if total and total > 0}
+    member_ids = list(member_ids)
+    if not member_ids:
+        return {}
+    params = {
+        "earn": LedgerEntry.Kind.EARN,
+        "reversal": LedgerEntry.Kind.REVERSAL,
+        "since": connection.ops.adapt_datetimefield_value(since),
+        "at": connection.ops.adapt_datetimefield_value(at),
+    }
+    with connection.cursor() as cursor:
+        if len(member_ids) == 1:  # every purchase (the upgrade check): a prepared statement
+            _QUALIFYING_ONE.execute(cursor, {**params, "member": member_ids[0]})
+        else:
+            ids = {f"m{i}": member_id for i, member_id in enumerate(member_ids)}
+            cursor.execute(
+                _QUALIFYING_SQL.format(members=", ".join(f"%({key})s" for key in ids)),
+                {**params, **ids},
+            )
+        rows = cursor.fetchall()
+    return {member_id: int(total) for member_id, total in rows if total and total > 0}
+
+
+# What LedgerEntry.objects.filter(member_id__in=..., purchase__isnull=False,
+# kind__in=[earn, reversal], created_at__gt=since, created_at__lte=at)
+# .values_list("member_id").annotate(Sum("points")) compiles to, without compiling it each time.
+_QUALIFYING_SQL = (
+    f"SELECT member_id, SUM(points) FROM {LedgerEntry._meta.db_table} "
+    "WHERE member_id IN ({members}) AND purchase_id IS NOT NULL "
+    "AND kind IN (%(earn)s, %(reversal)s) AND created_at > %(since)s AND created_at <= %(at)s "
+    "GROUP BY member_id"
+)
+_QUALIFYING_ONE = PreparedSQL(
+    "loyalty_qualifying_points",
+    _QUALIFYING_SQL.format(members="%(member)s"),
+    {
+        "member": "bigint",
+        "earn": "varchar",
+        "reversal": "varchar",
+        "since": "timestamptz",
+        "at": "timestamptz",
+    },
+)
 
 
 def _upgrade_if_earned(*, member: Member, at: datetime) -> TierChange | None:
-    """Upgrades happen at once; downgrades only in the monthly review, with grace."""
+    """Upgrades happen at once; downgrades only in the monthly review, with grace.
+
+    The tiers come from the process's cache (loyalty.selectors.tiers_by_rank). A member already
+    in the top tier and not in a grace period has nothing to gain: no query at all.
+    """
+    from .selectors import tiers_by_rank
+
     current_rank = member.tier.rank if member.tier else -1
+    higher = [tier for tier in tiers_by_rank() if tier.rank > current_rank]
+    in_grace = getattr(member, "tier_grace_until", None) is not None and member.tier is not None
+    if not higher and not in_grace:
+        return None
     points = qualifying_points(member_id=member.pk, at=at)
-    best = (
-        Tier.objects.filter(qualifying_points__lte=points, rank__gt=current_rank)
-        .order_by("-rank")
-        .first()
-    )
+    reached = [tier for tier in higher if tier.qualifying_points <= points]
+    # A copy: the cached tiers are shared by the process's threads.
+    best = _tier_copy(max(reached, key=lambda tier: tier.rank)) if reached else None
     if best is None:
         if (
             getattr(member, "tier_grace_until", None) is not None
@@ -795,6 +886,15 @@ def _upgrade_if_earned(*, member: Member, at: datetime) -> TierChange | None:
     )
     member.tier = best
     return change
+
+
+def _tier_copy(tier: Tier) -> Tier:
+    fields = Tier._meta.concrete_fields
+    return Tier.from_db(
+        tier._state.db,
+        [field.attname for field in fields],
+        [getattr(tier, field.attname) for field in fields],
+    )
 
 
 def record_purchase(
@@ -856,9 +956,10 @@ def record_purchase(
 def _record_purchase(
     *, partner, member, external_id, amount, currency, occurred_at, lines, at, payment_fingerprint
 ):
-    rules = EarningRule.objects.filter(is_active=True).filter(
-        Q(partner__isnull=True) | Q(partner=partner)
-    )
+    from .selectors import earning_rules_active
+
+    # The active rules of this partner and of all, from the process's cache.
+    rules = earning_rules_active(partner_id=partner.pk)
     earn_lines = [earning.EarnLine(line["amount"], line["category"]) for line in lines] or [
         earning.EarnLine(amount)
     ]
@@ -872,7 +973,7 @@ def _record_purchase(
         tier_multiplier=tier.earn_multiplier if tier else Decimal(1),
         tier_name=tier.name if tier else "",
     )
-    purchase = Purchase.objects.create(
+    purchase = Purchase(
         partner=partner,
         external_id=external_id,
         member=member,
@@ -884,30 +985,40 @@ def _record_purchase(
         payment_fingerprint=payment_fingerprint,
         created_at=at,
     )
+    description = f"{partner.name} {external_id}"
+    entry = None
+    partner_endpoints = True  # whether the partner may have a webhook endpoint: ask event_emit
+    if 0 < calc.points <= MAX_POINTS and connection.vendor == "postgresql":
+        entry, partner_endpoints = _purchase_insert_and_credit(
+            purchase=purchase, member=member, description=description
+        )
+    else:
+        purchase.save(force_insert=True)
     if lines:
         PurchaseLine.objects.bulk_create(PurchaseLine(purchase=purchase, **line) for line in lines)
-    entry = None
     change = None
     if calc.points:
-        entry = _credit(
-            member=member,
-            points=calc.points,
-            kind=LedgerEntry.Kind.EARN,
-            purchase=purchase,
-            description=f"{partner.name} {external_id}",
-            at=at,
-        )
+        if entry is None:
+            entry = _credit(
+                member=member,
+                points=calc.points,
+                kind=LedgerEntry.Kind.EARN,
+                purchase=purchase,
+                description=description,
+                at=at,
+            )
         change = _upgrade_if_earned(member=member, at=at)
-        event_emit(
-            event_type="points.earned",
-            partner=partner,
-            payload={
-                "member_number": member.member_number,
-                "purchase": external_id,
-                "points": calc.points,
-                "balance": entry.balance_after,
-            },
-        )
+        if partner_endpoints:  # (event_emit would find no endpoint and write nothing)
+            event_emit(
+                event_type="points.earned",
+                partner=partner,
+                payload={
+                    "member_number": member.member_number,
+                    "purchase": external_id,
+                    "points": calc.points,
+                    "balance": entry.balance_after,
+                },
+            )
         if change is not None:
             event_emit(
                 event_type="tier.changed",
@@ -922,11 +1033,138 @@ def _record_purchase(
         # Keep the closed-member rule even when nothing is earned.
         _lock_member(member.pk)
     # Under the member's row lock: a pending referral of this member may qualify (one query
-    # when there is none).
-    from referrals.services import referral_check_purchase
+    # when there is none). A member looked up with accounts.services.member_for_purchase says
+    # whether they were ever referred; one who was not never will be (referrals start only at
+    # enrolment), so no query.
+    if getattr(member, "was_referred", True):
+        from referrals.services import referral_check_purchase
 
-    referral_check_purchase(purchase=purchase)
+        referral_check_purchase(purchase=purchase)
     return PurchaseResult(purchase, entry, calc.points, calc.explanation, change)
+
+
+def _purchase_insert_and_credit(
+    *, purchase: Purchase, member: Member, description: str
+) -> tuple[LedgerEntry, bool]:
+    """On PostgreSQL: insert the purchase and credit its points in one statement; the entry, and
+    whether the partner has an active webhook endpoint (if not, its points.earned event has no
+    one to go to, and event_emit need not look).
+
+    The same writes as purchase.save() followed by _credit() (the conditional balance UPDATE,
+    which takes the member's row lock, the earn entry and its lot), in one round trip. A
+    purchase id this partner already used inserts nothing (ON CONFLICT, waiting for a concurrent
+    insert of it to commit or roll back) and raises DuplicatePurchase; a closed or missing
+    member raises as _apply_delta does, and the caller's savepoint drops the purchase.
+    """
+    points = purchase.points_earned
+    at = purchase.created_at
+    expires_on = default_expiry(at)
+    explanation = Purchase._meta.get_field("explanation").get_db_prep_save(
+        purchase.explanation, connection
+    )
+    with connection.cursor() as cursor:
+        _PURCHASE_CREDIT.execute(
+            cursor,
+            {
+                "partner_id": purchase.partner_id,
+                "external_id": purchase.external_id,
+                "member_id": member.pk,
+                "amount": purchase.amount,
+                "currency": purchase.currency,
+                "occurred_at": purchase.occurred_at,
+                "points": points,
+                "explanation": explanation,
+                "payment_fingerprint": purchase.payment_fingerprint,
+                "at": at,
+                "closed": Member.Status.CLOSED,
+                "kind": LedgerEntry.Kind.EARN,
+                "description": description[:500],
+                "expires_on": expires_on,
+            },
+        )
+        purchase_id, entry_id, balance, lot_id, partner_endpoints = cursor.fetchone()
+    if purchase_id is None:
+        raise DuplicatePurchase()
+    if entry_id is None:
+        _apply_delta_refused(member.pk)
+    db = connection.alias
+    purchase.pk = purchase_id
+    purchase._state.adding, purchase._state.db = False, db
+    entry = LedgerEntry(
+        id=entry_id,
+        member_id=member.pk,
+        kind=LedgerEntry.Kind.EARN,
+        points=points,
+        balance_after=balance,
+        description=description[:500],
+        purchase=purchase,
+        created_at=at,
+    )
+    entry._state.adding, entry._state.db = False, db
+    lot = PointLot(
+        id=lot_id,
+        member_id=member.pk,
+        entry=entry,
+        points=points,
+        remaining=points,
+        earned_at=at,
+        expires_on=expires_on,
+    )
+    lot._state.adding, lot._state.db = False, db
+    member.points_balance = balance
+    return entry, partner_endpoints
+
+
+_PURCHASE_CREDIT = PreparedSQL(
+    "loyalty_purchase_credit",
+    f"""
+WITH p AS (
+    INSERT INTO {Purchase._meta.db_table} (partner_id, external_id, member_id, amount, currency,
+        occurred_at, points_earned, explanation, payment_fingerprint, created_at)
+    VALUES (%(partner_id)s, %(external_id)s, %(member_id)s, %(amount)s, %(currency)s,
+        %(occurred_at)s, %(points)s, %(explanation)s, %(payment_fingerprint)s, %(at)s)
+    ON CONFLICT (partner_id, external_id) DO NOTHING
+    RETURNING id
+), m AS (
+    UPDATE {Member._meta.db_table} SET points_balance = points_balance + %(points)s
+    WHERE id = %(member_id)s AND points_balance + %(points)s >= 0 AND status <> %(closed)s
+        AND EXISTS (SELECT 1 FROM p)
+    RETURNING points_balance
+), e AS (
+    INSERT INTO {LedgerEntry._meta.db_table} (member_id, kind, points, balance_after,
+        description, purchase_id, reason, created_at)
+    SELECT %(member_id)s, %(kind)s, %(points)s, m.points_balance, %(description)s, p.id, '',
+        %(at)s
+    FROM m, p
+    RETURNING id, balance_after
+), l AS (
+    INSERT INTO {PointLot._meta.db_table} (member_id, entry_id, points, remaining, earned_at,
+        expires_on)
+    SELECT %(member_id)s, e.id, %(points)s, %(points)s, %(at)s, %(expires_on)s::date
+    FROM e
+    RETURNING id
+)
+SELECT (SELECT id FROM p), (SELECT id FROM e), (SELECT balance_after FROM e), (SELECT id FROM l),
+    EXISTS (SELECT 1 FROM {WebhookEndpoint._meta.db_table}
+        WHERE is_active AND partner_id = %(partner_id)s)
+""",
+    {
+        "partner_id": "bigint",
+        "external_id": "varchar",
+        "member_id": "bigint",
+        "amount": "numeric",
+        "currency": "varchar",
+        "occurred_at": "timestamptz",
+        "points": "bigint",
+        "explanation": "jsonb",
+        "payment_fingerprint": "varchar",
+        "at": "timestamptz",
+        "closed": "varchar",
+        "kind": "varchar",
+        "description": "varchar",
+        "expires_on": "date",
+    },
+)
 
 
 @transaction.atomic

@@ -6,7 +6,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
 from accounts.models import Partner, PartnerApiKey
-from accounts.services import api_key_authenticate
+from accounts.services import api_key_authenticate_cached
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,8 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed(
                 "Use the header 'Authorization: Api-Key <key>'.", code="invalid_api_key"
             )
-        key = api_key_authenticate(raw_key.strip())
+        # Cached per process for a few seconds: see accounts.services.API_KEY_CACHE_SECONDS.
+        key = api_key_authenticate_cached(raw_key.strip())
         if key is None:
             raise exceptions.AuthenticationFailed(
                 "The API key is unknown or revoked.", code="invalid_api_key"

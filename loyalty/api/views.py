@@ -6,7 +6,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from accounts.services import member_by_number
+from accounts.services import member_for_purchase
 from loyalty import services
 from loyalty.errors import PurchaseNotFound
 from loyalty.models import Purchase
@@ -61,13 +61,17 @@ class PurchaseView(PartnerAPIView):
         "is refused with 409 duplicate_purchase.",
     )
     def post(self, request, *args, **kwargs):
-        return self.run_idempotent(request, lambda: self.create(request, *args, **kwargs))
+        # No savepoint of its own: create() writes nothing before record_purchase, which is
+        # atomic (a savepoint inside this transaction) and rolls its writes back when it refuses.
+        return self.run_idempotent(
+            request, lambda: self.create(request, *args, **kwargs), handler_savepoint=False
+        )
 
     def create(self, request, *args, **kwargs):
         data = PurchaseInput(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        member = member_by_number(values["member_number"])
+        member = member_for_purchase(values["member_number"])
         result = services.record_purchase(
             partner=self.partner,
             member=member,
