@@ -5,22 +5,19 @@ from __future__ import annotations
 import calendar
 import functools
 import hashlib
-import itertools
 import re
 import secrets
-import time
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.signals import setting_changed
 from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
-from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 
+from loyalty.caching import ProcessCache
 from loyalty.errors import (
     InvalidInput,
     MemberExists,
@@ -535,36 +532,39 @@ def api_key_authenticate(raw_key: str) -> PartnerApiKey | None:
 
 
 # The partner API authenticates every request; the key and its partner change rarely. Each
-# process keeps what a digest named for API_KEY_CACHE_SECONDS. Revoking a key (api_key_revoke)
-# or saving or deleting a key or a partner empties this process's cache at once (and again when
-# the transaction commits); other processes (the other gunicorn workers) notice within
-# API_KEY_CACHE_SECONDS. That is how long a revoked key or a deactivated partner can still
-# authenticate there. Unknown keys are never cached: every attempt is looked up.
+# process keeps what a digest named for API_KEY_CACHE_SECONDS (loyalty.caching.ProcessCache).
+# Revoking a key (api_key_revoke) or saving or deleting a key or a partner empties this
+# process's cache at once (and again when the transaction commits); other processes (the other
+# gunicorn workers) notice within API_KEY_CACHE_SECONDS. That is how long a revoked key or a
+# deactivated partner can still authenticate there. Unknown keys are never cached: every
+# attempt is looked up.
 API_KEY_CACHE_SECONDS = 30
-
-# digest -> [expires (monotonic), database alias, key row, partner row, last use this process
-# knows of]
-_api_key_cache: dict[str, list] = {}
-_api_key_generation = itertools.count()
-_api_key_current = [next(_api_key_generation)]
-
-
-def api_key_cache_clear(**kwargs) -> None:
-    """Forget every cached key in this process."""
-    _api_key_current[0] = next(_api_key_generation)
-    _api_key_cache.clear()
-
-
-def _api_key_changed(sender=None, using=None, **kwargs) -> None:
-    """A key or a partner was saved or deleted: forget now, and again when that transaction
-    commits (a request meanwhile may have cached what it could still read)."""
-    api_key_cache_clear()
-    transaction.on_commit(api_key_cache_clear, using=using)
 
 
 def _row(instance) -> tuple:
     fields = instance._meta.concrete_fields
     return tuple(f.attname for f in fields), tuple(getattr(instance, f.attname) for f in fields)
+
+
+def _cached_key(digest: str) -> list | None:
+    """[database alias, key row, partner row, the last use this process knows of]."""
+    key = _active_key(digest)
+    if key is None:
+        return None
+    return [key._state.db, _row(key), _row(key.partner), key.last_used_at]
+
+
+_api_keys = ProcessCache(
+    "accounts.api_keys",
+    _cached_key,
+    seconds=API_KEY_CACHE_SECONDS,
+    models=[PartnerApiKey, Partner],
+)
+
+
+def api_key_cache_clear(**kwargs) -> None:
+    """Forget every cached key in this process."""
+    _api_keys.clear()
 
 
 def api_key_authenticate_cached(raw_key: str) -> PartnerApiKey | None:
@@ -573,35 +573,14 @@ def api_key_authenticate_cached(raw_key: str) -> PartnerApiKey | None:
     less than a minute ago. Each call gets its own key and partner instances."""
     if not raw_key or len(raw_key) > 200:
         return None
-    digest = hash_api_key(raw_key)
-    entry = _api_key_cache.get(digest)
-    if entry is None or entry[0] <= time.monotonic():
-        generation = _api_key_current[0]
-        key = _active_key(digest)
-        if key is None:
-            _api_key_cache.pop(digest, None)
-            return None
-        entry = [
-            time.monotonic() + API_KEY_CACHE_SECONDS,
-            key._state.db,
-            _row(key),
-            _row(key.partner),
-            key.last_used_at,
-        ]
-        if generation == _api_key_current[0]:  # no revocation meanwhile
-            _api_key_cache[digest] = entry
-    else:
-        key = PartnerApiKey.from_db(entry[1], *entry[2])
-        key.partner = Partner.from_db(entry[1], *entry[3])
+    cached = _api_keys.get(hash_api_key(raw_key))
+    if cached is None:
+        return None
+    db, key_row, partner_row, last_used_at = cached
+    key = PartnerApiKey.from_db(db, *key_row)
+    key.partner = Partner.from_db(db, *partner_row)
     now = timezone.now()
-    if _record_use(key, entry[4], now):
-        entry[4] = now
-    key.last_used_at = entry[4]
+    if _record_use(key, last_used_at, now):
+        cached[3] = now
+    key.last_used_at = cached[3]
     return key
-
-
-for _model in (PartnerApiKey, Partner):
-    post_save.connect(_api_key_changed, sender=_model, dispatch_uid=f"api_key_cache_{_model}")
-    post_delete.connect(_api_key_changed, sender=_model, dispatch_uid=f"api_key_cache_d{_model}")
-# Tests change settings around every test and roll their data back without signals.
-setting_changed.connect(api_key_cache_clear, dispatch_uid="api_key_cache_settings")

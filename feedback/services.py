@@ -230,9 +230,9 @@ def feedback_set_severity(*, item: FeedbackItem, severity: str, staff_user) -> F
     item.severity = severity
     item.first_answer_due, item.resolution_due = response_deadlines(severity, item.created_at)
     item.save(update_fields=["severity", "first_answer_due", "resolution_due"])
-    if severity in SEVERE:
-        _escalate([item.pk], reason="severe", at=timezone.now())
-        item.refresh_from_db(fields=["escalated_at", "escalation_reason"])
+    if severity in SEVERE and item.escalated_at is None:  # the item's row is locked
+        item.escalated_at, item.escalation_reason = timezone.now(), "severe"
+        _escalate([item.pk], reason="severe", at=item.escalated_at)
     return item
 
 
@@ -459,22 +459,16 @@ def case_unpublish(*, case: PublishedCase, staff_user) -> None:
 
 
 def _escalate(item_ids: list[int], *, reason: str, at: datetime) -> list[int]:
-    """Claim escalation for the items not yet escalated; e-mail the managers after commit."""
-    claimed = list(
-        FeedbackItem.objects.filter(pk__in=item_ids, escalated_at__isnull=True).values_list(
-            "pk", flat=True
-        )
-    )
-    if not claimed:
+    """Escalate items the caller has locked and read as not escalated yet; e-mail the managers
+    after commit. The row locks make it once per item, however many runs race."""
+    if not item_ids:
         return []
-    FeedbackItem.objects.filter(pk__in=claimed, escalated_at__isnull=True).update(
-        escalated_at=at, escalation_reason=reason
-    )
+    FeedbackItem.objects.filter(pk__in=item_ids).update(escalated_at=at, escalation_reason=reason)
     from .tasks import feedback_escalation_email_task
 
-    for item_id in claimed:
+    for item_id in item_ids:
         transaction.on_commit(lambda item_id=item_id: feedback_escalation_email_task.delay(item_id))
-    return claimed
+    return item_ids
 
 
 def feedback_escalate_due(*, now: datetime | None = None) -> dict[str, int]:

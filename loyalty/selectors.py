@@ -2,67 +2,15 @@
 
 from __future__ import annotations
 
-import itertools
-import time
-from collections.abc import Callable, Iterable
 from datetime import date, timedelta
 
-from django.core.signals import setting_changed
-from django.db import transaction
 from django.db.models import Sum
-from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 
 from accounts.models import Member
 
+from .caching import ProcessCache
 from .models import EarningRule, PointLot, Tier
-
-
-class ProcessCache:
-    """What `load` read from the database, kept by this process for `seconds`.
-
-    For what every purchase reads and staff change rarely (the earning rules, the tiers).
-    Saving or deleting one of `models` empties this process's copy at once, and
-    again when that transaction commits (so a reader meanwhile cannot keep the old state).
-    Other processes (the other gunicorn workers, Celery workers) see a change within `seconds`,
-    and so does everyone for writes that send no signals (queryset update(), bulk_create()).
-    A change of settings empties it too: tests change settings around every test, and roll
-    their data back without signals. The value is shared by the threads of the process: treat
-    it as read-only.
-    """
-
-    def __init__(self, name: str, load: Callable, *, seconds: float, models: Iterable):
-        self.name = name
-        self._load = load
-        self.seconds = seconds
-        self._entry: tuple[float, object] = (0.0, None)  # (expires, value), replaced whole
-        self._generations = itertools.count()
-        self._generation = next(self._generations)
-        for model in models:
-            for signal in (post_save, post_delete):
-                signal.connect(
-                    self._changed, sender=model, weak=False, dispatch_uid=f"{name}:{model}"
-                )
-        setting_changed.connect(self.clear, weak=False, dispatch_uid=f"{name}:settings")
-
-    def get(self):
-        expires, value = self._entry
-        if time.monotonic() < expires:
-            return value
-        generation = self._generation
-        value = self._load()
-        if generation == self._generation:  # nothing changed while it was read
-            self._entry = (time.monotonic() + self.seconds, value)
-        return value
-
-    def clear(self, **kwargs) -> None:
-        self._generation = next(self._generations)
-        self._entry = (0.0, None)
-
-    def _changed(self, sender=None, using=None, **kwargs) -> None:
-        self.clear()
-        transaction.on_commit(self.clear, using=using)
-
 
 # How long a process keeps the earning rules and tiers (see ProcessCache): a change staff make
 # applies to every purchase within this many seconds.

@@ -125,14 +125,13 @@ def test_without_a_signal_a_revocation_takes_effect_within_the_cache_time(api, m
     PartnerApiKey.objects.filter(partner=api.partner).update(revoked_at=timezone.now())
     # then: still cached for now, refused once the cache time is over
     assert buy(api, member, external_id="B").status_code == 201
-    for entry in account_services._api_key_cache.values():
-        entry[0] = 0.0  # what the passing of API_KEY_CACHE_SECONDS does to the entry
+    account_services._api_keys.expire()  # what the passing of API_KEY_CACHE_SECONDS does
     assert buy(api, member, external_id="C").status_code == 401
 
 
 def test_unknown_keys_are_never_cached(db):
     assert account_services.api_key_authenticate_cached("nope.nope-nope-nope-nope") is None
-    assert account_services._api_key_cache == {}
+    assert account_services._api_keys.entries == {}
 
 
 # --- the statements of a purchase -------------------------------------------------------------
@@ -357,7 +356,7 @@ def test_cached_rules_are_read_again_after_the_cache_time(db):
 
     EarningRule.objects.filter(name="One").update(is_active=False)  # no signal
     assert [rule.name for rule in selectors.earning_rules_active(partner_id=1)] == ["One"]
-    selectors._earning_rules._entry = (0.0, None)  # the cache time passed
+    selectors._earning_rules.expire()  # the cache time passed
     assert selectors.earning_rules_active(partner_id=1) == []
 
 
