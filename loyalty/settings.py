@@ -68,6 +68,16 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
+# The partner API (/api/v1/) has a shorter chain of its own (loyalty.api.handlers): partners
+# send a key with every request, so sessions, CSRF, logins, messages and the member lookup are
+# of no use there.
+API_MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "loyalty.api.problems.ApiProblemMiddleware",
+]
+
 ROOT_URLCONF = "loyalty.urls"
 WSGI_APPLICATION = "loyalty.wsgi.application"
 

@@ -1,10 +1,15 @@
 import uuid
 
 import pytest
-from rest_framework.test import APIClient
+from rest_framework.test import APIClient, ForceAuthClientHandler
 
 from accounts.services import api_key_create
+from loyalty.api.handlers import ApiMiddlewareMixin
 from tests import factories
+
+
+class ApiClientHandler(ApiMiddlewareMixin, ForceAuthClientHandler):
+    """The test client's handler with the partner API's middleware, as loyalty.wsgi serves it."""
 
 
 class PartnerClient(APIClient):
@@ -12,6 +17,7 @@ class PartnerClient(APIClient):
 
     def __init__(self, raw_key: str, partner, **kwargs):
         super().__init__(**kwargs)
+        self.handler = ApiClientHandler(enforce_csrf_checks=False)
         self.partner = partner
         self.raw_key = raw_key
         self.credentials(HTTP_AUTHORIZATION=f"Api-Key {raw_key}")

@@ -1,0 +1,106 @@
+"""loyalty.wsgi serves /api/v1/ through the API's short middleware chain and the rest through the
+site's, called as a WSGI server calls it (so Django's request signals run too)."""
+
+import io
+import json
+import uuid
+from wsgiref.util import setup_testing_defaults
+
+import pytest
+from django.conf import settings
+
+from accounts.services import api_key_create
+from loyalty.api.handlers import ApiWSGIHandler
+from loyalty.models import LedgerEntry
+from loyalty.wsgi import application
+from tests import factories
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def call(method: str, path: str, body: bytes = b"", **headers) -> tuple[int, dict, bytes]:
+    environ = {
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "SERVER_NAME": "testserver",
+        "wsgi.input": io.BytesIO(body),
+        "CONTENT_LENGTH": str(len(body)),
+    }
+    environ.update({f"HTTP_{name.upper()}": value for name, value in headers.items()})
+    if body:
+        environ["CONTENT_TYPE"] = "application/json"
+    setup_testing_defaults(environ)
+    started = {}
+
+    def start_response(status, response_headers, exc_info=None):
+        started["status"] = int(status.split()[0])
+        started["headers"] = dict(response_headers)
+
+    chunks = application(environ, start_response)
+    try:
+        content = b"".join(chunks)
+    finally:
+        getattr(chunks, "close", lambda: None)()
+    return started["status"], started["headers"], content
+
+
+@pytest.fixture
+def api_key(partner, base_rule, tiers):
+    _, raw = api_key_create(partner=partner, name="front door")
+    return raw
+
+
+def test_a_purchase_goes_through_the_api_chain(api_key):
+    member = factories.make_member()
+    body = json.dumps(
+        {
+            "member_number": member.member_number,
+            "external_id": "door-1",
+            "amount": "20.00",
+            "currency": "EUR",
+        }
+    ).encode()
+    status, headers, content = call(
+        "POST",
+        "/api/v1/purchases/",
+        body,
+        authorization=f"Api-Key {api_key}",
+        idempotency_key=str(uuid.uuid4()),
+    )
+    assert status == 201, content
+    assert json.loads(content)["points_earned"] == 20
+    assert LedgerEntry.objects.filter(member=member, kind=LedgerEntry.Kind.EARN).count() == 1
+    # The site's chain would add these; the API's security middleware still answers for itself.
+    assert "X-Frame-Options" not in headers
+    assert "Set-Cookie" not in headers
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["Content-Length"] == str(len(content))
+
+
+def test_api_errors_stay_problems_on_the_api_chain(api_key):
+    status, headers, content = call("GET", "/api/v1/nowhere/", authorization=f"Api-Key {api_key}")
+    assert status == 404
+    assert headers["Content-Type"] == "application/problem+json"
+    assert json.loads(content)["code"] == "not_found"
+
+    status, headers, content = call("GET", "/api/v1/rewards/")
+    assert status == 401
+    assert json.loads(content)["code"] == "not_authenticated"
+    assert "X-Frame-Options" not in headers
+
+
+def test_the_rest_goes_through_the_site_chain(db):
+    status, headers, _ = call("GET", "/api/schema/")
+    assert status == 200
+    assert headers["X-Frame-Options"] == "DENY"
+
+    status, headers, _ = call("GET", "/")
+    assert status in {200, 302}
+    assert headers["X-Frame-Options"] == "DENY"
+
+
+def test_building_the_api_handler_leaves_the_site_settings_alone():
+    site_middleware = list(settings.MIDDLEWARE)
+    ApiWSGIHandler()
+    assert site_middleware == settings.MIDDLEWARE
+    assert set(settings.API_MIDDLEWARE) < set(settings.MIDDLEWARE)
