@@ -908,12 +908,16 @@ def record_purchase(
     lines: list[dict] | None = None,
     at: datetime | None = None,
     payment_fingerprint: str | None = None,
+    savepoint: bool = True,
 ) -> PurchaseResult:
     """Record a partner's purchase and credit what the earning rules and tier give.
 
     Returns the points with an explanation of which rules fired and why. The same external id
     from the same partner is refused with DuplicatePurchase; nothing is half-written.
     `payment_fingerprint` is the partner's opaque token of the means of payment, if any.
+    `savepoint=False` (inside a transaction) takes no savepoint: a failure after a write then
+    marks the whole transaction for rollback, so only for a caller that rolls it back and asks
+    again with a savepoint (the partner API does).
     """
     external_id = str(external_id or "").strip()
     if not external_id or len(external_id) > 100:
@@ -935,7 +939,7 @@ def record_purchase(
     if member.status == Member.Status.CLOSED:
         raise MemberNotActive()
     try:
-        with transaction.atomic():
+        with transaction.atomic(savepoint=savepoint):
             return _record_purchase(
                 partner=partner,
                 member=member,
@@ -948,6 +952,8 @@ def record_purchase(
                 payment_fingerprint=payment_fingerprint,
             )
     except IntegrityError:
+        if not savepoint:
+            raise  # the transaction is broken: the caller rolls back and asks again
         if Purchase.objects.filter(partner=partner, external_id=external_id).exists():
             raise DuplicatePurchase() from None
         raise

@@ -57,6 +57,16 @@ def statements(queries) -> list[str]:
     return [query["sql"] for query in queries.captured_queries]
 
 
+def claims(sql: list[str]) -> list[str]:
+    """The Idempotency-Key claims among the statements (prepared on PostgreSQL)."""
+    return [
+        s
+        for s in sql
+        if "loyalty_idempotency_claim" in s
+        or s.startswith('INSERT INTO "loyalty_idempotencyrecord"')
+    ]
+
+
 # --- the API key: cached per process, revocation at once in this process -----------------------
 
 
@@ -153,11 +163,45 @@ def test_a_purchase_over_the_api_takes_few_statements(api, member):
         # whether the partner has a webhook endpoint comes with the purchase's statement
         assert not any(s.startswith('SELECT "webhooks_webhookendpoint"') for s in sql), sql
         # the request's transaction (a savepoint in the test's), the claim, the member, the
-        # service's savepoint, the purchase with its credit, the qualifying points, the answer
-        assert len(sql) <= 9, sql
+        # purchase with its credit, the qualifying points, the answer, and no other savepoint
+        assert len(sql) <= 7, sql
     else:
         # the portable path: the claim in a savepoint, the writes one by one, the endpoints
         assert len(sql) <= 15, sql
+
+
+@pytest.mark.parametrize("amount", ["12.50", "0.40"], ids=["with points", "no points"])
+def test_a_refusal_after_writing_is_rolled_back_then_stored_with_a_savepoint(api, member, amount):
+    # given: a purchase is recorded (0.40 earns nothing: the plain INSERT path)
+    assert buy(api, member, external_id="DUP", amount=amount).status_code == 201
+    entries = LedgerEntry.objects.filter(member=member).count()
+    # when: the same purchase id under another key. Without a savepoint the service's failure
+    # dooms the transaction, so it is rolled back, key too, and the request runs again.
+    with CaptureQueriesContext(connection) as queries:
+        response = buy(api, member, external_id="DUP", amount=amount, key="second")
+    # then
+    assert response.status_code == 409, response.content
+    assert response.json()["code"] == "duplicate_purchase"
+    sql = statements(queries)
+    if connection.vendor == "postgresql":
+        assert len(claims(sql)) == 2, sql  # the first pass's claim was rolled back with it
+    assert any(s.upper().startswith("RELEASE SAVEPOINT") or "ROLLBACK TO" in s.upper() for s in sql)
+    assert Purchase.objects.filter(external_id="DUP").count() == 1
+    assert LedgerEntry.objects.filter(member=member).count() == entries
+    # the refusal is kept for the key and replayed
+    record = IdempotencyRecord.objects.get(partner=api.partner, key="second")
+    assert record.response_status == 409
+    replay = buy(api, member, external_id="DUP", amount=amount, key="second")
+    assert replay.status_code == 409 and replay.headers["Idempotent-Replayed"] == "true"
+    assert replay.json() == response.json()
+
+
+def test_a_refusal_before_writing_needs_no_second_pass(api, member):
+    with CaptureQueriesContext(connection) as queries:
+        response = buy(api, member, external_id="X", amount="12.50", currency="USD")
+    assert response.status_code == 422, response.content
+    assert len(claims(statements(queries))) == 1
+    assert IdempotencyRecord.objects.get(partner=api.partner).response_status == 422
 
 
 def test_a_member_in_the_top_tier_costs_no_tier_query(api, member, tiers):
@@ -781,3 +825,92 @@ def test_the_one_statement_writes_every_column_the_orm_would():
                 assert field.null or field.primary_key
                 continue
             assert field.column in sql, (model.__name__, field.column)
+
+
+# --- the purchase's input: one serializer per thread, DRF's answers ------------------------------
+
+PURCHASE_BODIES = [
+    {"member_number": "1", "external_id": "A", "amount": "12.50", "currency": "EUR"},
+    None,
+    [],
+    "text",
+    {},
+    {"member_number": "1", "external_id": " ", "amount": "-1", "currency": "EURO"},
+    {"member_number": "1", "external_id": "B", "amount": "1e9", "currency": "EUR"},
+    {
+        "member_number": "1",
+        "external_id": "C",
+        "amount": "3.00",
+        "currency": "EUR",
+        "occurred_at": "2026-01-01T10:00:00Z",
+        "lines": [{"sku": "X", "amount": "3.00"}, {"sku": "", "amount": "x"}],
+    },
+    {
+        "member_number": "1",
+        "external_id": " D ",
+        "amount": 3,
+        "currency": "EUR",
+        "lines": [{"sku": "X", "quantity": 2, "amount": "3.00", "category": "food"}],
+        "payment_fingerprint": "",
+    },
+]
+
+
+def fresh_answer(data):
+    from rest_framework.exceptions import ValidationError
+
+    from loyalty.api.views import PurchaseInput
+
+    serializer = PurchaseInput(data=data)
+    try:
+        serializer.is_valid(raise_exception=True)
+    except ValidationError as exc:
+        return "invalid", exc.detail
+    return "valid", serializer.validated_data
+
+
+def reused_answer(data):
+    from rest_framework.exceptions import ValidationError
+
+    from loyalty.api.base import validated_input
+    from loyalty.api.views import PurchaseInput
+
+    try:
+        return "valid", validated_input(PurchaseInput, data)
+    except ValidationError as exc:
+        return "invalid", exc.detail
+
+
+def test_the_reused_serializer_answers_as_a_fresh_one_in_any_order():
+    # twice over, forwards then backwards: no answer leaks into the next
+    kinds = []
+    for data in PURCHASE_BODIES + PURCHASE_BODIES[::-1]:
+        fresh, reused = fresh_answer(data), reused_answer(data)
+        assert reused == fresh, data
+        kinds.append(reused[0])
+    assert kinds.count("valid") == 6 and kinds.count("invalid") == 12
+    assert reused_answer(PURCHASE_BODIES[0])[0] == "valid"
+    assert reused_answer(PURCHASE_BODIES[-1])[1]["external_id"] == "D"
+    assert reused_answer(None)[1] == {"non_field_errors": ["No data provided"]}
+
+
+def test_each_thread_has_its_own_serializer():
+    from loyalty.api import base
+    from loyalty.api.views import PurchaseInput
+
+    reused_answer(PURCHASE_BODIES[0])
+    seen = []
+    both_alive = threading.Barrier(2)
+
+    def validate():
+        assert reused_answer(PURCHASE_BODIES[0])[0] == "valid"
+        seen.append(base._serializers.__dict__[PurchaseInput])
+        both_alive.wait(timeout=10)
+
+    threads = [threading.Thread(target=validate) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    mine = base._serializers.__dict__[PurchaseInput]
+    assert len({id(serializer) for serializer in [mine, *seen]}) == 3

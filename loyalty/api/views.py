@@ -11,7 +11,7 @@ from loyalty import services
 from loyalty.errors import PurchaseNotFound
 from loyalty.models import Purchase
 
-from .base import IDEMPOTENCY_HEADER, PartnerAPIView
+from .base import IDEMPOTENCY_HEADER, PartnerAPIView, validated_input
 from .serializers import MemberBriefSerializer, member_brief, problems
 
 MONEY = {"max_digits": 12, "decimal_places": 2, "coerce_to_string": True}
@@ -61,16 +61,16 @@ class PurchaseView(PartnerAPIView):
         "is refused with 409 duplicate_purchase.",
     )
     def post(self, request, *args, **kwargs):
-        # No savepoint of its own: create() writes nothing before record_purchase, which is
-        # atomic (a savepoint inside this transaction) and rolls its writes back when it refuses.
+        # No savepoint around create(): it writes nothing before record_purchase, the one
+        # atomic service it calls, and tells it whether to take a savepoint of its own.
         return self.run_idempotent(
-            request, lambda: self.create(request, *args, **kwargs), handler_savepoint=False
+            request,
+            lambda savepoint: self.create(request, savepoint=savepoint),
+            savepoint_free=True,
         )
 
-    def create(self, request, *args, **kwargs):
-        data = PurchaseInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        values = data.validated_data
+    def create(self, request, *, savepoint: bool = True):
+        values = validated_input(PurchaseInput, request.data)
         member = member_for_purchase(values["member_number"])
         result = services.record_purchase(
             partner=self.partner,
@@ -81,6 +81,7 @@ class PurchaseView(PartnerAPIView):
             occurred_at=values.get("occurred_at"),
             lines=[dict(line) for line in values.get("lines", [])] or None,
             payment_fingerprint=values.get("payment_fingerprint") or None,
+            savepoint=savepoint,
         )
         body = {
             "external_id": result.purchase.external_id,
