@@ -133,12 +133,14 @@ class EarningRule(models.Model):
 
 
 class Purchase(models.Model):
+    # Indexes are the hot path's write cost: the partner is served by the unique (partner,
+    # external_id), the member by (member, -occurred_at), so neither has one of its own.
     partner = models.ForeignKey(
-        "accounts.Partner", on_delete=models.PROTECT, related_name="purchases"
+        "accounts.Partner", on_delete=models.PROTECT, related_name="purchases", db_index=False
     )
     external_id = models.CharField(_("partner's purchase id"), max_length=100)
     member = models.ForeignKey(
-        "accounts.Member", on_delete=models.PROTECT, related_name="purchases"
+        "accounts.Member", on_delete=models.PROTECT, related_name="purchases", db_index=False
     )
     amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
     currency = models.CharField(_("currency"), max_length=3)
@@ -148,7 +150,7 @@ class Purchase(models.Model):
     # An opaque token of the means of payment (e.g. a processor's card fingerprint), when the
     # partner sends one; never a card number. Referrals compare it (no self-referral).
     payment_fingerprint = models.CharField(
-        _("payment fingerprint"), max_length=128, null=True, blank=True, db_index=True
+        _("payment fingerprint"), max_length=128, null=True, blank=True
     )
     created_at = models.DateTimeField(_("recorded at"), default=timezone.now)
 
@@ -162,7 +164,15 @@ class Purchase(models.Model):
             ),
             models.CheckConstraint(condition=models.Q(amount__gt=0), name="purchase_amount_pos"),
         ]
-        indexes = [models.Index(fields=["member", "-occurred_at"])]
+        indexes = [
+            models.Index(fields=["member", "-occurred_at"]),
+            # Only purchases with a fingerprint: most have none and need no index entry.
+            models.Index(
+                fields=["payment_fingerprint"],
+                name="purchase_by_fingerprint",
+                condition=models.Q(payment_fingerprint__isnull=False),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.partner} {self.external_id}"
@@ -245,8 +255,10 @@ class LedgerEntry(models.Model):
         GIFT = "gift", _("Gift")
         REFERRAL = "referral", _("Referral bonus")
 
+    # The member's index is (member, -created_at, -id) below. The optional causes, empty on
+    # most entries, have partial indexes: an entry without one writes no index entry for it.
     member = models.ForeignKey(
-        "accounts.Member", on_delete=models.PROTECT, related_name="ledger_entries"
+        "accounts.Member", on_delete=models.PROTECT, related_name="ledger_entries", db_index=False
     )
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
     points = models.BigIntegerField(_("points"))
@@ -258,7 +270,12 @@ class LedgerEntry(models.Model):
         Purchase, on_delete=models.PROTECT, null=True, blank=True, related_name="ledger_entries"
     )
     cause_type = models.ForeignKey(
-        ContentType, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        ContentType,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     cause_id = models.PositiveBigIntegerField(null=True, blank=True)
     cause = GenericForeignKey("cause_type", "cause_id")
@@ -268,10 +285,16 @@ class LedgerEntry(models.Model):
         null=True,
         blank=True,
         related_name="+",
+        db_index=False,
     )
     reason = models.CharField(_("staff reason"), max_length=500, blank=True)
     reverses = models.ForeignKey(
-        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversals"
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="reversals",
+        db_index=False,
     )
     created_at = models.DateTimeField(_("created at"), default=timezone.now, db_index=True)
 
@@ -279,7 +302,24 @@ class LedgerEntry(models.Model):
         verbose_name = _("ledger entry")
         verbose_name_plural = _("ledger entries")
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["member", "-created_at", "-id"])]
+        indexes = [
+            models.Index(fields=["member", "-created_at", "-id"]),
+            models.Index(
+                fields=["cause_type", "cause_id"],
+                name="entry_by_cause",
+                condition=models.Q(cause_type__isnull=False),
+            ),
+            models.Index(
+                fields=["staff_user"],
+                name="entry_by_staff_user",
+                condition=models.Q(staff_user__isnull=False),
+            ),
+            models.Index(
+                fields=["reverses"],
+                name="entry_by_reversed_entry",
+                condition=models.Q(reverses__isnull=False),
+            ),
+        ]
         constraints = [
             models.CheckConstraint(condition=~models.Q(points=0), name="entry_points_not_zero"),
             models.CheckConstraint(
@@ -397,7 +437,10 @@ class IdempotencyRecord(models.Model):
     the first one's commit and then replay its response.
     """
 
-    partner = models.ForeignKey("accounts.Partner", on_delete=models.CASCADE, related_name="+")
+    # (No index of its own: the unique (partner, key) serves the partner.)
+    partner = models.ForeignKey(
+        "accounts.Partner", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     key = models.CharField(max_length=255)
     request_hash = models.CharField(max_length=64)
     response_status = models.PositiveSmallIntegerField(null=True)
