@@ -70,12 +70,13 @@ MIDDLEWARE = [
 
 # The partner API (/api/v1/) has a shorter chain of its own (loyalty.api.handlers): partners
 # send a key with every request, so sessions, CSRF, logins, messages and the member lookup are
-# of no use there.
+# of no use there. Last, the purchase lane answers the commonest request without DRF's dispatch.
 API_MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "loyalty.api.problems.ApiProblemMiddleware",
+    "loyalty.api.lane.PurchaseLaneMiddleware",
 ]
 
 ROOT_URLCONF = "loyalty.urls"

@@ -60,10 +60,42 @@ class PartnerAPIView(APIView):
             raise NotFound()
 
     def run_idempotent(self, request, handler, *, savepoint_free: bool = False) -> Response:
-        """Run the handler once per (partner, Idempotency-Key), in one transaction with the key.
+        """Run the handler once per (partner, Idempotency-Key): see IdempotentRun."""
+        key, digest = idempotency_key_and_digest(request)
+        run = IdempotentRun(self.partner, key, digest, self.handle_exception)
+        return run.run(handler, savepoint_free=savepoint_free)
+
+
+def idempotency_key_and_digest(request) -> tuple[str, str]:
+    """The request's Idempotency-Key (IdempotencyKeyRequired if missing or malformed) and the
+    digest of what it asks (method, path and body) that a retry must match."""
+    key = request.headers.get("Idempotency-Key", "")
+    if not (0 < len(key) <= 255 and key.isascii() and key.isprintable()):
+        raise IdempotencyKeyRequired()
+    body = request.body  # RequestDataTooBig becomes a 413 problem
+    digest = hashlib.sha256(
+        request.method.encode() + b" " + request.path.encode() + b"\n" + body
+    ).hexdigest()
+    return key, digest
+
+
+class IdempotentRun:
+    """One request under a partner's Idempotency-Key. `refusal` turns an error the handler
+    raises (a LoyaltyError or a 4xx) into the response to store."""
+
+    def __init__(self, partner, key: str, digest: str, refusal):
+        self.partner_id = partner.pk
+        self.key = key
+        self.digest = digest
+        self.refusal = refusal
+
+    def run(self, handler, *, savepoint_free: bool = False) -> Response:
+        """Run the handler once per (partner, key), in one transaction with the key.
 
         The handler's effects and the stored response commit together. A business refusal is
         stored and replayed like a success; an unexpected error rolls everything back, key too.
+        A retry with the same key replays; with another body it is refused
+        (IdempotencyKeyReused), and while the first still runs, IdempotencyKeyInProgress.
 
         The handler runs in a savepoint, so a refusal rolls its effects back and keeps the key.
         `savepoint_free=True` is for a hot handler that writes nothing itself and passes a
@@ -73,25 +105,18 @@ class PartnerAPIView(APIView):
         everything is rolled back, key too, and the request runs again with savepoint=True,
         exactly as a handler with a savepoint runs.
         """
-        key = request.headers.get("Idempotency-Key", "")
-        if not (0 < len(key) <= 255 and key.isascii() and key.isprintable()):
-            raise IdempotencyKeyRequired()
-        body = request.body  # RequestDataTooBig becomes a 413 problem
-        digest = hashlib.sha256(
-            request.method.encode() + b" " + request.path.encode() + b"\n" + body
-        ).hexdigest()
         if savepoint_free:
             try:
-                return self._run_claimed(key, digest, lambda: handler(savepoint=False))
+                return self._run_claimed(lambda: handler(savepoint=False))
             except _FailedAfterWriting:
-                return self._run_claimed(key, digest, lambda: handler(savepoint=True))
-        return self._run_claimed(key, digest, handler, savepoint=True)
+                return self._run_claimed(lambda: handler(savepoint=True))
+        return self._run_claimed(handler, savepoint=True)
 
-    def _run_claimed(self, key: str, digest: str, handler, *, savepoint: bool = False):
+    def _run_claimed(self, handler, *, savepoint: bool = False) -> Response:
         with transaction.atomic():
-            record_id, record = self._claim(key, digest)
+            record_id, record = self._claim()
             if record is not None:
-                return self._replay(record, digest)
+                return self._replay(record)
             try:
                 if savepoint:
                     with transaction.atomic():
@@ -105,11 +130,11 @@ class PartnerAPIView(APIView):
                     raise _FailedAfterWriting() from exc
                 if not (isinstance(exc, LoyaltyError) or _is_client_error(exc)):
                     raise
-                response = self.handle_exception(exc)
+                response = self.refusal(exc)
             self._store(record_id, response)
             return response
 
-    def _claim(self, key: str, digest: str) -> tuple[int | None, IdempotencyRecord | None]:
+    def _claim(self) -> tuple[int | None, IdempotencyRecord | None]:
         """Claim the key: (the new record's id, None), or (None, the record another request
         made), to replay.
 
@@ -117,7 +142,7 @@ class PartnerAPIView(APIView):
         savepoint: INSERT ... ON CONFLICT DO NOTHING waits for a concurrent insert of the same
         key to commit (then inserts nothing: replay) or to roll back (then inserts: ours).
         """
-        partner_id = self.partner.pk
+        partner_id, key = self.partner_id, self.key
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 _CLAIM.execute(
@@ -125,7 +150,7 @@ class PartnerAPIView(APIView):
                     {
                         "partner_id": partner_id,
                         "key": key,
-                        "digest": digest,
+                        "digest": self.digest,
                         "content_type": "application/json",
                         "now": timezone.now(),
                     },
@@ -137,7 +162,7 @@ class PartnerAPIView(APIView):
             try:
                 with transaction.atomic():
                     record = IdempotencyRecord.objects.create(
-                        partner_id=partner_id, key=key, request_hash=digest
+                        partner_id=partner_id, key=key, request_hash=self.digest
                     )
                 return record.pk, None
             except IntegrityError:
@@ -164,8 +189,8 @@ class PartnerAPIView(APIView):
                 },
             )
 
-    def _replay(self, record: IdempotencyRecord, digest: str) -> Response:
-        if record.request_hash != digest:
+    def _replay(self, record: IdempotencyRecord) -> Response:
+        if record.request_hash != self.digest:
             raise IdempotencyKeyReused()
         if record.response_status is None:
             raise IdempotencyKeyInProgress()

@@ -126,9 +126,15 @@ class ApiProblemMiddleware:
     def process_exception(self, request, exception):
         if not request.path.startswith("/api/"):
             return None
-        if isinstance(exception, RequestDataTooBig):
-            body = problem(413, "body_too_large", "The request body is too large.")
-            return JsonResponse(body, status=413, content_type=PROBLEM_CONTENT_TYPE)
-        logger.exception("Unhandled error in %s %s", request.method, request.path)
-        body = problem(500, "server_error", "Something went wrong on our side; it is logged.")
-        return JsonResponse(body, status=500, content_type=PROBLEM_CONTENT_TYPE)
+        return server_error_response(request, exception)
+
+
+def server_error_response(request, exception) -> JsonResponse:
+    """What an API request gets for an error nothing else handled: a problem, and a log entry
+    with the traceback (a 500), or a 413 for a body over the size limit."""
+    if isinstance(exception, RequestDataTooBig):
+        body = problem(413, "body_too_large", "The request body is too large.")
+        return JsonResponse(body, status=413, content_type=PROBLEM_CONTENT_TYPE)
+    logger.error("Unhandled error in %s %s", request.method, request.path, exc_info=exception)
+    body = problem(500, "server_error", "Something went wrong on our side; it is logged.")
+    return JsonResponse(body, status=500, content_type=PROBLEM_CONTENT_TYPE)

@@ -71,26 +71,32 @@ class PurchaseView(PartnerAPIView):
 
     def create(self, request, *, savepoint: bool = True):
         values = validated_input(PurchaseInput, request.data)
-        member = member_for_purchase(values["member_number"])
-        result = services.record_purchase(
-            partner=self.partner,
-            member=member,
-            external_id=values["external_id"],
-            amount=values["amount"],
-            currency=values["currency"],
-            occurred_at=values.get("occurred_at"),
-            lines=[dict(line) for line in values.get("lines", [])] or None,
-            payment_fingerprint=values.get("payment_fingerprint") or None,
-            savepoint=savepoint,
-        )
-        body = {
-            "external_id": result.purchase.external_id,
-            "points_earned": result.points,
-            "explanation": result.explanation_text,
-            "rules": result.explanation,
-            "member": member_brief(member),
-        }
-        return Response(body, status=status.HTTP_201_CREATED)
+        return purchase_record(self.partner, values, savepoint=savepoint)
+
+
+def purchase_record(partner, values: dict, *, savepoint: bool = True) -> Response:
+    """Record a validated PurchaseInput for the partner: the 201 answer, or the service's
+    refusal raised. The view and the purchase lane (loyalty.api.lane) both answer with it."""
+    member = member_for_purchase(values["member_number"])
+    result = services.record_purchase(
+        partner=partner,
+        member=member,
+        external_id=values["external_id"],
+        amount=values["amount"],
+        currency=values["currency"],
+        occurred_at=values.get("occurred_at"),
+        lines=[dict(line) for line in values.get("lines", [])] or None,
+        payment_fingerprint=values.get("payment_fingerprint") or None,
+        savepoint=savepoint,
+    )
+    body = {
+        "external_id": result.purchase.external_id,
+        "points_earned": result.points,
+        "explanation": result.explanation_text,
+        "rules": result.explanation,
+        "member": member_brief(member),
+    }
+    return Response(body, status=status.HTTP_201_CREATED)
 
 
 class RefundLineInput(serializers.Serializer):

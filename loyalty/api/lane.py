@@ -1,0 +1,113 @@
+"""The purchase lane: POST /api/v1/purchases/ answered without DRF's dispatch.
+
+Partners send purchases by the thousand, and a fifth of a purchase's Python time went to URL
+resolution and DRF's request, authentication, permission, throttle, negotiation and response
+machinery around the few functions that do the work. This middleware, last in
+settings.API_MIDDLEWARE (so security, language and Content-Length are handled as for every API
+answer), calls those same functions directly:
+
+- the key: accounts.services.api_key_authenticate_cached, as ApiKeyAuthentication does;
+- the body: DecimalJSONParser, and PurchaseInput through validated_input;
+- the rate: ApiKeyRateThrottle, last, so a request it lets through is counted once;
+- the work: IdempotentRun with purchase_record, as PurchaseView runs them;
+- refusals: problems.exception_handler, DRF's EXCEPTION_HANDLER.
+
+It takes only requests it can answer exactly as the view would and passes any other one on to
+the view untouched: a query string, an Accept or Content-Type other than plain JSON, a missing or
+unknown key, a missing Idempotency-Key, a body that does not parse or validate, a throttled key.
+tests/api/test_purchase_lane.py holds the two to the same answers, headers included.
+"""
+
+import io
+from types import SimpleNamespace
+
+from django.core.exceptions import RequestDataTooBig
+from rest_framework.exceptions import APIException, ParseError, ValidationError
+from rest_framework.renderers import JSONRenderer
+
+from accounts.services import api_key_authenticate_cached
+from loyalty.errors import IdempotencyKeyRequired, LoyaltyError
+
+from .base import IdempotentRun, idempotency_key_and_digest, validated_input
+from .parsers import DecimalJSONParser
+from .problems import exception_handler, server_error_response
+from .throttling import ApiKeyRateThrottle
+from .views import PurchaseInput, PurchaseView, purchase_record
+
+PURCHASES_PATH = "/api/v1/purchases/"
+# What DRF's negotiation answers with plain JSON and no rendering options.
+PLAIN_ACCEPT = frozenset({"", "*/*", "application/json"})
+
+
+class PurchaseLaneMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.allow = ", ".join(PurchaseView().allowed_methods)  # DRF's Allow header
+
+    def __call__(self, request):
+        if request.method == "POST" and request.path_info == PURCHASES_PATH:
+            response = purchase_lane(request)
+            if response is not None:
+                response["Allow"] = self.allow
+                return response
+        return self.get_response(request)
+
+
+def purchase_lane(request):
+    """The answer to a purchase request, or None to leave it to the view."""
+    meta = request.META
+    if meta.get("QUERY_STRING") or meta.get("HTTP_ACCEPT", "") not in PLAIN_ACCEPT:
+        return None
+    if request.content_type != "application/json" or any(
+        name != "charset" or value.lower() != "utf-8"
+        for name, value in request.content_params.items()
+    ):
+        return None
+    scheme, _, raw_key = meta.get("HTTP_AUTHORIZATION", "").partition(" ")
+    if scheme.lower() != "api-key" or not raw_key.strip():
+        return None
+    key = api_key_authenticate_cached(raw_key.strip())
+    if key is None:
+        return None
+    try:
+        idempotency_key, digest = idempotency_key_and_digest(request)
+        data = DecimalJSONParser().parse(io.BytesIO(request.body))
+        values = validated_input(PurchaseInput, data)
+    except (IdempotencyKeyRequired, RequestDataTooBig, ParseError, ValidationError):
+        return None
+    if not ApiKeyRateThrottle().allow_request(SimpleNamespace(auth=key), None):
+        return None
+    partner = key.partner
+    run = IdempotentRun(partner, idempotency_key, digest, _refusal)
+    try:
+        try:
+            answer = run.run(
+                lambda savepoint: purchase_record(partner, values, savepoint=savepoint),
+                savepoint_free=True,
+            )
+        except (LoyaltyError, APIException) as exc:  # a replay refused: key reused or busy
+            answer = _refusal(exc)
+    except Exception as exc:
+        return server_error_response(request, exc)
+    return _rendered(answer)
+
+
+def _refusal(exc):
+    answer = exception_handler(exc, {})
+    if answer is None:
+        raise exc
+    return answer
+
+
+def _rendered(answer):
+    """The DRF Response as DRF's JSONRenderer and finalize_response would render it."""
+    from django.http import HttpResponse
+
+    content = JSONRenderer().render(answer.data, "application/json", {})
+    response = HttpResponse(
+        content, status=answer.status_code, content_type=answer.content_type or "application/json"
+    )
+    for name, value in answer.items():
+        if name.lower() != "content-type":
+            response[name] = value
+    return response
