@@ -24,6 +24,8 @@ def _fresh_rates():
     cache.clear()
     yield
     cache.clear()
+
+
 PATH = "/api/v1/purchases/"
 
 
