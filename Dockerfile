@@ -36,4 +36,4 @@ RUN useradd --system --user-group --home-dir /app --no-create-home --shell /usr/
 USER loyalty
 
 EXPOSE 8000
-CMD ["gunicorn", "loyalty.wsgi", "--bind", "0.0.0.0:8000", "--workers", "2", "--access-logfile", "-"]
+CMD ["gunicorn", "loyalty.wsgi", "--bind", "0.0.0.0:8000", "--access-logfile", "-"]

@@ -81,7 +81,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         action="append",
         metavar="CLASS:WORKERS[xTHREADS]",
         help="gunicorn worker set-up, e.g. sync:5 or gthread:3x4; repeat to compare several "
-        f"(default gthread:{2 * cores + 1}x2, the best measured on 2 cores)",
+        f"(default gthread:{cores}x4, as gunicorn.conf.py: the best measured on 2 cores)",
     )
     parser.add_argument("--clients", type=int, default=2, help="client processes (2)")
     parser.add_argument(
@@ -103,7 +103,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args, unknown = parser.parse_known_args(argv)
     if unknown:
         print(f"api_earn ignores {' '.join(unknown)}")
-    args.server = [parse_server(spec) for spec in (args.server or [f"gthread:{2 * cores + 1}x2"])]
+    args.server = [parse_server(spec) for spec in (args.server or [f"gthread:{cores}x4"])]
     if args.members < args.clients * args.client_threads:
         parser.error("need at least one member per client thread")
     return args
