@@ -62,9 +62,15 @@ format: install
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+# The benchmarks' tools: pgbench (the machine's yardstick) and wrk (the API load generator).
 bench: install
-	@command -v pgbench >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq \
-		&& DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-client; } || true
+	@missing=""; \
+	command -v pgbench >/dev/null || missing="$$missing postgresql-client"; \
+	command -v wrk >/dev/null || missing="$$missing wrk"; \
+	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing \
+			|| true; \
+	fi
 	$(PY) bench/run.py
 
 clean:

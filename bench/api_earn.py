@@ -83,7 +83,16 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="gunicorn worker set-up, e.g. sync:5 or gthread:3x4; repeat to compare several "
         f"(default gthread:{cores}x4, as gunicorn.conf.py: the best measured on 2 cores)",
     )
-    parser.add_argument("--clients", type=int, default=2, help="client processes (2)")
+    parser.add_argument(
+        "--client",
+        choices=["auto", "wrk", "python"],
+        default="auto",
+        help="the load generator: wrk (C; auto picks it when installed, as make bench does) or "
+        "python (http.client threads, several times wrk's CPU, taken from the server's cores)",
+    )
+    parser.add_argument(
+        "--clients", type=int, default=2, help="client processes, or wrk's threads (2)"
+    )
     parser.add_argument(
         "--client-threads", type=int, default=8, help="connections per client process (8)"
     )
@@ -104,6 +113,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     if unknown:
         print(f"api_earn ignores {' '.join(unknown)}")
     args.server = [parse_server(spec) for spec in (args.server or [f"gthread:{cores}x4"])]
+    if args.client == "auto":
+        args.client = "wrk" if shutil.which("wrk") else "python"
+    elif args.client == "wrk" and not shutil.which("wrk"):
+        parser.error("wrk is not installed (make bench installs it)")
     if args.members < args.clients * args.client_threads:
         parser.error("need at least one member per client thread")
     return args
@@ -669,6 +682,82 @@ def run_load(args, port: int, api_key: str, numbers: list[str], meter: ServerCpu
     }
 
 
+WRK_SCRIPT = Path(__file__).resolve().parent / "purchases.lua"
+
+
+def run_load_wrk(args, port: int, api_key: str, numbers: list[str], meter: ServerCpu) -> dict:
+    """The same load from wrk (bench/purchases.lua): --clients threads, --clients ×
+    --client-threads keep-alive connections. A C load generator takes a fraction of the CPU of
+    Python clients, which on a 2-core machine compete with the server for its cores (real tills
+    are other machines)."""
+    import resource
+    import tempfile
+
+    connections = args.clients * args.client_threads
+    run_id = secrets.token_hex(4)
+    with tempfile.NamedTemporaryFile("w", suffix=".members", delete=False) as members:
+        members.write("\n".join(numbers) + "\n")
+
+    def wrk(seconds: float, run: str) -> subprocess.CompletedProcess:
+        command = [
+            shutil.which("wrk") or "wrk",
+            "-t", str(args.clients), "-c", str(connections), "-d", f"{max(1, round(seconds))}s",
+            "--timeout", "30s", "-s", str(WRK_SCRIPT), f"http://127.0.0.1:{port}",
+            "--", members.name, run, api_key, str(args.clients),
+        ]  # fmt: skip
+        return subprocess.run(
+            command, capture_output=True, text=True, timeout=seconds + 120, check=False
+        )
+
+    try:
+        if args.warmup > 0:
+            wrk(args.warmup, f"{run_id}-warm")
+        children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        before = meter.snapshot()
+        started = time.monotonic()
+        completed = wrk(args.duration, run_id)
+        elapsed = time.monotonic() - started
+        after = meter.snapshot()
+        children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    finally:
+        os.unlink(members.name)
+    line = next((x for x in completed.stdout.splitlines() if x.startswith("RESULT ")), None)
+    if completed.returncode != 0 or line is None:
+        raise SystemExit(f"wrk failed ({completed.returncode}):\n{completed.stderr[-2000:]}")
+    result = json.loads(line.removeprefix("RESULT "))
+    seconds = result["duration_us"] / 1e6
+    ok = result["requests"] - result["non201"]
+    cpu = ServerCpu.used(before, after)
+    system = cpu.pop("system", None)
+    cpu["clients"] = (children_after.ru_utime - children_before.ru_utime) + (
+        children_after.ru_stime - children_before.ru_stime
+    )
+    cpu_ms = {name: 1000 * used / max(ok, 1) for name, used in cpu.items()}
+    cores = os.cpu_count() or 1
+    others = None if system is None else max(0.0, system - sum(cpu.values()))
+    statuses = {201: ok}
+    if result["non201"]:
+        statuses["other"] = result["non201"]
+    if result["socket_errors"]:
+        statuses["socket errors"] = result["socket_errors"]
+    return {
+        "others": None if others is None else others / (cores * elapsed),
+        "cpu_ms": cpu_ms,
+        "ceiling": cores * 1000 / sum(cpu_ms.values()) if ok else None,
+        "connections": connections,
+        "requests": result["requests"],
+        "ok": ok,
+        "errors": result["non201"] + result["socket_errors"],
+        "statuses": statuses,
+        "samples": result["samples"][:5],
+        "stuck": 0,
+        "rps": ok / seconds,
+        "p50_ms": result["p50_us"] / 1000,
+        "p99_ms": result["p99_us"] / 1000,
+        "max_ms": result["max_us"] / 1000,
+    }
+
+
 def percentile(values: list[float], pct: float) -> float:
     if not values:
         return float("nan")
@@ -778,8 +867,8 @@ def append_results(args, runs, queries: dict, pg_version: str, tps: float | None
         "on the same machine",
         f"- Server: gunicorn, DEBUG=false, CONN_MAX_AGE=60, throttling off, no Redis "
         f"(Celery eager, no webhook endpoints); {args.members} members",
-        f"- Load: {args.clients} client processes × {args.client_threads} keep-alive "
-        f"connections, {args.warmup:g} s warm-up, {args.duration:g} s measured; every request "
+        f"- Load: {load_label(args)}, {args.warmup:g} s warm-up, {args.duration:g} s measured; "
+        "every request "
         "a new Idempotency-Key and external_id, concurrent requests for distinct members",
         f"- SQL per purchase: {queries['total']} statements ({format_kinds(queries['kinds'])})",
         "- Other load: the share of the cores that other processes used during the measured "
@@ -815,6 +904,16 @@ def append_results(args, runs, queries: dict, pg_version: str, tps: float | None
     with RESULTS.open("a") as out:
         out.write("\n".join(lines))
     print(f"Appended to {RESULTS.relative_to(ROOT)}.")
+
+
+def load_label(args) -> str:
+    connections = args.clients * args.client_threads
+    if args.client == "wrk":
+        return (
+            f"wrk (bench/purchases.lua), {args.clients} threads, {connections} keep-alive "
+            "connections"
+        )
+    return f"{args.clients} Python client processes × {args.client_threads} keep-alive connections"
 
 
 def percent(share: float | None) -> str:
@@ -873,10 +972,11 @@ def main(argv: list[str]) -> int:
             wait_until_ready(process, port, api_key, numbers[0], log_path)
             print(
                 f"gunicorn {server_label(server)} on 127.0.0.1:{port}; "
-                f"{args.warmup:g} s warm-up, {args.duration:g} s measured...",
+                f"{args.warmup:g} s warm-up, {args.duration:g} s measured; {load_label(args)}...",
                 flush=True,
             )
-            load = run_load(args, port, api_key, numbers, ServerCpu(process.pid, params))
+            run = run_load_wrk if args.client == "wrk" else run_load
+            load = run(args, port, api_key, numbers, ServerCpu(process.pid, params))
         finally:
             stop_gunicorn(process)
         load["busy_before"] = busy
