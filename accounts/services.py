@@ -85,6 +85,11 @@ def member_for_purchase(number: str) -> Member:
     """member_by_number for recording a purchase: one query, with the tier (the earn
     multiplier, the upgrade check) but without the user, which a purchase does not need.
 
+    On PostgreSQL the member's row is locked (FOR NO KEY UPDATE, as the purchase's balance
+    UPDATE would lock it a moment later), and the member carries `row_locked`: every ledger
+    write changes the balance under that lock, so a statement run after this one sees all of
+    the member's entries, and record_purchase counts the tier points in its own statement.
+
     The member also carries `was_referred`: whether a referral names them as the friend.
     Referrals are only started when a member enrols, in the enrolment's transaction, so a member
     found without one never gets one, and loyalty.services.record_purchase skips the referral
@@ -119,12 +124,14 @@ def member_for_purchase(number: str) -> Member:
     else:
         member.tier = Tier.from_db(db, plan.tier_names, tier_values)
     member.was_referred = bool(row[-1])
+    member.row_locked = plan.locks
     return member
 
 
 @dataclass(frozen=True)
 class _LookupPlan:
     statement: object  # loyalty.services.PreparedSQL
+    locks: bool
     member_names: list[str]
     tier_names: list[str]
     converters: list[tuple[int, list, object]]
@@ -149,6 +156,9 @@ def _member_for_purchase_plan(vendor: str) -> _LookupPlan:
         f"ON t.{quote(Tier._meta.pk.column)} = m.{quote(Member.tier.field.column)} "
         f"WHERE m.{quote(Member._meta.get_field('member_number').column)} = %(number)s"
     )
+    locks = vendor == "postgresql"
+    if locks:
+        sql += " FOR NO KEY UPDATE OF m"
     converters = []
     for position, (field, alias) in enumerate(
         [(f, "m") for f in member_fields] + [(f, "t") for f in tier_fields]
@@ -159,6 +169,7 @@ def _member_for_purchase_plan(vendor: str) -> _LookupPlan:
             converters.append((position, found, column))
     return _LookupPlan(
         statement=PreparedSQL("loyalty_member_for_purchase", sql, {"number": "varchar"}),
+        locks=locks,
         member_names=[f.attname for f in member_fields],
         tier_names=[f.attname for f in tier_fields],
         converters=converters,

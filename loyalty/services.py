@@ -845,20 +845,29 @@ _QUALIFYING_ONE = PreparedSQL(
 )
 
 
-def _upgrade_if_earned(*, member: Member, at: datetime) -> TierChange | None:
-    """Upgrades happen at once; downgrades only in the monthly review, with grace.
-
-    The tiers come from the process's cache (loyalty.selectors.tiers_by_rank). A member already
-    in the top tier and not in a grace period has nothing to gain: no query at all.
-    """
+def _higher_tiers(member: Member) -> tuple[list[Tier], bool]:
+    """The tiers above the member's (from the process's cache, loyalty.selectors.tiers_by_rank)
+    and whether they are in a grace period: with neither, a purchase cannot change their tier."""
     from .selectors import tiers_by_rank
 
     current_rank = member.tier.rank if member.tier else -1
     higher = [tier for tier in tiers_by_rank() if tier.rank > current_rank]
     in_grace = getattr(member, "tier_grace_until", None) is not None and member.tier is not None
+    return higher, in_grace
+
+
+def _upgrade_if_earned(
+    *, member: Member, at: datetime, qualifying: int | None = None
+) -> TierChange | None:
+    """Upgrades happen at once; downgrades only in the monthly review, with grace.
+
+    A member already in the top tier and not in a grace period has nothing to gain: no query at
+    all. `qualifying`: the member's qualifying points at `at` when the caller has them.
+    """
+    higher, in_grace = _higher_tiers(member)
     if not higher and not in_grace:
         return None
-    points = qualifying_points(member_id=member.pk, at=at)
+    points = qualifying if qualifying is not None else qualifying_points(member_id=member.pk, at=at)
     reached = [tier for tier in higher if tier.qualifying_points <= points]
     # A copy: the cached tiers are shared by the process's threads.
     best = _tier_copy(max(reached, key=lambda tier: tier.rank)) if reached else None
@@ -994,9 +1003,15 @@ def _record_purchase(
     description = f"{partner.name} {external_id}"
     entry = None
     partner_endpoints = True  # whether the partner may have a webhook endpoint: ask event_emit
+    qualifying = None  # the tier points, when the purchase's statement counted them
     if 0 < calc.points <= MAX_POINTS and connection.vendor == "postgresql":
-        entry, partner_endpoints = _purchase_insert_and_credit(
-            purchase=purchase, member=member, description=description
+        # With the member's row locked before this statement (member_for_purchase), its
+        # snapshot holds all their entries: it can count the tier points too.
+        count_since = None
+        if getattr(member, "row_locked", False) and any(_higher_tiers(member)):
+            count_since = at - timezone.timedelta(days=settings.LOYALTY_TIER_WINDOW_DAYS)
+        entry, partner_endpoints, qualifying = _purchase_insert_and_credit(
+            purchase=purchase, member=member, description=description, count_since=count_since
         )
     else:
         purchase.save(force_insert=True)
@@ -1013,7 +1028,7 @@ def _record_purchase(
                 description=description,
                 at=at,
             )
-        change = _upgrade_if_earned(member=member, at=at)
+        change = _upgrade_if_earned(member=member, at=at, qualifying=qualifying)
         if partner_endpoints:  # (event_emit would find no endpoint and write nothing)
             event_emit(
                 event_type="points.earned",
@@ -1050,11 +1065,13 @@ def _record_purchase(
 
 
 def _purchase_insert_and_credit(
-    *, purchase: Purchase, member: Member, description: str
-) -> tuple[LedgerEntry, bool]:
-    """On PostgreSQL: insert the purchase and credit its points in one statement; the entry, and
+    *, purchase: Purchase, member: Member, description: str, count_since: datetime | None = None
+) -> tuple[LedgerEntry, bool, int | None]:
+    """On PostgreSQL: insert the purchase and credit its points in one statement; the entry,
     whether the partner has an active webhook endpoint (if not, its points.earned event has no
-    one to go to, and event_emit need not look).
+    one to go to, and event_emit need not look), and with `count_since` the member's qualifying
+    points after this purchase (qualifying_points; only exact when the member's row was locked
+    before this statement, so that its snapshot holds all their entries).
 
     The same writes as purchase.save() followed by _credit() (the conditional balance UPDATE,
     which takes the member's row lock, the earn entry and its lot), in one round trip. A
@@ -1086,9 +1103,11 @@ def _purchase_insert_and_credit(
                 "kind": LedgerEntry.Kind.EARN,
                 "description": description[:500],
                 "expires_on": expires_on,
+                "reversal": LedgerEntry.Kind.REVERSAL,
+                "count_since": count_since,
             },
         )
-        purchase_id, entry_id, balance, lot_id, partner_endpoints = cursor.fetchone()
+        purchase_id, entry_id, balance, lot_id, partner_endpoints, counted = cursor.fetchone()
     if purchase_id is None:
         raise DuplicatePurchase()
     if entry_id is None:
@@ -1118,7 +1137,11 @@ def _purchase_insert_and_credit(
     )
     lot._state.adding, lot._state.db = False, db
     member.points_balance = balance
-    return entry, partner_endpoints
+    qualifying = None
+    if counted is not None:
+        # The statement's snapshot does not see its own entry: add it (it is in the window).
+        qualifying = max(int(counted) + points, 0)
+    return entry, partner_endpoints, qualifying
 
 
 _PURCHASE_CREDIT = PreparedSQL(
@@ -1152,7 +1175,13 @@ WITH p AS (
 )
 SELECT (SELECT id FROM p), (SELECT id FROM e), (SELECT balance_after FROM e), (SELECT id FROM l),
     EXISTS (SELECT 1 FROM {WebhookEndpoint._meta.db_table}
-        WHERE is_active AND partner_id = %(partner_id)s)
+        WHERE is_active AND partner_id = %(partner_id)s),
+    CASE WHEN %(count_since)s IS NOT NULL THEN (
+        SELECT COALESCE(SUM(points), 0) FROM {LedgerEntry._meta.db_table}
+        WHERE member_id = %(member_id)s AND purchase_id IS NOT NULL
+            AND kind IN (%(kind)s, %(reversal)s) AND created_at > %(count_since)s
+            AND created_at <= %(at)s
+    ) END
 """,
     {
         "partner_id": "bigint",
@@ -1169,6 +1198,8 @@ SELECT (SELECT id FROM p), (SELECT id FROM e), (SELECT balance_after FROM e), (S
         "kind": "varchar",
         "description": "varchar",
         "expires_on": "date",
+        "reversal": "varchar",
+        "count_since": "timestamptz",
     },
 )
 
