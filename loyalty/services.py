@@ -12,6 +12,7 @@ How a balance changes (the ledger invariants in docs/ARCHITECTURE.md):
 
 from __future__ import annotations
 
+import functools
 import re
 import weakref
 from collections.abc import Mapping, Sequence
@@ -111,7 +112,13 @@ def default_expiry(earned_at: datetime) -> date | None:
     months = settings.LOYALTY_POINTS_EXPIRY_MONTHS
     if not months:
         return None
-    return timezone.localdate(earned_at) + relativedelta(months=months)
+    return _months_after(timezone.localdate(earned_at), months)
+
+
+@functools.lru_cache(maxsize=64)
+def _months_after(day: date, months: int) -> date:
+    # every purchase of a day asks the same (relativedelta is slow to build)
+    return day + relativedelta(months=months)
 
 
 def _cause_fields(cause) -> dict:

@@ -177,6 +177,7 @@ class IdempotentRun:
         store after json.loads; SQL NULL for a response without data).
         """
         rendered = JSONRenderer().render(response.data)
+        response.rendered_json = rendered  # the purchase lane answers with these bytes
         body = None if rendered in (b"", b"null") else rendered.decode()
         with connection.cursor() as cursor:
             _STORE.execute(

@@ -103,7 +103,9 @@ def _rendered(answer):
     """The DRF Response as DRF's JSONRenderer and finalize_response would render it."""
     from django.http import HttpResponse
 
-    content = JSONRenderer().render(answer.data, "application/json", {})
+    content = getattr(answer, "rendered_json", None)  # as IdempotentRun stored it
+    if content is None:  # a replay, or a refusal of the key
+        content = JSONRenderer().render(answer.data, "application/json", {})
     response = HttpResponse(
         content, status=answer.status_code, content_type=answer.content_type or "application/json"
     )
