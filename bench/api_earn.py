@@ -100,6 +100,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--no-pgbench", action="store_true", help="skip pgbench")
     parser.add_argument("--fresh", action="store_true", help="drop and recreate the database")
     parser.add_argument("--profile", action="store_true", help="cProfile 200 purchases in process")
+    parser.add_argument(
+        "--in-process",
+        type=int,
+        default=0,
+        metavar="N",
+        help="first post N purchases through loyalty.wsgi in this process, one at a time, and "
+        "print the Python and PostgreSQL CPU per purchase (steadier than the load's figures)",
+    )
     parser.add_argument("--no-results", action="store_true", help="do not append to RESULTS.md")
     parser.add_argument(
         "--wait-quiet",
@@ -397,6 +405,53 @@ def profile_in_process(api_key: str, numbers: list[str], requests: int = 200) ->
         f"{1000 * elapsed / requests:.1f} ms each (one thread, profiler on)"
     )
     pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
+
+
+def cpu_in_process(api_key: str, numbers: list[str], requests: int) -> tuple[float, float]:
+    """CPU ms per purchase of this process (the WSGI application, as gunicorn calls it, without
+    HTTP) and of its PostgreSQL backend, over `requests` purchases after 50 unmeasured."""
+    import io
+
+    from django.db import connection
+
+    from loyalty.wsgi import application
+
+    run = secrets.token_hex(4)
+
+    def post(i: int) -> None:
+        ident = f"c-{run}-{i}"
+        body = purchase_body(numbers[i % len(numbers)], ident).encode()
+        environ = {
+            "REQUEST_METHOD": "POST",
+            "PATH_INFO": PURCHASE_PATH,
+            "SERVER_NAME": "127.0.0.1",
+            "SERVER_PORT": "80",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "wsgi.url_scheme": "http",
+            "wsgi.input": io.BytesIO(body),
+            "wsgi.errors": sys.stderr,
+            "CONTENT_LENGTH": str(len(body)),
+            "CONTENT_TYPE": "application/json",
+            "HTTP_HOST": "127.0.0.1",
+            "HTTP_AUTHORIZATION": f"Api-Key {api_key}",
+            "HTTP_IDEMPOTENCY_KEY": ident,
+        }
+        answer = {}
+        content = b"".join(application(environ, lambda status, headers: answer.update(s=status)))
+        if not answer["s"].startswith("201"):
+            raise SystemExit(f"A purchase in process answered {answer['s']}: {content[:300]!r}")
+
+    for i in range(50):
+        post(i)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = cursor.fetchone()[0]
+    postgres_before, python_before = process_cpu(backend) or 0.0, time.process_time()
+    for i in range(50, 50 + requests):
+        post(i)
+    python = time.process_time() - python_before
+    postgres = (process_cpu(backend) or 0.0) - postgres_before
+    return 1000 * python / requests, 1000 * postgres / requests
 
 
 # --- gunicorn -----------------------------------------------------------------------------------
@@ -950,6 +1005,12 @@ def main(argv: list[str]) -> int:
         for sql in queries["statements"]:
             print("   ", sql[:160])
         profile_in_process(api_key, numbers)
+    if args.in_process:
+        python_ms, postgres_ms = cpu_in_process(api_key, numbers, args.in_process)
+        print(
+            f"In process, {args.in_process} purchases one at a time through loyalty.wsgi: "
+            f"{python_ms:.2f} ms of Python + {postgres_ms:.2f} ms of PostgreSQL each"
+        )
     from django.db import connections
 
     connections.close_all()
