@@ -92,6 +92,7 @@ def referral_page(*, member: Member) -> dict:
         "bonus_referrer": settings.REFERRAL_BONUS_REFERRER,
         "bonus_friend": settings.REFERRAL_BONUS_FRIEND,
         "min_purchase": settings.REFERRAL_MIN_PURCHASE,
+        "currency": settings.LOYALTY_CURRENCY,
         "qualify_days": settings.REFERRAL_QUALIFY_DAYS,
     }
 

@@ -65,3 +65,18 @@ def test_the_referral_page_takes_a_constant_number_of_queries(
     login(client, member)
     with django_assert_max_num_queries(7):
         client.get("/referrals/")
+
+
+def test_the_minimum_purchase_is_shown_with_its_currency_in_the_members_language(
+    client, member, settings
+):
+    # given: a 20 euro minimum, a Lithuanian and an English reader
+    settings.REFERRAL_MIN_PURCHASE = "20.00"
+    settings.LOYALTY_CURRENCY = "EUR"
+    # when
+    lithuanian = login(client, member).get("/referrals/").content.decode()
+    Member.objects.filter(pk=member.pk).update(language="en")
+    english = login(client, member).get("/referrals/").content.decode()
+    # then
+    assert "20,00\xa0€" in lithuanian
+    assert "€20.00" in english
