@@ -37,7 +37,7 @@ compilemessages: $(STAMP)
 
 # For developers: extract new messages into locale/*/LC_MESSAGES/django.po.
 messages: $(STAMP)
-	$(PY) manage.py makemessages $(addprefix -l ,$(LANGS)) --no-obsolete $(MESSAGES_IGNORE)
+	$(PY) manage.py makemessages $(addprefix -l ,$(LANGS)) --no-obsolete --no-location $(MESSAGES_IGNORE)
 
 run: install
 	$(PY) manage.py migrate --noinput

@@ -2,6 +2,7 @@ import os
 
 import pytest
 from django.db import connection
+from django.utils import translation
 
 from tests import factories
 from tests.ledger import assert_ledger_invariants
@@ -60,6 +61,14 @@ def _celery_eager(request):
 def _no_welcome_gift(settings):
     """Balances start at zero in tests; the tests of the welcome gift turn it on."""
     settings.LOYALTY_WELCOME_POINTS = 0
+
+
+@pytest.fixture(autouse=True)
+def _language_reset():
+    """A request in a member's language leaves it active in the thread; the next test starts
+    without it, as a new process would."""
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture(autouse=True)
