@@ -259,9 +259,11 @@ def fill(cursor, members: int, day: date) -> None:
     grant_type = content_types["rewards", "occasiongrant"]
     cursor.execute(
         "INSERT INTO loyalty_tier (id, code, name, rank, qualifying_points, earn_multiplier, "
-        "discount_percent, benefits, anniversary_bonus_base, anniversary_bonus_per_year) VALUES "
+        "discount_percent, benefits_en, benefits_lt, benefits_bg, benefits_da, benefits_ru, "
+        "benefits_pl, anniversary_bonus_base, anniversary_bonus_per_year) VALUES "
         + ", ".join(
-            f"({i}, '{code}', '{name}', {rank}, {points}, {mult}, {disc}, '', {base}, {per})"
+            f"({i}, '{code}', '{name}', {rank}, {points}, {mult}, {disc}, "
+            f"'', '', '', '', '', '', {base}, {per})"
             for i, code, name, rank, points, mult, disc, base, per in TIERS
         )
     )

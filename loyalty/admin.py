@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
+from django.db import models
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from . import earning
+from .languages import LANGUAGE_CODES
 from .models import (
     EarningRule,
     JobBatch,
@@ -315,6 +317,32 @@ class TierAdmin(admin.ModelAdmin):
     search_fields = ("name", "code")
     prepopulated_fields = {"code": ("name",)}
     ordering = ("rank",)
+    fieldsets = (
+        (
+            None,
+            {
+                "fields": (
+                    "name",
+                    "code",
+                    "rank",
+                    "qualifying_points",
+                    "earn_multiplier",
+                    "discount_percent",
+                )
+            },
+        ),
+        (_("Anniversary thank-you"), {"fields": TierForm.BONUS_FIELDS}),
+        (
+            _("Benefits, as members read them"),
+            {
+                "fields": tuple(f"benefits_{code}" for code in LANGUAGE_CODES),
+                "description": _(
+                    "Each member reads their own language; where it is empty, the English text."
+                ),
+            },
+        ),
+    )
+    formfield_overrides = {models.TextField: {"widget": forms.Textarea(attrs={"rows": 2})}}
 
 
 @admin.register(EarningRule)

@@ -55,7 +55,15 @@ TIERS = [
         "qualifying_points": 0,
         "earn_multiplier": Decimal("1"),
         "discount_percent": Decimal("0"),
-        "benefits": "1 point for every euro you spend, birthday greetings and member offers.",
+        "benefits_en": "1 point for every euro you spend, birthday greetings and member offers.",
+        "benefits_lt": "1 taškas už kiekvieną išleistą eurą, sveikinimai per gimtadienį ir "
+        "pasiūlymai nariams.",
+        "benefits_bg": "1 точка за всяко похарчено евро, поздрав за рождения ден и оферти за "
+        "членове.",
+        "benefits_da": "1 point for hver euro, du bruger, fødselsdagshilsner og medlemstilbud.",
+        "benefits_ru": "1 балл за каждый потраченный евро, поздравление с днём рождения и "
+        "предложения для участников.",
+        "benefits_pl": "1 punkt za każde wydane euro, życzenia urodzinowe i oferty dla członków.",
     },
     {
         "code": "silver",
@@ -64,7 +72,12 @@ TIERS = [
         "qualifying_points": 500,
         "earn_multiplier": Decimal("1.25"),
         "discount_percent": Decimal("5"),
-        "benefits": "25% more points on every purchase and 5% off every reward.",
+        "benefits_en": "25% more points on every purchase and 5% off every reward.",
+        "benefits_lt": "25 % daugiau taškų už kiekvieną pirkinį ir 5 % nuolaida kiekvienam prizui.",
+        "benefits_bg": "25% повече точки за всяка покупка и 5% отстъпка от всяка награда.",
+        "benefits_da": "25 % flere point på hvert køb og 5 % rabat på alle belønninger.",
+        "benefits_ru": "На 25% больше баллов за каждую покупку и скидка 5% на каждую награду.",
+        "benefits_pl": "25% więcej punktów za każdy zakup i 5% rabatu na każdą nagrodę.",
     },
     {
         "code": "gold",
@@ -73,8 +86,18 @@ TIERS = [
         "qualifying_points": 1500,
         "earn_multiplier": Decimal("1.5"),
         "discount_percent": Decimal("10"),
-        "benefits": "50% more points on every purchase, 10% off every reward and early access "
-        "to new rewards.",
+        "benefits_en": "50% more points on every purchase, 10% off every reward and early "
+        "access to new rewards.",
+        "benefits_lt": "50 % daugiau taškų už kiekvieną pirkinį, 10 % nuolaida kiekvienam prizui "
+        "ir nauji prizai anksčiau nei kitiems.",
+        "benefits_bg": "50% повече точки за всяка покупка, 10% отстъпка от всяка награда и "
+        "ранен достъп до новите награди.",
+        "benefits_da": "50 % flere point på hvert køb, 10 % rabat på alle belønninger og "
+        "adgang til nye belønninger før alle andre.",
+        "benefits_ru": "На 50% больше баллов за каждую покупку, скидка 10% на каждую награду и "
+        "ранний доступ к новым наградам.",
+        "benefits_pl": "50% więcej punktów za każdy zakup, 10% rabatu na każdą nagrodę i "
+        "wcześniejszy dostęp do nowych nagród.",
     },
 ]
 

@@ -14,6 +14,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from .languages import in_language
+
 
 class Tier(models.Model):
     """A level members climb by the points they earn from purchases over a rolling window."""
@@ -48,7 +50,14 @@ class Tier(models.Model):
         default=0,
         help_text=_("Added for each year of membership (e.g. 3 years × 10 points)."),
     )
-    benefits = models.TextField(_("benefits"), blank=True)
+    # What the tier gives, beyond the multiplier and discount, in each language: a member reads
+    # their own, or the English text where theirs is empty.
+    benefits_en = models.TextField(_("benefits (English)"), blank=True)
+    benefits_lt = models.TextField(_("benefits (Lithuanian)"), blank=True)
+    benefits_bg = models.TextField(_("benefits (Bulgarian)"), blank=True)
+    benefits_da = models.TextField(_("benefits (Danish)"), blank=True)
+    benefits_ru = models.TextField(_("benefits (Russian)"), blank=True)
+    benefits_pl = models.TextField(_("benefits (Polish)"), blank=True)
 
     class Meta:
         verbose_name = _("tier")
@@ -66,6 +75,11 @@ class Tier(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def benefits(self) -> str:
+        """The benefits in the active language."""
+        return in_language(self, "benefits")
 
 
 class EarningRule(models.Model):

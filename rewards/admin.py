@@ -24,9 +24,10 @@ from django.utils.translation import gettext_lazy as _
 
 from loyalty.admin import ReadOnlyAdmin
 from loyalty.errors import LoyaltyError
+from loyalty.languages import LANGUAGE_CODES
 
 from . import services
-from .models import LANGUAGE_CODES, OccasionGrant, Redemption, Reward, Voucher
+from .models import OccasionGrant, Redemption, Reward, Voucher
 from .validators import validate_image_size
 
 ACTION_LIST_LIMIT = 20

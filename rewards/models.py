@@ -1,14 +1,13 @@
 """The reward catalogue, redemptions and their vouchers."""
 
-from django.conf import settings
 from django.core.validators import FileExtensionValidator, MinValueValidator
 from django.db import models
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .validators import validate_image_size
+from loyalty.languages import in_language
 
-LANGUAGE_CODES = [code for code, _name in settings.LANGUAGES]
+from .validators import validate_image_size
 
 
 class Reward(models.Model):
@@ -99,10 +98,7 @@ class Reward(models.Model):
         return self.name_en
 
     def localized(self, field: str, language: str | None = None) -> str:
-        language = (language or translation.get_language() or "en")[:2]
-        if language not in LANGUAGE_CODES:
-            language = "en"
-        return getattr(self, f"{field}_{language}") or getattr(self, f"{field}_en")
+        return in_language(self, field, language)
 
     @property
     def name(self) -> str:

@@ -15,6 +15,7 @@ from accounts.management.commands.create_partner import Command as CreatePartner
 from accounts.models import Member, Partner, PartnerApiKey, User
 from accounts.services import api_key_authenticate
 from loyalty import demo
+from loyalty.languages import LANGUAGE_CODES
 from loyalty.models import EarningRule, LedgerEntry, Purchase, PurchaseLine, Refund, Tier
 from tests import factories
 
@@ -60,7 +61,8 @@ def test_seed_demo_creates_the_tiers():
         ("silver", "Silver", 1, 500, Decimal("1.25"), Decimal("5.00")),
         ("gold", "Gold", 2, 1500, Decimal("1.50"), Decimal("10.00")),
     ]
-    assert all(Tier.objects.values_list("benefits", flat=True))
+    benefit_fields = [f"benefits_{code}" for code in LANGUAGE_CODES]
+    assert all(all(texts) for texts in Tier.objects.values_list(*benefit_fields))
 
 
 def test_seed_demo_creates_the_earning_rules():

@@ -217,7 +217,7 @@ def test_staff_set_a_tiers_anniversary_bonus_or_leave_it_empty(admin_client, tie
         "qualifying_points": "500",
         "earn_multiplier": "1.25",
         "discount_percent": "5",
-        "benefits": "",
+        "benefits_en": "",
     }
     # when
     saved = admin_client.post(

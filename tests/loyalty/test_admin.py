@@ -489,7 +489,7 @@ def test_tier_can_be_added(admin_client, tiers):
             "qualifying_points": "5000",
             "earn_multiplier": "2",
             "discount_percent": "15",
-            "benefits": "",
+            "benefits_en": "",
         },
     )
 

@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Member
-from loyalty.models import LedgerEntry
+from loyalty.models import LedgerEntry, Tier
 from loyalty.services import points_credit, record_purchase
 from members.charts import balance_chart
 from members.selectors import next_anniversary
@@ -177,3 +177,22 @@ def test_the_latest_activity_says_why(member_client, web_member, rules, shop):
     assert "Purchase of €12.50 at Corner Shop" in html
     assert "“Two points per euro on coffee”: 2 per EUR on €4.50, +9" in html
     assert "“One point per euro”: 1 per EUR on €8.00, +8" in html
+
+
+def test_each_tiers_benefits_are_shown_in_the_members_language_or_else_in_english(
+    member_client, web_member, tiers
+):
+    # given: Silver's benefits in English and Lithuanian, Gold's only in English
+    Tier.objects.filter(pk=tiers["silver"].pk).update(
+        benefits_en="Free coffee on Fridays.", benefits_lt="Nemokama kava penktadieniais."
+    )
+    Tier.objects.filter(pk=tiers["gold"].pk).update(benefits_en="A parking place.")
+    Member.objects.filter(pk=web_member.pk).update(language="lt")
+
+    # when
+    html = member_client.get(DASHBOARD).content.decode()
+
+    # then
+    assert "Nemokama kava penktadieniais." in html
+    assert "Free coffee on Fridays." not in html
+    assert "A parking place." in html
