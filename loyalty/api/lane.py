@@ -35,8 +35,9 @@ from .throttling import ApiKeyRateThrottle
 from .views import PurchaseInput, PurchaseView, purchase_record
 
 PURCHASES_PATH = "/api/v1/purchases/"
-# What DRF's negotiation answers with plain JSON and no rendering options.
-PLAIN_ACCEPT = frozenset({"", "*/*", "application/json"})
+# What DRF's negotiation answers with plain JSON and no rendering options (no Accept header is
+# */*; an empty one DRF refuses with 406, so it goes to the view).
+PLAIN_ACCEPT = frozenset({"*/*", "application/json"})
 
 
 class PurchaseLaneMiddleware:
@@ -46,7 +47,11 @@ class PurchaseLaneMiddleware:
 
     def __call__(self, request):
         if request.method == "POST" and request.path_info == PURCHASES_PATH:
-            response = purchase_lane(request)
+            try:
+                response = purchase_lane(request)
+            except Exception as exc:  # e.g. the database or the cache down
+                # as ApiProblemMiddleware answers for the view (DRF adds no Allow to a 500)
+                return server_error_response(request, exc)
             if response is not None:
                 response["Allow"] = self.allow
                 return response
@@ -56,7 +61,7 @@ class PurchaseLaneMiddleware:
 def purchase_lane(request):
     """The answer to a purchase request, or None to leave it to the view."""
     meta = request.META
-    if meta.get("QUERY_STRING") or meta.get("HTTP_ACCEPT", "") not in PLAIN_ACCEPT:
+    if meta.get("QUERY_STRING") or meta.get("HTTP_ACCEPT", "*/*") not in PLAIN_ACCEPT:
         return None
     if request.content_type != "application/json" or any(
         name != "charset" or value.lower() != "utf-8"
@@ -80,15 +85,12 @@ def purchase_lane(request):
     partner = key.partner
     run = IdempotentRun(partner, idempotency_key, digest, _refusal)
     try:
-        try:
-            answer = run.run(
-                lambda savepoint: purchase_record(partner, values, savepoint=savepoint),
-                savepoint_free=True,
-            )
-        except (LoyaltyError, APIException) as exc:  # a replay refused: key reused or busy
-            answer = _refusal(exc)
-    except Exception as exc:
-        return server_error_response(request, exc)
+        answer = run.run(
+            lambda savepoint: purchase_record(partner, values, savepoint=savepoint),
+            savepoint_free=True,
+        )
+    except (LoyaltyError, APIException) as exc:  # a replay refused: key reused or busy
+        answer = _refusal(exc)
     return _rendered(answer)
 
 

@@ -167,6 +167,42 @@ def test_the_rate_is_counted_once(lane, settings):
     assert statuses == [201, 201, 429]
 
 
+def test_the_cache_out_of_reach_while_counting_the_rate_is_a_problem_and_writes_nothing(
+    lane, view, settings
+):
+    # given: throttling on, and the cache that counts the rate at a port where nothing listens
+    settings.LOYALTY_API_RATE = "100/minute"
+    unreachable = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:9/0",
+        }
+    }
+    for client in (lane, view):
+        client.raise_request_exception = False
+        member = factories.make_member()
+        # when
+        with override_settings(CACHES=unreachable):
+            response = client.post(PATH, body(member, "DOWN-1"))
+        # then: the same logged 500 problem from the lane and the view, and nothing recorded
+        assert response.status_code == 500
+        assert response["Content-Type"] == "application/problem+json"
+        assert response.json()["code"] == "server_error"
+        assert "Allow" not in response
+        assert not Purchase.objects.exists() and not IdempotencyRecord.objects.exists()
+        member.refresh_from_db()
+        assert member.points_balance == 0
+
+
+def test_an_empty_accept_header_is_refused_whichever_way_the_purchase_goes(lane, view):
+    for client in (lane, view):
+        member = factories.make_member()
+        response = client.post(PATH, body(member, "EMPTY-ACCEPT"), HTTP_ACCEPT="")
+        assert response.status_code == 406
+        assert response.json()["code"] == "not_acceptable"
+    assert not Purchase.objects.exists()
+
+
 def test_what_the_lane_wrote_is_what_the_view_writes(lane, view):
     for client, external_id in [(lane, "LANE-1"), (view, "VIEW-1")]:
         member = factories.make_member()
@@ -215,6 +251,7 @@ def test_the_lane_answers_a_plain_purchase(good_request):
     [
         {"path": PATH + "?x=1"},
         {"HTTP_ACCEPT": "text/html"},
+        {"HTTP_ACCEPT": ""},
         {"HTTP_ACCEPT": "application/json; indent=4"},
         {"content_type": "text/plain"},
         {"content_type": "application/json; charset=latin-1"},
@@ -226,6 +263,7 @@ def test_the_lane_answers_a_plain_purchase(good_request):
         {"payload": "[]"},
         {"payload": json.dumps({"member_number": "1"})},
         {"payload": '{"member_number": "1\\u0000"}'},
+        {"payload": '{"member_number": "1", "x": ' + "[" * 400 + "]" * 400 + "}"},
     ],
 )
 def test_the_lane_leaves_anything_else_to_the_view(good_request, change):
