@@ -6,7 +6,13 @@ from decimal import Decimal
 
 from django.conf import settings
 from rest_framework import parsers
-from rest_framework.exceptions import ParseError
+from rest_framework.exceptions import ParseError, UnsupportedMediaType
+
+# Deeper than any body of ours (a purchase's lines are 3 levels down); deeper bodies are refused
+# before anything recursive (json itself, the NUL check, a serializer) could run out of stack.
+MAX_DEPTH = 32
+# Text codecs that turn escapes or ASCII into other characters: never a body's real charset.
+_TRANSFORMING = frozenset({"unicode-escape", "raw-unicode-escape", "utf-7", "idna", "punycode"})
 
 
 def _refuse_constant(name):
@@ -18,9 +24,23 @@ class DecimalJSONParser(parsers.JSONParser):
         parser_context = parser_context or {}
         encoding = parser_context.get("encoding", settings.DEFAULT_CHARSET)
         try:
-            decoded = codecs.getreader(encoding)(stream)
-            data = json.load(decoded, parse_float=Decimal, parse_constant=_refuse_constant)
-        except (ValueError, UnicodeDecodeError) as exc:
+            codec = codecs.lookup(encoding)
+        except LookupError:
+            codec = None
+        if codec is None or not codec._is_text_encoding or codec.name in _TRANSFORMING:
+            raise UnsupportedMediaType(
+                media_type or "application/json",
+                detail=f"The charset {encoding!r} is not supported; send UTF-8.",
+            )
+        try:
+            text = stream.read().decode(codec.name)
+        except UnicodeDecodeError as exc:
+            raise ParseError(f"The body is not valid JSON: {exc}") from None
+        if _deeper_than(text, MAX_DEPTH):
+            raise ParseError(f"The body is nested more than {MAX_DEPTH} levels deep.")
+        try:
+            data = json.loads(text, parse_float=Decimal, parse_constant=_refuse_constant)
+        except ValueError as exc:
             raise ParseError(f"The body is not valid JSON: {exc}") from None
         if _has_nul(data):
             # No text we store may hold a NUL character (PostgreSQL refuses it).
@@ -28,11 +48,43 @@ class DecimalJSONParser(parsers.JSONParser):
         return data
 
 
+def _deeper_than(text: str, limit: int) -> bool:
+    """Whether the JSON text opens more than `limit` arrays or objects inside one another
+    (brackets inside strings do not count). Only a body with that many brackets is scanned."""
+    if text.count("[") + text.count("{") <= limit:
+        return False
+    depth = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif char in "]}":
+            depth -= 1
+    return False
+
+
 def _has_nul(value) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
+    """Whether any key or string in the parsed body holds a NUL (iteratively: no recursion)."""
+    pending = [value]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                return True
+        elif isinstance(value, dict):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
     return False

@@ -1,5 +1,6 @@
 """The partner API contract: shapes, errors, authorization and idempotency."""
 
+import base64
 from decimal import Decimal
 
 import pytest
@@ -101,6 +102,19 @@ def test_the_ledger_is_cursor_paginated_newest_first(api, member):
     )
 
 
+@pytest.mark.parametrize("position", ["abc", "", "1.5", "1e5", "NaN", "%00", "-1", "٣", "9" * 30])
+@pytest.mark.parametrize("listing", ["ledger", "referrals"])
+def test_a_cursor_made_by_hand_with_a_position_that_is_no_id_is_a_404(
+    api, member, position, listing
+):
+    # given: a cursor that decodes, with a position no list of ours ever wrote
+    cursor = base64.b64encode(f"p={position}".encode()).decode()
+    # when
+    response = api.get(f"/api/v1/members/{member.member_number}/{listing}/", {"cursor": cursor})
+    # then
+    assert_problem(response, 404, "not_found")
+
+
 # --- purchases and refunds ----------------------------------------------------------------------
 
 
@@ -185,6 +199,52 @@ def test_malformed_json_unicode_and_oversized_bodies_get_problems(api, member, s
     assert emoji.status_code == 201 and emoji.json()["external_id"] == "🧾-ünïcødé"
     form = api.post("/api/v1/purchases/", {"a": "b"}, format="multipart")
     assert_problem(form, 415, "unsupported_media_type")
+
+
+@pytest.mark.parametrize("path", ["/api/v1/purchases/", "/api/v1/members/"])
+def test_a_body_nested_too_deep_is_a_400_and_writes_nothing(api, member, path):
+    # given: a valid purchase, with an extra field 400 arrays deep (brackets in strings are text)
+    deep = "[" * 400 + "]" * 400
+    text = (
+        f'{{"member_number": "{member.member_number}", "external_id": "D-1", "amount": "1.00", '
+        f'"currency": "EUR", "email": "deep@example.com", "note": "[[[[", "x": {deep}}}'
+    )
+    # when
+    response = api.post(path, data=text.encode(), content_type="application/json")
+    # then
+    body = assert_problem(response, 400, "malformed_json")
+    assert "32 levels" in body["detail"]
+    assert not Purchase.objects.exists() and Member.objects.count() == 1
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting(api, member):
+    response = purchase(api, member, external_id="[" * 50 + "{" * 40)
+    assert response.status_code == 201, response.content
+
+
+@pytest.mark.parametrize(
+    "charset",
+    ["zlib", "zlib_codec", "bz2", "rot13", "base64", "utf-7", "unicode_escape"],
+)
+def test_a_charset_that_is_no_text_encoding_is_a_415(api, member, charset):
+    response = api.post(
+        "/api/v1/members/",
+        data=b'{"email": "z@example.com"}',
+        content_type=f"application/json; charset={charset}",
+    )
+    assert_problem(response, 415, "unsupported_media_type")
+    assert Member.objects.count() == 1
+
+
+def test_a_body_in_a_declared_text_charset_is_read_in_it(api):
+    text = '{"email": "zoe@example.com", "first_name": "Zoë"}'
+    response = api.post(
+        "/api/v1/members/",
+        data=text.encode("latin-1"),
+        content_type="application/json; charset=ISO-8859-1",
+    )
+    assert response.status_code == 201, response.content
+    assert response.json()["first_name"] == "Zoë"
 
 
 def test_a_refund_takes_back_points_and_reports_the_unrecovered(api, member):
