@@ -3,10 +3,10 @@
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
-from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
 from loyalty.api.base import IDEMPOTENCY_HEADER, PartnerAPIView
+from loyalty.api.pagination import NewestFirstPagination
 from loyalty.api.serializers import MemberSerializer, member_full, problems
 from loyalty.models import LedgerEntry
 
@@ -78,15 +78,8 @@ class LedgerPageSerializer(serializers.Serializer):
     results = LedgerLineSerializer(many=True)
 
 
-class LedgerPagination(CursorPagination):
-    page_size = 50
-    max_page_size = 200
-    page_size_query_param = "page_size"
-    ordering = "-id"
-
-
 class MemberLedgerView(PartnerAPIView):
-    pagination_class = LedgerPagination
+    pagination_class = NewestFirstPagination
 
     @extend_schema(
         operation_id="members_ledger",

@@ -3,10 +3,10 @@
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
-from rest_framework.pagination import CursorPagination
 
 from accounts.services import member_by_number
 from loyalty.api.base import PartnerAPIView
+from loyalty.api.pagination import NewestFirstPagination
 from loyalty.api.serializers import problems
 
 from .selectors import PUBLIC_STATUSES, referral_line, referrals_made
@@ -42,15 +42,8 @@ class ReferralPageSerializer(serializers.Serializer):
     results = ReferralLineSerializer(many=True)
 
 
-class ReferralPagination(CursorPagination):
-    page_size = 50
-    max_page_size = 200
-    page_size_query_param = "page_size"
-    ordering = "-id"
-
-
 class MemberReferralsView(PartnerAPIView):
-    pagination_class = ReferralPagination
+    pagination_class = NewestFirstPagination
 
     @extend_schema(
         operation_id="members_referrals",
