@@ -25,7 +25,7 @@ from babel.numbers import list_currencies
 from dateutil.relativedelta import relativedelta
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Case, F, IntegerField, Q, Sum, Value, When, Window
 from django.utils import timezone
 
@@ -148,6 +148,8 @@ class PreparedSQL:
 
     # the raw connections (psycopg2) -> the names prepared on each
     _prepared: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+    # raw connections whose prepared statements outlived a change of the tables they read
+    _stale: weakref.WeakSet = weakref.WeakSet()
 
     def __init__(self, name: str, sql: str, types: Mapping[str, str]):
         self.name = name
@@ -170,11 +172,32 @@ class PreparedSQL:
         if db.vendor != "postgresql" or db.settings_dict.get("DISABLE_SERVER_SIDE_CURSORS"):
             cursor.execute(self.sql, params)
             return
-        prepared = self._prepared.setdefault(db.connection, set())
+        raw = db.connection
+        prepared = self._prepared.setdefault(raw, set())
         if self.name not in prepared:
-            cursor.execute(self.prepare_sql)
+            if raw in self._stale:
+                cursor.execute(f"DEALLOCATE ALL; {self.prepare_sql}")
+                self._stale.discard(raw)
+            else:
+                cursor.execute(self.prepare_sql)
             prepared.add(self.name)
-        cursor.execute(self.execute_sql, [params[key] for key in self.names])
+        try:
+            cursor.execute(self.execute_sql, [params[key] for key in self.names])
+        except DatabaseError as exc:
+            # A migration changed a column a prepared statement returns: PostgreSQL refuses to
+            # run any statement prepared before it ("cached plan must not change result
+            # type"). Each is prepared afresh on its next use on this connection.
+            if getattr(exc.__cause__, "pgcode", None) != "0A000":
+                raise
+            prepared.clear()
+            self._stale.add(raw)
+            raise StalePreparedStatement(self.name) from exc
+
+
+class StalePreparedStatement(DatabaseError):
+    """A prepared statement met a changed table and failed, and its transaction with it; the
+    next use prepares the connection's statements afresh, so the work can simply run again
+    (loyalty.api.base.IdempotentRun does, once)."""
 
 
 # --- the balance ------------------------------------------------------------------------------

@@ -771,6 +771,54 @@ def test_a_hot_statement_is_prepared_once_per_connection(api, member, settings):
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    "table, column, wider, narrower",
+    [
+        ("accounts_member", "member_number", "varchar(13)", "varchar(12)"),  # the member lookup
+        ("loyalty_tier", "qualifying_points", "bigint", "integer"),  # the lookup's tier
+        ("loyalty_ledgerentry", "balance_after", "numeric(20)", "bigint"),  # the purchase's own
+    ],
+)
+def test_a_migration_under_prepared_statements_costs_no_purchase(table, column, wider, narrower):
+    # given: a connection that prepared the purchase's statements
+    factories.make_tiers()
+    factories.make_rule(name="Base")
+    partner = factories.make_partner("Till")
+    member = factories.make_member()
+    client = make_client(partner)
+
+    def buy_one(external_id):
+        return client.post(
+            "/api/v1/purchases/",
+            {
+                "member_number": member.member_number,
+                "external_id": external_id,
+                "amount": "10.00",
+                "currency": "EUR",
+            },
+            idempotency_key=external_id,
+        )
+
+    assert buy_one("BEFORE").status_code == 201
+    try:
+        # when: a migration changes the type of a column a prepared statement returns
+        with connection.cursor() as cursor:
+            cursor.execute(f"ALTER TABLE {table} ALTER COLUMN {column} TYPE {wider}")
+        after = buy_one("AFTER")
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"ALTER TABLE {table} ALTER COLUMN {column} TYPE {narrower}")
+    # then: the purchase is recorded once, on the statements prepared afresh
+    assert after.status_code == 201, after.content
+    assert after.json()["points_earned"] == 10
+    assert buy_one("BACK").status_code == 201  # and again after the change back
+    assert buy_one("AFTER").status_code == 201  # a replay
+    assert Purchase.objects.filter(member=member).count() == 3
+    assert Member.objects.get(pk=member.pk).points_balance == 30
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
 def test_a_new_connection_prepares_the_statements_again():
     factories.make_tiers()
     factories.make_rule(name="Base")

@@ -20,7 +20,7 @@ from loyalty.errors import (
     LoyaltyError,
 )
 from loyalty.models import IdempotencyRecord
-from loyalty.services import PreparedSQL
+from loyalty.services import PreparedSQL, StalePreparedStatement
 
 from .authentication import ApiKeyAuthentication
 from .parsers import DecimalJSONParser
@@ -105,6 +105,13 @@ class IdempotentRun:
         everything is rolled back, key too, and the request runs again with savepoint=True,
         exactly as a handler with a savepoint runs.
         """
+        try:
+            return self._run(handler, savepoint_free)
+        except StalePreparedStatement:
+            # Everything rolled back, key too, and the statements are prepared afresh now.
+            return self._run(handler, savepoint_free)
+
+    def _run(self, handler, savepoint_free: bool) -> Response:
         if savepoint_free:
             try:
                 return self._run_claimed(lambda: handler(savepoint=False))
