@@ -5,6 +5,11 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from django.views.static import serve
 
+handler400 = "loyalty.api.problems.bad_request"
+handler403 = "loyalty.api.problems.permission_denied"
+handler404 = "loyalty.api.problems.page_not_found"
+handler500 = "loyalty.api.problems.server_error"
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include(("loyalty.api.urls", "api"))),

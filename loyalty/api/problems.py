@@ -11,6 +11,7 @@ from http import HTTPStatus
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404, JsonResponse
+from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -138,3 +139,34 @@ def server_error_response(request, exception) -> JsonResponse:
     logger.error("Unhandled error in %s %s", request.method, request.path, exc_info=exception)
     body = problem(500, "server_error", "Something went wrong on our side; it is logged.")
     return JsonResponse(body, status=500, content_type=PROBLEM_CONTENT_TYPE)
+
+
+# --- Django's error handlers (loyalty.urls): what Django answers before or around a view, such as
+# a 400 for a Host header not in ALLOWED_HOSTS, is a problem under /api/ too.
+
+
+def _site_or_api(status_code: int, code: str, detail: str, site_handler):
+    def handler(request, exception=None):
+        if request.path.startswith("/api/"):
+            return JsonResponse(
+                problem(status_code, code, detail),
+                status=status_code,
+                content_type=PROBLEM_CONTENT_TYPE,
+            )
+        if status_code == 500:
+            return site_handler(request)
+        return site_handler(request, exception)
+
+    return handler
+
+
+bad_request = _site_or_api(400, "bad_request", "The request is malformed.", defaults.bad_request)
+permission_denied = _site_or_api(
+    403, "forbidden", "You may not do this.", defaults.permission_denied
+)
+page_not_found = _site_or_api(
+    404, "not_found", "There is no such endpoint.", defaults.page_not_found
+)
+server_error = _site_or_api(
+    500, "server_error", "Something went wrong on our side; it is logged.", defaults.server_error
+)

@@ -2,6 +2,8 @@
 
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
 
 from accounts import api as members
 from feedback import api as feedback
@@ -9,7 +11,31 @@ from referrals import api as referrals
 from rewards import api as rewards
 
 from . import views
-from .problems import api_not_found
+from .problems import PROBLEM_CONTENT_TYPE, api_not_found
+
+
+class ProblemsInJSON:
+    """The schema (YAML or JSON) and the docs (HTML) render their own formats, but their
+    refusals (a method, an Accept or a format they do not serve) are problems in JSON like
+    every other error of the API. GET and HEAD only: there is nothing else to ask of them."""
+
+    http_method_names = ["get", "head"]
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if isinstance(response, Response) and response.content_type == PROBLEM_CONTENT_TYPE:
+            response.accepted_renderer = JSONRenderer()
+            response.accepted_media_type = "application/json"
+        return response
+
+
+class SchemaView(ProblemsInJSON, SpectacularAPIView):
+    pass
+
+
+class DocsView(ProblemsInJSON, SpectacularSwaggerView):
+    pass
+
 
 v1 = [
     path("members/", members.MemberListView.as_view(), name="members"),
@@ -42,7 +68,7 @@ v1 = [
 
 urlpatterns = [
     path("v1/", include((v1, "v1"))),
-    path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("schema/", SchemaView.as_view(), name="schema"),
+    path("docs/", DocsView.as_view(url_name="api:schema"), name="docs"),
     re_path(r"^.*$", api_not_found),
 ]

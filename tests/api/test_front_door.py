@@ -19,9 +19,11 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def call(method: str, path: str, body: bytes = b"", **headers) -> tuple[int, dict, bytes]:
+    path, _, query = path.partition("?")
     environ = {
         "REQUEST_METHOD": method,
         "PATH_INFO": path,
+        "QUERY_STRING": query,
         "SERVER_NAME": "testserver",
         "wsgi.input": io.BytesIO(body),
         "CONTENT_LENGTH": str(len(body)),
@@ -104,3 +106,39 @@ def test_building_the_api_handler_leaves_the_site_settings_alone():
     ApiWSGIHandler()
     assert site_middleware == settings.MIDDLEWARE
     assert "django.contrib.sessions.middleware.SessionMiddleware" not in settings.API_MIDDLEWARE
+
+
+def problem_of(status: int, headers: dict, content: bytes) -> tuple[int, str]:
+    assert headers["Content-Type"] == "application/problem+json", content
+    body = json.loads(content)
+    assert {"type", "title", "status", "detail", "code"} <= set(body)
+    assert body["status"] == status
+    return status, body["code"]
+
+
+@pytest.mark.parametrize("path", ["/api/v1/members/123456789/", "/api/schema/", "/api/docs/"])
+def test_a_host_we_do_not_serve_gets_a_problem_under_the_api(api_key, path):
+    answer = call("GET", path, host="evil.example", authorization=f"Api-Key {api_key}")
+    assert problem_of(*answer) == (400, "bad_request")
+
+
+def test_a_host_we_do_not_serve_gets_the_sites_page_elsewhere(db):
+    status, headers, _ = call("GET", "/", host="evil.example")
+    assert status == 400 and headers["Content-Type"].startswith("text/html")
+
+
+@pytest.mark.parametrize(
+    "method, path, headers, expected",
+    [
+        ("GET", "/api/schema/", {"accept": "text/html"}, (406, "not_acceptable")),
+        ("POST", "/api/schema/", {}, (405, "method_not_allowed")),
+        ("OPTIONS", "/api/schema/", {}, (405, "method_not_allowed")),
+        ("GET", "/api/schema/?format=xml", {}, (404, "not_found")),
+        ("POST", "/api/docs/", {}, (405, "method_not_allowed")),
+        ("OPTIONS", "/api/docs/", {}, (405, "method_not_allowed")),
+        ("GET", "/api/docs/", {"accept": "application/json"}, (406, "not_acceptable")),
+        ("GET", "/api/docs/?format=json", {}, (404, "not_found")),
+    ],
+)
+def test_what_the_schema_and_docs_refuse_is_a_problem_in_json(db, method, path, headers, expected):
+    assert problem_of(*call(method, path, **headers)) == expected
