@@ -194,7 +194,9 @@ def parse_birthday(value) -> Birthday | None:
         birthday = value
     elif isinstance(value, date):
         birthday = Birthday(value.month, value.day, value.year)
-    elif isinstance(value, str) and (m := re.fullmatch(r"(?:(\d{4})-)?(\d{2})-(\d{2})", value)):
+    elif isinstance(value, str) and (
+        m := re.fullmatch(r"(?:([0-9]{4})-)?([0-9]{2})-([0-9]{2})", value)
+    ):
         year = int(m[1]) if m[1] else None
         birthday = Birthday(int(m[2]), int(m[3]), year)
     else:
@@ -206,8 +208,11 @@ def parse_birthday(value) -> Birthday | None:
     ):
         raise InvalidInput("That day does not exist.", field="birthday")
     today = timezone.localdate()
-    if birthday.year is not None and not (today.year - 130 <= birthday.year <= today.year):
-        raise InvalidInput("The birth year is not plausible.", field="birthday")
+    if birthday.year is not None:
+        if birthday.year < today.year - 130:
+            raise InvalidInput("The birth year is not plausible.", field="birthday")
+        if date(birthday.year, birthday.month, birthday.day) > today:
+            raise InvalidInput("A birthday cannot be in the future.", field="birthday")
     return birthday
 
 
@@ -261,6 +266,10 @@ def member_enroll(
 ) -> Member:
     """Enrol a member. Without a password the member can claim the web account later.
 
+    An account of ours without a membership (staff, say) becomes a member as it is, names and
+    password untouched; a sign-up with a password for such an address is refused (MemberExists,
+    without a number), so no one sets the password of an account they do not own.
+
     `partner` is the partner that enrolled them (none for a web sign-up). `referral_code` starts
     a referral in this transaction (an unknown code refuses the enrolment); `device_hash` and
     `address_hash` are opaque hashes the web sign-up passes for the referral abuse checks.
@@ -280,9 +289,13 @@ def member_enroll(
     today = timezone.localdate()
     try:
         with transaction.atomic():
-            user = User.objects.create_user(
-                email=email, password=password, first_name=first_name, last_name=last_name
-            )
+            user = User.objects.filter(email__iexact=email).first()
+            if user is None:
+                user = User.objects.create_user(
+                    email=email, password=password, first_name=first_name, last_name=last_name
+                )
+            elif password is not None or not user.is_active:
+                raise MemberExists()
             member = Member.objects.create(
                 user=user,
                 member_number=_unused_member_number(),

@@ -50,8 +50,42 @@ def test_an_address_enrolled_twice_is_refused_with_the_existing_number(member):
     assert Member.objects.count() == 1
 
 
+def test_an_account_without_a_membership_is_enrolled_as_it_is(tiers, staff_user):
+    # given: a staff account, not a member
+    password_before = staff_user.password
+    # when: a till enrols its address
+    member = services.member_enroll(email="Staff@Example.com", first_name="Someone Else")
+    # then: the account is the member's, its name and password untouched
+    assert member.user == staff_user and member.tier == tiers["bronze"]
+    staff_user.refresh_from_db()
+    assert staff_user.password == password_before and staff_user.first_name == ""
+    assert User.objects.count() == 1
+
+
+def test_a_sign_up_with_a_password_never_takes_over_an_account_without_a_membership(
+    tiers, staff_user
+):
+    password_before = staff_user.password
+    with pytest.raises(MemberExists) as exc:
+        services.member_enroll(email="staff@example.com", password="a-long-Secret-42")
+    assert "member_number" not in exc.value.extra
+    staff_user.refresh_from_db()
+    assert staff_user.password == password_before and Member.objects.count() == 0
+
+
+def test_a_birthday_in_the_future_is_refused(tiers):
+    tomorrow = timezone.localdate() + timedelta(days=1)
+    with pytest.raises(InvalidInput, match="future"):
+        services.member_enroll(email="x@example.com", birthday=tomorrow.isoformat())
+    assert Member.objects.count() == 0
+
+
 @pytest.mark.parametrize(
-    "birthday", ["02-30", "13-01", "1990-02-29", "14/05", "05-14-1990", "1800-01-01"]
+    "birthday",
+    [
+        *("02-30", "13-01", "1990-02-29", "14/05", "05-14-1990", "1800-01-01", "0000-01-01"),
+        *("٠٥-١٤", "０５-１４"),  # digits, but not ours
+    ],
 )
 def test_impossible_birthdays_are_refused(tiers, birthday):
     with pytest.raises(InvalidInput):
