@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+from datetime import date
 
 from django import forms
 from django.conf import settings
@@ -308,6 +309,9 @@ class ProfileForm(NoColon, forms.Form):
             # 29 February is a real birthday: without a year, check against a leap year.
             if day > calendar.monthrange(year or 2000, month)[1]:
                 self.add_error("birthday_day", _("That day does not exist in that month."))
+                return cleaned
+            if year is not None and date(year, month, day) > timezone.localdate():
+                self.add_error("birthday_year", _("A birthday cannot be in the future."))
                 return cleaned
             cleaned["birthday"] = account_services.Birthday(month, day, year)
         else:

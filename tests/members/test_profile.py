@@ -1,5 +1,5 @@
 import json
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 import time_machine
@@ -172,3 +172,18 @@ def test_download_my_data_is_a_json_file_of_profile_ledger_and_vouchers(
         }
     ]
     assert timezone.datetime.fromisoformat(data["exported_at"])
+
+
+@time_machine.travel(datetime(2026, 6, 10, 12, tzinfo=UTC))
+def test_a_birthday_in_the_future_is_shown_in_the_form_and_nothing_changes(
+    member_client, web_member
+):
+    # given: tomorrow, with its year
+    fields = {"birthday_month": "6", "birthday_day": "11", "birthday_year": "2026"}
+    # when
+    response = member_client.post(PROFILE, _form(**fields))
+    # then
+    assert response.status_code == 200
+    assert "A birthday cannot be in the future." in response.context["form"].errors["birthday_year"]
+    web_member.refresh_from_db()
+    assert web_member.birthday_month is None
