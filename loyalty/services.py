@@ -971,6 +971,9 @@ def record_purchase(
     occurred_at = _now(occurred_at) if occurred_at is not None else at
     if occurred_at > at + timezone.timedelta(minutes=5):
         raise InvalidPurchase("A purchase cannot happen in the future.")
+    max_age = settings.LOYALTY_PURCHASE_MAX_AGE_DAYS
+    if max_age and occurred_at < at - timezone.timedelta(days=max_age):
+        raise InvalidPurchase(f"A purchase is reported within {max_age} days of happening.")
     cleaned = _clean_lines(lines, amount)
     payment_fingerprint = str(payment_fingerprint or "").strip() or None
     if payment_fingerprint is not None and len(payment_fingerprint) > 128:

@@ -250,6 +250,9 @@ LOYALTY_POINTS_EXPIRY_MONTHS = env.int("LOYALTY_POINTS_EXPIRY_MONTHS", default=2
 LOYALTY_WELCOME_POINTS = env.int("LOYALTY_WELCOME_POINTS", default=50)
 # Qualifying points for tiers are counted over this many days.
 LOYALTY_TIER_WINDOW_DAYS = env.int("LOYALTY_TIER_WINDOW_DAYS", default=365)
+# A purchase earns only if it is reported within this many days of happening (0: at any age),
+# so a date long past cannot earn points, promotions of old or a friend's referral bonus.
+LOYALTY_PURCHASE_MAX_AGE_DAYS = env.int("LOYALTY_PURCHASE_MAX_AGE_DAYS", default=90)
 
 # Scheduled jobs (loyalty/jobs.py; `manage.py run_job NAME [--date]`, schedule in the admin).
 # Members per batch (one task and one transaction each).

@@ -29,7 +29,11 @@ class PurchaseInput(serializers.Serializer):
     external_id = serializers.CharField(max_length=100)
     amount = serializers.DecimalField(min_value=Decimal("0.01"), **MONEY)
     currency = serializers.CharField(min_length=3, max_length=3)
-    occurred_at = serializers.DateTimeField(required=False)
+    occurred_at = serializers.DateTimeField(
+        required=False,
+        help_text="When the purchase happened (default: now): not in the future, and at most "
+        "LOYALTY_PURCHASE_MAX_AGE_DAYS (90 by default) days ago, else 422 invalid_purchase.",
+    )
     lines = PurchaseLineInput(many=True, required=False, max_length=500)
     payment_fingerprint = serializers.CharField(
         max_length=128,

@@ -3,11 +3,13 @@ leaves to the view every request it cannot answer that way."""
 
 import json
 import uuid
+from datetime import timedelta
 
 import pytest
 from django.conf import settings
 from django.core.cache import cache
 from django.test import RequestFactory, override_settings
+from django.utils import timezone
 
 from accounts.models import Member
 from loyalty.api.lane import purchase_lane
@@ -96,7 +98,7 @@ def test_a_purchase(lane, view):
 
 def test_a_purchase_with_lines_a_time_and_a_fingerprint(lane, view):
     extra = {
-        "occurred_at": "2026-01-05T10:00:00+02:00",
+        "occurred_at": (timezone.now() - timedelta(days=3)).replace(microsecond=0).isoformat(),
         "lines": [{"sku": "A", "quantity": 2, "amount": "10.00"}, {"sku": "B", "amount": "2.50"}],
         "payment_fingerprint": "fp-1",
     }

@@ -1,4 +1,4 @@
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -135,6 +135,31 @@ def test_lines_must_add_up_and_be_well_formed(partner, member, base_rule):
     with pytest.raises(InvalidPurchase):
         record(partner, member, occurred_at=timezone.now() + timedelta(days=1))
     assert Purchase.objects.count() == 0
+
+
+def test_a_purchase_reported_too_long_after_it_happened_earns_nothing(
+    partner, member, base_rule, settings
+):
+    # given
+    settings.LOYALTY_PURCHASE_MAX_AGE_DAYS = 90
+    now = timezone.now()
+    # when: one from the oldest day allowed, one from a day before it and one from year 1
+    kept = record(
+        partner, member, "T-90", occurred_at=now - timedelta(days=90) + timedelta(hours=1)
+    )
+    for external_id, occurred_at in [
+        ("T-91", now - timedelta(days=91)),
+        ("T-1AD", datetime(1, 1, 1, tzinfo=UTC)),
+    ]:
+        with pytest.raises(InvalidPurchase, match="within 90 days"):
+            record(partner, member, external_id, occurred_at=occurred_at)
+    # then
+    assert kept.points == 10
+    assert list(Purchase.objects.values_list("external_id", flat=True)) == ["T-90"]
+    assert balance(member) == 10
+    # and with no limit, any age earns
+    settings.LOYALTY_PURCHASE_MAX_AGE_DAYS = 0
+    assert record(partner, member, "T-OLD", occurred_at=now - timedelta(days=900)).points == 10
 
 
 def test_closed_members_and_inactive_partners_cannot_record(partner, member, staff_user):
