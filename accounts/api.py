@@ -1,5 +1,6 @@
 """Partner API: enrolling and looking up members, and a member's ledger."""
 
+from django.db.models import F
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
@@ -67,9 +68,34 @@ class MemberDetailView(PartnerAPIView):
 
 
 class LedgerLineSerializer(serializers.ModelSerializer):
+    """A ledger line as a partner reads it: members are program-wide, but the purchase and
+    refund ids in the descriptions of another partner's purchases are that partner's own, so
+    those lines name only the partner. Needs the entries from `ledger_lines`."""
+
+    description = serializers.SerializerMethodField()
+
     class Meta:
         model = LedgerEntry
         fields = ["id", "created_at", "kind", "points", "balance_after", "description"]
+
+    def get_description(self, entry) -> str:
+        partner_id = entry.purchase_partner_id
+        if partner_id is None or partner_id == self.context["partner_id"]:
+            return entry.description
+        if entry.kind == LedgerEntry.Kind.REVERSAL:
+            return f"Refund at {entry.purchase_partner_name}"
+        return f"Purchase at {entry.purchase_partner_name}"
+
+
+def ledger_lines(member: Member):
+    return (
+        LedgerEntry.objects.filter(member=member)
+        .annotate(
+            purchase_partner_id=F("purchase__partner_id"),
+            purchase_partner_name=F("purchase__partner__name"),
+        )
+        .only("id", "created_at", "kind", "points", "balance_after", "description")
+    )
 
 
 class LedgerPageSerializer(serializers.Serializer):
@@ -93,8 +119,6 @@ class MemberLedgerView(PartnerAPIView):
     def get(self, request, member_number: str):
         member: Member = services.member_by_number(member_number)
         paginator = self.pagination_class()
-        entries = LedgerEntry.objects.filter(member=member).only(
-            "id", "created_at", "kind", "points", "balance_after", "description"
-        )
-        page = paginator.paginate_queryset(entries, request, view=self)
-        return paginator.get_paginated_response(LedgerLineSerializer(page, many=True).data)
+        page = paginator.paginate_queryset(ledger_lines(member), request, view=self)
+        lines = LedgerLineSerializer(page, many=True, context={"partner_id": self.partner.pk})
+        return paginator.get_paginated_response(lines.data)

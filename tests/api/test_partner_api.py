@@ -102,6 +102,27 @@ def test_the_ledger_is_cursor_paginated_newest_first(api, member):
     )
 
 
+def test_the_ledger_names_only_the_partner_of_another_partners_purchases(api, other_api, member):
+    # given: a purchase and a refund at this partner and at another one
+    purchase(api, member, external_id="OURS-1", amount="10")
+    purchase(other_api, member, external_id="THEIRS-1", amount="20")
+    other_api.post("/api/v1/purchases/THEIRS-1/refunds/", {"external_id": "THEIR-REFUND-7"})
+    # when
+    ours = api.get(f"/api/v1/members/{member.member_number}/ledger/").json()["results"]
+    theirs = other_api.get(f"/api/v1/members/{member.member_number}/ledger/").json()["results"]
+    # then: each partner reads its own ids, and only the other's name
+    assert [line["description"] for line in ours] == [
+        "Refund at Other Shop",
+        "Purchase at Other Shop",
+        "Corner Shop OURS-1",
+    ]
+    assert [line["description"] for line in theirs] == [
+        "Refund THEIR-REFUND-7 of THEIRS-1",
+        "Other Shop THEIRS-1",
+        "Purchase at Corner Shop",
+    ]
+
+
 @pytest.mark.parametrize("position", ["abc", "", "1.5", "1e5", "NaN", "%00", "-1", "٣", "9" * 30])
 @pytest.mark.parametrize("listing", ["ledger", "referrals"])
 def test_a_cursor_made_by_hand_with_a_position_that_is_no_id_is_a_404(
