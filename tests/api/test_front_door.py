@@ -18,7 +18,11 @@ from tests import factories
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def call(method: str, path: str, body: bytes = b"", **headers) -> tuple[int, dict, bytes]:
+def call(
+    method: str, path: str, body: bytes = b"", chunked: bool = False, **headers
+) -> tuple[int, dict, bytes]:
+    """Call loyalty.wsgi as a WSGI server does; `chunked` as one does for a body sent in chunks
+    (undone, with Transfer-Encoding and no Content-Length)."""
     path, _, query = path.partition("?")
     environ = {
         "REQUEST_METHOD": method,
@@ -26,8 +30,11 @@ def call(method: str, path: str, body: bytes = b"", **headers) -> tuple[int, dic
         "QUERY_STRING": query,
         "SERVER_NAME": "testserver",
         "wsgi.input": io.BytesIO(body),
-        "CONTENT_LENGTH": str(len(body)),
     }
+    if chunked:
+        environ["HTTP_TRANSFER_ENCODING"] = "chunked"
+    else:
+        environ["CONTENT_LENGTH"] = str(len(body))
     environ.update({f"HTTP_{name.upper()}": value for name, value in headers.items()})
     if body:
         environ["CONTENT_TYPE"] = "application/json"
@@ -77,6 +84,38 @@ def test_a_purchase_goes_through_the_api_chain(api_key):
     assert "Set-Cookie" not in headers
     assert headers["X-Content-Type-Options"] == "nosniff"
     assert headers["Content-Length"] == str(len(content))
+
+
+def test_a_body_sent_in_chunks_is_read_whole_or_refused_as_too_large(api_key, settings):
+    # given
+    member = factories.make_member()
+    body = json.dumps(
+        {
+            "member_number": member.member_number,
+            "external_id": "chunked-1",
+            "amount": "20.00",
+            "currency": "EUR",
+        }
+    ).encode()
+    headers = {"authorization": f"Api-Key {api_key}"}
+    # when
+    status, _, content = call(
+        "POST", "/api/v1/purchases/", body, chunked=True, idempotency_key="c1", **headers
+    )
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 100
+    too_large = call(
+        "POST",
+        "/api/v1/purchases/",
+        body + b" " * 200,
+        chunked=True,
+        idempotency_key="c2",
+        **headers,
+    )
+    # then
+    assert status == 201, content
+    assert json.loads(content)["points_earned"] == 20
+    assert too_large[0] == 413 and json.loads(too_large[2])["code"] == "body_too_large"
+    assert LedgerEntry.objects.filter(member=member).count() == 1
 
 
 def test_api_errors_stay_problems_on_the_api_chain(api_key):
