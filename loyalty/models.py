@@ -458,7 +458,9 @@ class IdempotencyRecord(models.Model):
     key = models.CharField(max_length=255)
     request_hash = models.CharField(max_length=64)
     response_status = models.PositiveSmallIntegerField(null=True)
-    response_body = models.JSONField(null=True)
+    # The answer's JSON text as first sent: a replay sends the same bytes (jsonb would not keep
+    # the order of the keys).
+    response_body = models.TextField(null=True)
     response_content_type = models.CharField(max_length=100, default="application/json")
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 

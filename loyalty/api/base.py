@@ -1,6 +1,7 @@
 """The base of every partner API view: key auth, throttling, JSON only, idempotent POSTs."""
 
 import hashlib
+import json
 import threading
 
 from django.db import IntegrityError, connection, transaction
@@ -180,8 +181,8 @@ class IdempotentRun:
     def _store(self, record_id: int, response: Response) -> None:
         """Keep the response on the claimed record (one UPDATE, no model save).
 
-        The body is stored as the JSON text DRF renders (the same value the JSONField would
-        store after json.loads; SQL NULL for a response without data).
+        The body is stored as the JSON text DRF renders, byte for byte (SQL NULL for a response
+        without data), for a replay to send the same.
         """
         rendered = JSONRenderer().render(response.data)
         response.rendered_json = rendered  # the purchase lane answers with these bytes
@@ -202,12 +203,26 @@ class IdempotentRun:
             raise IdempotencyKeyReused()
         if record.response_status is None:
             raise IdempotencyKeyInProgress()
-        return Response(
-            record.response_body,
+        return StoredResponse(
+            (record.response_body or "").encode(),
             status=record.response_status,
             headers={"Idempotent-Replayed": "true"},
             content_type=record.response_content_type,
         )
+
+
+class StoredResponse(Response):
+    """An answer given before, sent again as the very bytes it was first sent as."""
+
+    def __init__(self, content: bytes, **kwargs):
+        super().__init__(json.loads(content) if content else None, **kwargs)
+        self.rendered_json = content  # what the purchase lane answers with, too
+
+    @property
+    def rendered_content(self) -> bytes:
+        if self.rendered_json:
+            self["Content-Type"] = self.content_type
+        return self.rendered_json
 
 
 _CLAIM = PreparedSQL(  # PostgreSQL only (ON CONFLICT ... DO NOTHING waits for a concurrent insert)
@@ -228,7 +243,7 @@ _STORE = PreparedSQL(
     "loyalty_idempotency_store",
     f"UPDATE {IdempotencyRecord._meta.db_table} SET response_status = %(status)s, "
     "response_body = %(body)s, response_content_type = %(content_type)s WHERE id = %(id)s",
-    {"status": "integer", "body": "jsonb", "content_type": "varchar", "id": "bigint"},
+    {"status": "integer", "body": "text", "content_type": "varchar", "id": "bigint"},
 )
 
 

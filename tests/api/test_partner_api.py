@@ -471,7 +471,8 @@ def test_throttling_per_key_answers_429_with_retry_after(api, member, settings, 
 def test_same_key_same_body_replays_the_stored_response(api, member):
     first = purchase(api, member, key="k-1")
     second = purchase(api, member, key="k-1")
-    assert (second.status_code, second.json()) == (first.status_code, first.json())
+    assert (second.status_code, second.content) == (first.status_code, first.content)
+    assert second["Content-Type"] == first["Content-Type"] == "application/json"
     assert second["Idempotent-Replayed"] == "true"
     assert Purchase.objects.count() == 1
     assert LedgerEntry.objects.filter(kind="earn").count() == 1
@@ -483,7 +484,8 @@ def test_a_refusal_is_replayed_too_and_changes_nothing(api, member):
     first = api.post("/api/v1/redemptions/", body, idempotency_key="r-1")
     second = api.post("/api/v1/redemptions/", body, idempotency_key="r-1")
     assert first.status_code == second.status_code == 422
-    assert second.json() == first.json()
+    assert second.content == first.content  # byte for byte, keys in their order
+    assert list(second.json())[:5] == ["type", "title", "status", "detail", "code"]
     assert second["Content-Type"] == PROBLEM
 
 

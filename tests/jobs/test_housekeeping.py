@@ -19,7 +19,7 @@ def _key(partner, key: str, hours_ago: float) -> IdempotencyRecord:
         key=key,
         request_hash="0" * 64,
         response_status=201,
-        response_body={},
+        response_body="{}",
         created_at=timezone.now() - timedelta(hours=hours_ago),
     )
 
