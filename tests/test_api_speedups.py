@@ -788,16 +788,7 @@ def test_a_migration_under_prepared_statements_costs_no_purchase(table, column, 
     client = make_client(partner)
 
     def buy_one(external_id):
-        return client.post(
-            "/api/v1/purchases/",
-            {
-                "member_number": member.member_number,
-                "external_id": external_id,
-                "amount": "10.00",
-                "currency": "EUR",
-            },
-            idempotency_key=external_id,
-        )
+        return buy(client, member, external_id, amount="10.00", key=external_id)
 
     assert buy_one("BEFORE").status_code == 201
     try:

@@ -53,6 +53,17 @@ def call(
     return started["status"], started["headers"], content
 
 
+def purchase_body(member, external_id: str) -> bytes:
+    return json.dumps(
+        {
+            "member_number": member.member_number,
+            "external_id": external_id,
+            "amount": "20.00",
+            "currency": "EUR",
+        }
+    ).encode()
+
+
 @pytest.fixture
 def api_key(partner, base_rule, tiers):
     _, raw = api_key_create(partner=partner, name="front door")
@@ -61,14 +72,7 @@ def api_key(partner, base_rule, tiers):
 
 def test_a_purchase_goes_through_the_api_chain(api_key):
     member = factories.make_member()
-    body = json.dumps(
-        {
-            "member_number": member.member_number,
-            "external_id": "door-1",
-            "amount": "20.00",
-            "currency": "EUR",
-        }
-    ).encode()
+    body = purchase_body(member, "door-1")
     status, headers, content = call(
         "POST",
         "/api/v1/purchases/",
@@ -89,14 +93,7 @@ def test_a_purchase_goes_through_the_api_chain(api_key):
 def test_a_body_sent_in_chunks_is_read_whole_or_refused_as_too_large(api_key, settings):
     # given
     member = factories.make_member()
-    body = json.dumps(
-        {
-            "member_number": member.member_number,
-            "external_id": "chunked-1",
-            "amount": "20.00",
-            "currency": "EUR",
-        }
-    ).encode()
+    body = purchase_body(member, "chunked-1")
     headers = {"authorization": f"Api-Key {api_key}"}
     # when
     status, _, content = call(
