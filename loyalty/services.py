@@ -13,6 +13,7 @@ How a balance changes (the ledger invariants in docs/ARCHITECTURE.md):
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 import weakref
 from collections.abc import Mapping, Sequence
@@ -143,7 +144,10 @@ class PreparedSQL:
     Where a pooler in transaction mode sits between Django and PostgreSQL, a statement prepared
     on one server connection is not there on the next: such set-ups say so with the database
     setting DISABLE_SERVER_SIDE_CURSORS (which they need anyway), and then, as on other
-    databases, the statement runs as plain SQL.
+    databases, the statement runs as plain SQL. A pooler in session mode may hand a new
+    connection of ours a server connection that has the statement already: its name carries a
+    digest of its SQL, so a statement of that name is this very one (not another release's) and
+    is used as it is.
     """
 
     # the raw connections (psycopg2) -> the names prepared on each
@@ -152,8 +156,8 @@ class PreparedSQL:
     _stale: weakref.WeakSet = weakref.WeakSet()
 
     def __init__(self, name: str, sql: str, types: Mapping[str, str]):
-        self.name = name
         self.sql = sql.strip()
+        self.name = name = f"{name}_{hashlib.sha256(self.sql.encode()).hexdigest()[:12]}"
         self.names: list[str] = []
 
         def number(match: re.Match) -> str:
@@ -179,7 +183,9 @@ class PreparedSQL:
                 cursor.execute(f"DEALLOCATE ALL; {self.prepare_sql}")
                 self._stale.discard(raw)
             else:
-                cursor.execute(self.prepare_sql)
+                cursor.execute(_PREPARED_ALREADY, [self.name])
+                if cursor.fetchone() is None:
+                    cursor.execute(self.prepare_sql)
             prepared.add(self.name)
         try:
             cursor.execute(self.execute_sql, [params[key] for key in self.names])
@@ -192,6 +198,9 @@ class PreparedSQL:
             prepared.clear()
             self._stale.add(raw)
             raise StalePreparedStatement(self.name) from exc
+
+
+_PREPARED_ALREADY = "SELECT 1 FROM pg_prepared_statements WHERE name = %s"
 
 
 class StalePreparedStatement(DatabaseError):

@@ -686,7 +686,7 @@ def test_the_member_for_a_purchase_is_what_the_orm_reads(db, tiers):
             found = account_services.member_for_purchase(member.member_number)
             tier = found.tier
         # then: one query, the same values and types as the ORM's
-        assert len(queries) <= 2  # (PREPARE once per connection, then EXECUTE)
+        assert len(queries) <= 3  # (looked up and PREPAREd once per connection, then EXECUTE)
         expected = Member.objects.select_related("tier").get(pk=member.pk)
         assert _values(found) == _values(expected)
         assert [type(v) for v in _values(found).values()] == [
@@ -757,7 +757,7 @@ def test_a_hot_statement_is_prepared_once_per_connection(api, member, settings):
     # when: the same connection again
     again = heads()
     # then: executed, not prepared
-    assert "EXECUTE loyalty_purchase_credit" in again
+    assert any(head.startswith("EXECUTE loyalty_purchase_credit_") for head in again)
     assert not any(head.startswith("PREPARE") for head in again)
     # when: a pooler in transaction mode is configured, plain SQL
     connection.settings_dict["DISABLE_SERVER_SIDE_CURSORS"] = True
@@ -806,6 +806,26 @@ def test_a_migration_under_prepared_statements_costs_no_purchase(table, column, 
     assert buy_one("AFTER").status_code == 201  # a replay
     assert Purchase.objects.filter(member=member).count() == 3
     assert Member.objects.get(pk=member.pk).points_balance == 30
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_statements_a_server_connection_kept_are_used_as_they_are():
+    # given: statements prepared on the server connection, which a pooler in session mode
+    # hands to a new connection of ours (ours knows nothing of them)
+    factories.make_tiers()
+    factories.make_rule(name="Base")
+    client = make_client(factories.make_partner("Till"))
+    member = factories.make_member()
+    assert buy(client, member, "FIRST", amount="10.00").status_code == 201
+    services.PreparedSQL._prepared.pop(connection.connection)
+    # when
+    with CaptureQueriesContext(connection) as queries:
+        again = buy(client, member, "SECOND", amount="10.00")
+    # then: found, not prepared again ("already exists" would fail every request)
+    assert again.status_code == 201, again.content
+    assert not any(sql.startswith("PREPARE") for sql in statements(queries))
+    assert Member.objects.get(pk=member.pk).points_balance == 20
 
 
 @pytest.mark.postgres
