@@ -83,7 +83,7 @@ class UserAdmin(BaseUserAdmin):
     add_form = UserCreationForm
     fieldsets = (
         (None, {"fields": ("email", "password")}),
-        (_("Personal info"), {"fields": ("first_name", "last_name", "member_link")}),
+        (_("Personal info"), {"fields": ("first_name", "last_name", "language", "member_link")}),
         (
             _("Permissions"),
             {

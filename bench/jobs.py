@@ -291,7 +291,7 @@ def fill(cursor, members: int, day: date) -> None:
         cursor,
         "accounts_user",
         "id, password, is_superuser, email, first_name, last_name, is_staff, is_active, "
-        "date_joined",
+        "date_joined, language",
     )
     member_rows = Copier(
         cursor,
@@ -420,7 +420,7 @@ def fill(cursor, members: int, day: date) -> None:
         reason = (
             "Hard times" if status == "paused" else ("Moved away" if status == "closed" else "")
         )
-        users.add(f"{i}\t!\tf\tm{i}@bench.invalid\tBench\t{i}\tf\tt\t{now}\n")
+        users.add(f"{i}\t!\tf\tm{i}@bench.invalid\tBench\t{i}\tf\tt\t{now}\t\n")
         member_rows.add(
             f"{i}\t{i}\t{number}{luhn(number)}\t{joined.isoformat()}\t{bday}\t"
             f"{rng.choice(LANGUAGES)}\t{status}\t{reason}\t{rng.choice(DELIGHTS)}\tt\tf\t{balance}\t"

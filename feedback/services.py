@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from accounts.models import Member
@@ -487,33 +487,42 @@ def feedback_escalate_due(*, now: datetime | None = None) -> dict[str, int]:
     return counts
 
 
-def managers_emails() -> list[str]:
+def managers() -> list:
+    """Who hears of escalations: the active staff of the managers group, or else the active
+    superusers, each with an e-mail address."""
     from django.contrib.auth import get_user_model
 
-    users = get_user_model().objects.filter(is_active=True).exclude(email="")
-    managers = users.filter(groups__name=settings.FEEDBACK_MANAGERS_GROUP, is_staff=True)
-    emails = sorted(set(managers.values_list("email", flat=True)))
-    return emails or sorted(users.filter(is_superuser=True).values_list("email", flat=True))
+    users = get_user_model().objects.filter(is_active=True).exclude(email="").order_by("email")
+    in_group = list(users.filter(groups__name=settings.FEEDBACK_MANAGERS_GROUP, is_staff=True))
+    return in_group or list(users.filter(is_superuser=True))
 
 
 def escalation_email_send(*, item_id: int) -> bool:
-    """E-mail the managers about one escalated item (in the site's default language)."""
+    """E-mail the managers about one escalated item, each in their own language (a manager
+    without one reads the site's): one e-mail per language, to all who read it."""
     from django.core.mail import send_mail
     from django.template.loader import render_to_string
     from django.urls import reverse
 
     item = FeedbackItem.objects.select_related("member__user").filter(pk=item_id).first()
-    recipients = managers_emails()
+    recipients = managers()
     if item is None or item.escalated_at is None or not recipients:
         return False
+    by_language: dict[str, set[str]] = {}
+    for user in recipients:
+        by_language.setdefault(user.language or settings.LANGUAGE_CODE, set()).add(user.email)
     context = {
         "item": item,
         "admin_url": settings.SITE_URL
         + reverse("admin:feedback_feedbackitem_change", args=[item.pk]),
     }
-    subject = render_to_string("feedback/escalation_subject.txt", context).strip()
-    body = render_to_string("feedback/escalation_body.txt", context)
-    send_mail(" ".join(subject.split()), body, None, recipients)
+    for language, emails in sorted(by_language.items()):
+        with translation.override(language):
+            reasons = {"severe": _("severe"), "overdue": _("overdue")}
+            context["reason"] = reasons.get(item.escalation_reason, item.escalation_reason)
+            subject = render_to_string("feedback/escalation_subject.txt", context).strip()
+            body = render_to_string("feedback/escalation_body.txt", context)
+        send_mail(" ".join(subject.split()), body, None, sorted(emails))
     return True
 
 

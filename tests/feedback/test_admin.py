@@ -6,7 +6,7 @@ import pytest
 import time_machine
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
 from django.contrib.messages import get_messages
 from django.core import mail
@@ -900,6 +900,30 @@ def test_the_escalation_email_links_to_the_item_in_the_admin(file_item, staff, m
     # then
     assert services.escalation_email_send(item_id=item.pk) is True
     assert _url("change", item) in mail.outbox[-1].body
+
+
+def test_each_manager_reads_the_escalation_in_their_own_language(file_item, staff, manager):
+    # given: a second manager who reads Lithuanian; the first has no language of their own
+    lithuanian = get_user_model().objects.create_user(
+        email="vadove@example.com", password="x", is_staff=True, language="lt"
+    )
+    lithuanian.groups.add(Group.objects.get(name="Managers"))
+    item = file_item()
+    services.feedback_set_severity(item=item, severity="critical", staff_user=staff)
+    mail.outbox.clear()
+
+    # when
+    assert services.escalation_email_send(item_id=item.pk) is True
+
+    # then: one e-mail per language, each to those who read it
+    sent = {tuple(message.to): message for message in mail.outbox}
+    assert set(sent) == {("boss@example.com",), ("vadove@example.com",)}
+    english, lithuanian_mail = sent["boss@example.com",], sent["vadove@example.com",]
+    assert english.subject.startswith("Escalated (severe): ")
+    assert "What the member said:" in english.body
+    assert lithuanian_mail.subject.startswith("Perduota vadovams (rimtas): ")
+    assert "Ką sakė narys:" in lithuanian_mail.body
+    assert item.text in lithuanian_mail.body and _url("change", item) in lithuanian_mail.body
 
 
 def test_the_queue_names_the_partner_who_filed(web, file_item, partner):
