@@ -37,7 +37,7 @@ class MemberListView(PartnerAPIView):
         request=MemberEnrollInput,
         responses={201: MemberSerializer, **problems(409, post=True)},
         description="An e-mail already enrolled is refused with 409 member_exists and the "
-        "existing member_number.",
+        "existing member_number; the address of a staff account with 409 email_unavailable.",
     )
     def post(self, request, *args, **kwargs):
         return self.run_idempotent(request, lambda: self.create(request, *args, **kwargs))
@@ -83,7 +83,7 @@ class LedgerLineSerializer(serializers.ModelSerializer):
         if partner_id is None or partner_id == self.context["partner_id"]:
             return entry.description
         if entry.kind == LedgerEntry.Kind.REVERSAL:
-            return f"Refund at {entry.purchase_partner_name}"
+            return f"Points of a purchase at {entry.purchase_partner_name} taken back"
         return f"Purchase at {entry.purchase_partner_name}"
 
 

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from loyalty.caching import ProcessCache
 from loyalty.errors import (
+    EmailUnavailable,
     InvalidInput,
     MemberExists,
     MemberNotFound,
@@ -266,9 +267,11 @@ def member_enroll(
 ) -> Member:
     """Enrol a member. Without a password the member can claim the web account later.
 
-    An account of ours without a membership (staff, say) becomes a member as it is, names and
-    password untouched; a sign-up with a password for such an address is refused (MemberExists,
-    without a number), so no one sets the password of an account they do not own.
+    An account of ours without a membership becomes a member as it is, names and password
+    untouched. Staff and superuser accounts never do (EmailUnavailable): a partner must not be
+    able to turn one into a membership that its mailbox could then claim with a new password. A
+    sign-up with a password for such an address is refused (MemberExists, without a number), so
+    no one sets the password of an account they do not own.
 
     `partner` is the partner that enrolled them (none for a web sign-up). `referral_code` starts
     a referral in this transaction (an unknown code refuses the enrolment); `device_hash` and
@@ -296,6 +299,8 @@ def member_enroll(
                 )
             elif password is not None or not user.is_active:
                 raise MemberExists()
+            elif user.is_staff or user.is_superuser:
+                raise EmailUnavailable()
             member = Member.objects.create(
                 user=user,
                 member_number=_unused_member_number(),

@@ -74,6 +74,12 @@ class MemberExists(LoyaltyError):
     default_message = _("A member with this e-mail address is already enrolled.")
 
 
+class EmailUnavailable(LoyaltyError):
+    code = "email_unavailable"
+    status = 409
+    default_message = _("This e-mail address cannot be enrolled; please use another one.")
+
+
 class InsufficientPoints(LoyaltyError):
     code = "insufficient_points"
     status = 422

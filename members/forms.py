@@ -163,8 +163,13 @@ class ClaimForm(NoColon, _InMemberLanguage, PasswordResetForm):
     )
 
     def _members_users(self, email: str):
+        # Staff set their passwords in the admin, never through a member's claim link.
         return User.objects.filter(
-            email__iexact=normalize_email(email), is_active=True, member__isnull=False
+            email__iexact=normalize_email(email),
+            is_active=True,
+            member__isnull=False,
+            is_staff=False,
+            is_superuser=False,
         )
 
     def get_users(self, email):

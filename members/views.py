@@ -197,6 +197,8 @@ class ClaimConfirmView(auth_views.PasswordResetConfirmView):
         user = super().get_user(uidb64)
         if user is None or user.has_usable_password() or not hasattr(user, "member"):
             return None
+        if user.is_staff or user.is_superuser:  # staff never set a password here
+            return None
         return user
 
     def form_valid(self, form):

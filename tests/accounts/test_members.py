@@ -5,7 +5,14 @@ from django.utils import timezone
 
 from accounts import services
 from accounts.models import Member, PartnerApiKey, User
-from loyalty.errors import InvalidInput, MemberExists, MemberNotFound, NotAllowed, ReasonRequired
+from loyalty.errors import (
+    EmailUnavailable,
+    InvalidInput,
+    MemberExists,
+    MemberNotFound,
+    NotAllowed,
+    ReasonRequired,
+)
 from tests import factories
 
 
@@ -50,16 +57,31 @@ def test_an_address_enrolled_twice_is_refused_with_the_existing_number(member):
     assert Member.objects.count() == 1
 
 
-def test_an_account_without_a_membership_is_enrolled_as_it_is(tiers, staff_user):
-    # given: a staff account, not a member
-    password_before = staff_user.password
+def test_an_account_without_a_membership_is_enrolled_as_it_is(tiers):
+    # given: an account of ours that is not a member (its membership was never made)
+    user = User.objects.create_user(email="rita@example.com", password="Her-own-pass-1")
+    password_before = user.password
     # when: a till enrols its address
-    member = services.member_enroll(email="Staff@Example.com", first_name="Someone Else")
+    member = services.member_enroll(email="Rita@Example.com", first_name="Someone Else")
     # then: the account is the member's, its name and password untouched
-    assert member.user == staff_user and member.tier == tiers["bronze"]
-    staff_user.refresh_from_db()
-    assert staff_user.password == password_before and staff_user.first_name == ""
+    assert member.user == user and member.tier == tiers["bronze"]
+    user.refresh_from_db()
+    assert user.password == password_before and user.first_name == ""
     assert User.objects.count() == 1
+
+
+@pytest.mark.parametrize("kind", ["staff", "superuser"])
+def test_a_staff_or_superuser_account_is_never_made_a_member(tiers, kind):
+    # given: an account whose password login is off (as createsuperuser --noinput leaves it)
+    user = User.objects.create_user(
+        email="ops@example.com", password=None, is_staff=True, is_superuser=kind == "superuser"
+    )
+    # when / then
+    with pytest.raises(EmailUnavailable):
+        services.member_enroll(email="ops@example.com")
+    assert Member.objects.count() == 0
+    user.refresh_from_db()
+    assert not user.has_usable_password()
 
 
 def test_a_sign_up_with_a_password_never_takes_over_an_account_without_a_membership(

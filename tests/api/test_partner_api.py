@@ -70,6 +70,12 @@ def test_an_enrolled_email_is_a_conflict_with_the_existing_number(api, member):
     assert Member.objects.count() == 1
 
 
+def test_a_staff_address_is_not_enrolled_and_its_names_are_not_told(api, staff_user):
+    response = api.post("/api/v1/members/", {"email": "staff@example.com"})
+    body = assert_problem(response, 409, "email_unavailable")
+    assert "member_number" not in body and Member.objects.count() == 0
+
+
 def test_member_lookup_shows_expiring_points_and_unknown_numbers_are_404(api, member):
     factories.give_points(member, 10)
     purchase(api, member, amount="40")
@@ -112,7 +118,7 @@ def test_the_ledger_names_only_the_partner_of_another_partners_purchases(api, ot
     theirs = other_api.get(f"/api/v1/members/{member.member_number}/ledger/").json()["results"]
     # then: each partner reads its own ids, and only the other's name
     assert [line["description"] for line in ours] == [
-        "Refund at Other Shop",
+        "Points of a purchase at Other Shop taken back",
         "Purchase at Other Shop",
         "Corner Shop OURS-1",
     ]
@@ -245,7 +251,7 @@ def test_brackets_inside_strings_do_not_count_as_nesting(api, member):
 
 @pytest.mark.parametrize(
     "charset",
-    ["zlib", "zlib_codec", "bz2", "rot13", "base64", "utf-7", "unicode_escape"],
+    ["zlib", "zlib_codec", "bz2", "rot13", "base64", "utf-7", "unicode_escape", "undefined"],
 )
 def test_a_charset_that_is_no_text_encoding_is_a_415(api, member, charset):
     response = api.post(
@@ -476,6 +482,27 @@ def test_same_key_same_body_replays_the_stored_response(api, member):
     assert second["Idempotent-Replayed"] == "true"
     assert Purchase.objects.count() == 1
     assert LedgerEntry.objects.filter(kind="earn").count() == 1
+
+
+def test_the_answer_and_its_replay_are_the_same_bytes_whatever_indent_is_asked(api, member):
+    body = {
+        "member_number": member.member_number,
+        "external_id": "INDENT-1",
+        "amount": "5.00",
+        "currency": "EUR",
+    }
+    first, again = (
+        api.post(
+            "/api/v1/purchases/",
+            body,
+            idempotency_key="k-indent",
+            HTTP_ACCEPT=f"application/json; indent={indent}",
+        )
+        for indent in (4, 2)
+    )
+    assert first.status_code == again.status_code == 201
+    assert again["Idempotent-Replayed"] == "true"
+    assert again.content == first.content and b"\n" not in first.content
 
 
 def test_a_refusal_is_replayed_too_and_changes_nothing(api, member):

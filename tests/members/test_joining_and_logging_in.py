@@ -305,3 +305,26 @@ def test_an_unknown_referral_code_is_shown_on_its_field_and_nobody_joins(client,
     assert response.status_code == 200
     assert response.context["form"].errors["referral_code"]
     assert not User.objects.filter(email="friend@example.com").exists()
+
+
+def test_a_member_who_is_staff_can_never_be_claimed(client, till_member, mailoutbox):
+    # given: a till's member who was later made staff, still without a password
+    from django.contrib.auth.tokens import default_token_generator
+    from django.utils.encoding import force_bytes
+    from django.utils.http import urlsafe_base64_encode
+
+    User.objects.filter(pk=till_member.user_id).update(is_staff=True)
+    user = User.objects.get(pk=till_member.user_id)
+    uid = urlsafe_base64_encode(force_bytes(user.pk))
+    token = default_token_generator.make_token(user)
+
+    # when
+    sent = client.post(reverse("members:claim"), {"email": "till@example.com"})
+    link = client.get(reverse("members:claim_confirm", args=[uid, token]), follow=True)
+
+    # then: the same answer as for anyone, no e-mail, and a link that does not work
+    assert sent["Location"] == reverse("members:claim_sent")
+    assert mailoutbox == []
+    assert link.context["validlink"] is False
+    user.refresh_from_db()
+    assert not user.has_usable_password()
