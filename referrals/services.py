@@ -590,7 +590,8 @@ def referral_check_refund(*, refund: Refund) -> Referral | None:
     )
     if not reversed_now:
         return None
-    description = f"Referral bonus taken back: refund {refund.external_id}"
+    # Every partner may read both members' ledgers: the refund's id is its partner's alone.
+    description = f"Referral bonus taken back: a refund at {purchase.partner.name}"
     referral.status = Referral.Status.REVERSED
     referral.reversed_at = refund.created_at
     referral.friend_points_unrecovered = _take_back(

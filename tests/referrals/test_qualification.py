@@ -282,6 +282,10 @@ def test_a_refund_within_the_return_window_reverses_both_bonuses(referrer, code,
     reversals = LedgerEntry.objects.filter(reverses__kind=REFERRAL)
     assert sorted(e.points for e in reversals) == [-REFERRER_BONUS, -FRIEND_BONUS]
     assert (referral.referrer_points_unrecovered, referral.friend_points_unrecovered) == (0, 0)
+    # any partner reads these lines: the shop's refund id is not in them
+    assert {e.description for e in reversals} == {
+        f"Referral bonus taken back: a refund at {shop.name}"
+    }
 
 
 def test_what_was_spent_is_recorded_as_unrecovered(referrer, code, shop):
