@@ -157,7 +157,6 @@ class PreparedSQL:
 
     def __init__(self, name: str, sql: str, types: Mapping[str, str]):
         self.sql = sql.strip()
-        self.name = name = f"{name}_{hashlib.sha256(self.sql.encode()).hexdigest()[:12]}"
         self.names: list[str] = []
 
         def number(match: re.Match) -> str:
@@ -166,9 +165,11 @@ class PreparedSQL:
             return f"${self.names.index(match[1]) + 1}"
 
         numbered = re.sub(r"%\((\w+)\)s", number, self.sql)
-        self.prepare_sql = (
-            f"PREPARE {name} ({', '.join(types[key] for key in self.names)}) AS {numbered}"
-        )
+        declared = f"({', '.join(types[key] for key in self.names)}) AS {numbered}"
+        # the digest covers the parameters' types too: another release's statement of the same
+        # SQL with other types has another name
+        self.name = name = f"{name}_{hashlib.sha256(declared.encode()).hexdigest()[:12]}"
+        self.prepare_sql = f"PREPARE {name} {declared}"
         self.execute_sql = f"EXECUTE {name} ({', '.join(['%s'] * len(self.names))})"
 
     def execute(self, cursor, params: Mapping[str, object]) -> None:
@@ -187,8 +188,9 @@ class PreparedSQL:
                 if cursor.fetchone() is None:
                     cursor.execute(self.prepare_sql)
             prepared.add(self.name)
+        values = [params[key] for key in self.names]
         try:
-            cursor.execute(self.execute_sql, [params[key] for key in self.names])
+            cursor.execute(self.execute_sql, values)
         except DatabaseError as exc:
             # A migration changed a column a prepared statement returns: PostgreSQL refuses to
             # run any statement prepared before it ("cached plan must not change result
@@ -196,8 +198,13 @@ class PreparedSQL:
             if getattr(exc.__cause__, "pgcode", None) != "0A000":
                 raise
             prepared.clear()
-            self._stale.add(raw)
-            raise StalePreparedStatement(self.name) from exc
+            if db.in_atomic_block:  # the transaction failed with it: the caller runs again
+                self._stale.add(raw)
+                raise StalePreparedStatement(self.name) from exc
+            # in autocommit only this statement failed: prepare afresh and run it now
+            cursor.execute(f"DEALLOCATE ALL; {self.prepare_sql}")
+            prepared.add(self.name)
+            cursor.execute(self.execute_sql, values)
 
 
 _PREPARED_ALREADY = "SELECT 1 FROM pg_prepared_statements WHERE name = %s"
@@ -982,6 +989,9 @@ def record_purchase(
         raise InvalidPurchase("A purchase cannot happen in the future.")
     max_age = settings.LOYALTY_PURCHASE_MAX_AGE_DAYS
     if max_age and occurred_at < at - timezone.timedelta(days=max_age):
+        # a till sending again what it sent in time must hear that it is recorded
+        if Purchase.objects.filter(partner=partner, external_id=external_id).exists():
+            raise DuplicatePurchase()
         raise InvalidPurchase(f"A purchase is reported within {max_age} days of happening.")
     cleaned = _clean_lines(lines, amount)
     payment_fingerprint = str(payment_fingerprint or "").strip() or None

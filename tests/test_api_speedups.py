@@ -810,6 +810,32 @@ def test_a_migration_under_prepared_statements_costs_no_purchase(table, column, 
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
+def test_a_migration_under_a_prepared_read_outside_a_transaction_costs_no_answer():
+    # given: a member read once (the qualifying points for next_tier are a prepared statement)
+    factories.make_tiers()
+    factories.make_rule(name="Base")
+    client = make_client(factories.make_partner("Till"))
+    member = factories.make_member()
+    assert buy(client, member, "P-1", amount="10.00").status_code == 201
+    path = f"/api/v1/members/{member.member_number}/"
+    assert client.get(path).json()["next_tier"]["points_needed"] == 490
+    try:
+        # when: the SUM it returns changes type (bigint points summed are numeric, integer
+        # points bigint)
+        with connection.cursor() as cursor:
+            cursor.execute("ALTER TABLE loyalty_ledgerentry ALTER COLUMN points TYPE integer")
+        after = client.get(path)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("ALTER TABLE loyalty_ledgerentry ALTER COLUMN points TYPE bigint")
+    # then: answered at once, on the statement prepared afresh
+    assert after.status_code == 200, after.content
+    assert after.json()["next_tier"]["points_needed"] == 490
+    assert client.get(path).status_code == 200
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
 def test_statements_a_server_connection_kept_are_used_as_they_are():
     # given: statements prepared on the server connection, which a pooler in session mode
     # hands to a new connection of ours (ours knows nothing of them)

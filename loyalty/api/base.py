@@ -41,12 +41,20 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
 )
 
 
+class CompactJSONRenderer(JSONRenderer):
+    """JSON as the API stores and replays it: compact, whatever `indent` an Accept header asks
+    for, so an answer and its replay are the same bytes."""
+
+    def get_indent(self, accepted_media_type, renderer_context):
+        return None
+
+
 class PartnerAPIView(APIView):
     authentication_classes = [ApiKeyAuthentication]
     permission_classes = [IsAuthenticated]
     throttle_classes = [ApiKeyRateThrottle]
     parser_classes = [DecimalJSONParser]
-    renderer_classes = [JSONRenderer]
+    renderer_classes = [CompactJSONRenderer]
 
     @property
     def partner(self):
@@ -222,6 +230,8 @@ class StoredResponse(Response):
     def rendered_content(self) -> bytes:
         if self.rendered_json:
             self["Content-Type"] = self.content_type
+        elif "Content-Type" in self:
+            del self["Content-Type"]  # as DRF answers without a body
         return self.rendered_json
 
 

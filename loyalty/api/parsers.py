@@ -11,8 +11,11 @@ from rest_framework.exceptions import ParseError, UnsupportedMediaType
 # Deeper than any body of ours (a purchase's lines are 3 levels down); deeper bodies are refused
 # before anything recursive (json itself, the NUL check, a serializer) could run out of stack.
 MAX_DEPTH = 32
-# Text codecs that turn escapes or ASCII into other characters: never a body's real charset.
-_TRANSFORMING = frozenset({"unicode-escape", "raw-unicode-escape", "utf-7", "idna", "punycode"})
+# Text codecs that turn escapes or ASCII into other characters, or decode nothing at all
+# ("undefined"): never a body's real charset.
+_TRANSFORMING = frozenset(
+    {"unicode-escape", "raw-unicode-escape", "utf-7", "idna", "punycode", "undefined"}
+)
 
 
 def _refuse_constant(name):
@@ -34,7 +37,7 @@ class DecimalJSONParser(parsers.JSONParser):
             )
         try:
             text = stream.read().decode(codec.name)
-        except UnicodeDecodeError as exc:
+        except UnicodeError as exc:
             raise ParseError(f"The body is not valid JSON: {exc}") from None
         if _deeper_than(text, MAX_DEPTH):
             raise ParseError(f"The body is nested more than {MAX_DEPTH} levels deep.")

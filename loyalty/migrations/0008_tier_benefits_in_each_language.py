@@ -1,4 +1,8 @@
-"""A tier's benefits in each of the six languages; the text staff wrote so far is the English one."""
+"""A tier's benefits in each of the six languages; the text staff wrote so far is the English one.
+
+Deploying it: the old code reads the column `benefits` in every query of tiers (each purchase
+too), so migrate and restart the web, worker and beat processes together.
+"""
 
 from django.db import migrations, models
 

@@ -162,6 +162,20 @@ def test_a_purchase_reported_too_long_after_it_happened_earns_nothing(
     assert record(partner, member, "T-OLD", occurred_at=now - timedelta(days=900)).points == 10
 
 
+def test_a_purchase_sent_again_after_the_age_limit_is_still_a_duplicate(
+    partner, member, base_rule, settings
+):
+    # given: a purchase recorded in time, 10 days after it happened
+    happened = timezone.now() - timedelta(days=10)
+    record(partner, member, "T-LATE", occurred_at=happened)
+    # when: the till sends it again when the limit has passed it
+    settings.LOYALTY_PURCHASE_MAX_AGE_DAYS = 5
+    # then: it hears that the purchase is recorded, not that it is too old
+    with pytest.raises(DuplicatePurchase):
+        record(partner, member, "T-LATE", occurred_at=happened)
+    assert Purchase.objects.count() == 1 and balance(member) == 10
+
+
 def test_closed_members_and_inactive_partners_cannot_record(partner, member, staff_user):
     member_set_status(member=member, status="closed", staff_user=staff_user, reason="Left")
     with pytest.raises(MemberNotActive):
