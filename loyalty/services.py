@@ -181,13 +181,13 @@ class PreparedSQL:
         prepared = self._prepared.setdefault(raw, set())
         if self.name not in prepared:
             if raw in self._stale:
-                cursor.execute(f"DEALLOCATE ALL; {self.prepare_sql}")
                 self._stale.discard(raw)
+                self._prepare_afresh(cursor, prepared)
             else:
                 cursor.execute(_PREPARED_ALREADY, [self.name])
                 if cursor.fetchone() is None:
                     cursor.execute(self.prepare_sql)
-            prepared.add(self.name)
+                prepared.add(self.name)
         values = [params[key] for key in self.names]
         try:
             cursor.execute(self.execute_sql, values)
@@ -202,9 +202,14 @@ class PreparedSQL:
                 self._stale.add(raw)
                 raise StalePreparedStatement(self.name) from exc
             # in autocommit only this statement failed: prepare afresh and run it now
-            cursor.execute(f"DEALLOCATE ALL; {self.prepare_sql}")
-            prepared.add(self.name)
+            self._prepare_afresh(cursor, prepared)
             cursor.execute(self.execute_sql, values)
+
+    def _prepare_afresh(self, cursor, prepared: set) -> None:
+        """Drop every statement the connection prepared (all were prepared before the change)
+        and prepare this one."""
+        cursor.execute(f"DEALLOCATE ALL; {self.prepare_sql}")
+        prepared.add(self.name)
 
 
 _PREPARED_ALREADY = "SELECT 1 FROM pg_prepared_statements WHERE name = %s"

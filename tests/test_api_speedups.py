@@ -2,6 +2,7 @@
 the ledger and the idempotency rules stay what they were."""
 
 import threading
+from contextlib import contextmanager
 from datetime import timedelta
 from decimal import Decimal
 
@@ -65,6 +66,26 @@ def claims(sql: list[str]) -> list[str]:
         if "loyalty_idempotency_claim" in s
         or s.startswith('INSERT INTO "loyalty_idempotencyrecord"')
     ]
+
+
+def till_and_member():
+    """A till's API client and a member, with the tiers and a point per euro (for the tests
+    that commit, which cannot use the fixtures' rows)."""
+    factories.make_tiers()
+    factories.make_rule(name="Base")
+    return make_client(factories.make_partner("Till")), factories.make_member()
+
+
+@contextmanager
+def column_retyped(table: str, column: str, to: str, back: str):
+    """As a migration would: the column of another type, then its own again whatever happens."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"ALTER TABLE {table} ALTER COLUMN {column} TYPE {to}")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"ALTER TABLE {table} ALTER COLUMN {column} TYPE {back}")
 
 
 # --- the API key: cached per process, revocation at once in this process -----------------------
@@ -781,24 +802,15 @@ def test_a_hot_statement_is_prepared_once_per_connection(api, member, settings):
 )
 def test_a_migration_under_prepared_statements_costs_no_purchase(table, column, wider, narrower):
     # given: a connection that prepared the purchase's statements
-    factories.make_tiers()
-    factories.make_rule(name="Base")
-    partner = factories.make_partner("Till")
-    member = factories.make_member()
-    client = make_client(partner)
+    client, member = till_and_member()
 
     def buy_one(external_id):
         return buy(client, member, external_id, amount="10.00", key=external_id)
 
     assert buy_one("BEFORE").status_code == 201
-    try:
-        # when: a migration changes the type of a column a prepared statement returns
-        with connection.cursor() as cursor:
-            cursor.execute(f"ALTER TABLE {table} ALTER COLUMN {column} TYPE {wider}")
+    # when: a migration changes the type of a column a prepared statement returns
+    with column_retyped(table, column, wider, narrower):
         after = buy_one("AFTER")
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute(f"ALTER TABLE {table} ALTER COLUMN {column} TYPE {narrower}")
     # then: the purchase is recorded once, on the statements prepared afresh
     assert after.status_code == 201, after.content
     assert after.json()["points_earned"] == 10
@@ -812,22 +824,14 @@ def test_a_migration_under_prepared_statements_costs_no_purchase(table, column, 
 @pytest.mark.django_db(transaction=True)
 def test_a_migration_under_a_prepared_read_outside_a_transaction_costs_no_answer():
     # given: a member read once (the qualifying points for next_tier are a prepared statement)
-    factories.make_tiers()
-    factories.make_rule(name="Base")
-    client = make_client(factories.make_partner("Till"))
-    member = factories.make_member()
+    client, member = till_and_member()
     assert buy(client, member, "P-1", amount="10.00").status_code == 201
     path = f"/api/v1/members/{member.member_number}/"
     assert client.get(path).json()["next_tier"]["points_needed"] == 490
-    try:
-        # when: the SUM it returns changes type (bigint points summed are numeric, integer
-        # points bigint)
-        with connection.cursor() as cursor:
-            cursor.execute("ALTER TABLE loyalty_ledgerentry ALTER COLUMN points TYPE integer")
+    # when: the SUM it returns changes type (bigint points summed are numeric, integer points
+    # bigint)
+    with column_retyped("loyalty_ledgerentry", "points", "integer", "bigint"):
         after = client.get(path)
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("ALTER TABLE loyalty_ledgerentry ALTER COLUMN points TYPE bigint")
     # then: answered at once, on the statement prepared afresh
     assert after.status_code == 200, after.content
     assert after.json()["next_tier"]["points_needed"] == 490
@@ -839,10 +843,7 @@ def test_a_migration_under_a_prepared_read_outside_a_transaction_costs_no_answer
 def test_statements_a_server_connection_kept_are_used_as_they_are():
     # given: statements prepared on the server connection, which a pooler in session mode
     # hands to a new connection of ours (ours knows nothing of them)
-    factories.make_tiers()
-    factories.make_rule(name="Base")
-    client = make_client(factories.make_partner("Till"))
-    member = factories.make_member()
+    client, member = till_and_member()
     assert buy(client, member, "FIRST", amount="10.00").status_code == 201
     services.PreparedSQL._prepared.pop(connection.connection)
     # when
