@@ -1,7 +1,7 @@
 """Staff pages for users, members, partners and partner API keys.
 
 The admin is thin: every write with a rule behind it goes through a service. Points change only
-through loyalty.services.points_adjust, a membership's status only through
+through loyalty.core.services.points_adjust, a membership's status only through
 accounts.services.member_set_status, partners and keys only through partner_create,
 api_key_create and api_key_revoke. A raw API key is shown once, on the page that answers its
 creation, and is never stored, logged or put in a message.
@@ -25,9 +25,9 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from loyalty import services as loyalty_services
-from loyalty.errors import LoyaltyError
-from loyalty.models import LedgerEntry
+from loyalty.base.errors import LoyaltyError
+from loyalty.core import services as loyalty_services
+from loyalty.core.models import LedgerEntry
 
 from . import services
 from .models import Member, Partner, PartnerApiKey, User, normalize_email

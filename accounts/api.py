@@ -6,10 +6,10 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from loyalty.api.base import IDEMPOTENCY_HEADER, PartnerAPIView
-from loyalty.api.pagination import NewestFirstPagination
-from loyalty.api.serializers import MemberSerializer, member_full, problems
-from loyalty.models import LedgerEntry
+from loyalty.base.api.pagination import NewestFirstPagination
+from loyalty.core.api.base import IDEMPOTENCY_HEADER, PartnerAPIView
+from loyalty.core.api.serializers import MemberSerializer, member_full, problems
+from loyalty.core.models import LedgerEntry
 
 from . import services
 from .models import Member

@@ -128,7 +128,7 @@ class Member(models.Model):
     )
     email_offers = models.BooleanField(_("send me offers by e-mail"), default=False)
     # The cached balance: equal to the sum of the member's ledger entries and to the sum of the
-    # remainders of their point lots. Changed only by loyalty.services, with a conditional UPDATE.
+    # remainders of their point lots. Changed only by the core's ledger, with a conditional UPDATE.
     points_balance = models.BigIntegerField(_("points balance"), default=0, editable=False)
     tier = models.ForeignKey(
         "loyalty.Tier",
@@ -139,7 +139,7 @@ class Member(models.Model):
         editable=False,
     )
     tier_since = models.DateField(_("in this tier since"), null=True, blank=True, editable=False)
-    # The monthly tier review (loyalty.jobs): a member whose qualifying points fell below their
+    # The monthly tier review (loyalty.core.jobs): a member whose qualifying points fell below their
     # tier keeps it until this day; the first review on or after it moves them down one tier if
     # they are still below. Cleared when they earn the tier back.
     tier_grace_until = models.DateField(

@@ -17,16 +17,10 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from loyalty.caching import ProcessCache
-from loyalty.errors import (
-    EmailUnavailable,
-    InvalidInput,
-    MemberExists,
-    MemberNotFound,
-    NotAllowed,
-    ReasonRequired,
-)
+from loyalty.base.caching import ProcessCache
+from loyalty.base.errors import InvalidInput, NotAllowed, ReasonRequired
 
+from .errors import EmailUnavailable, MemberExists, MemberNotFound
 from .models import Member, Partner, PartnerApiKey, User, normalize_email
 
 MEMBER_NUMBER_DIGITS = 8  # plus one check digit
@@ -93,7 +87,7 @@ def member_for_purchase(number: str) -> Member:
 
     The member also carries `was_referred`: whether a referral names them as the friend.
     Referrals are only started when a member enrols, in the enrolment's transaction, so a member
-    found without one never gets one, and loyalty.services.record_purchase skips the referral
+    found without one never gets one, and loyalty.core.services.record_purchase skips the referral
     check for them.
 
     The partner API calls this on every purchase, so the SQL is built once per process (what
@@ -101,7 +95,7 @@ def member_for_purchase(number: str) -> Member:
     without compiling it every time) and the values go through the fields' converters as the
     ORM's would.
     """
-    from loyalty.models import Tier
+    from loyalty.core.models import Tier
 
     number = _clean_member_number(number)
     plan = _member_for_purchase_plan(connection.vendor)
@@ -131,7 +125,7 @@ def member_for_purchase(number: str) -> Member:
 
 @dataclass(frozen=True)
 class _LookupPlan:
-    statement: object  # loyalty.services.PreparedSQL
+    statement: object  # loyalty.core.services.PreparedSQL
     locks: bool
     member_names: list[str]
     tier_names: list[str]
@@ -140,8 +134,8 @@ class _LookupPlan:
 
 @functools.cache
 def _member_for_purchase_plan(vendor: str) -> _LookupPlan:
-    from loyalty.models import Tier
-    from loyalty.services import PreparedSQL
+    from loyalty.core.models import Tier
+    from loyalty.core.services import PreparedSQL
     from referrals.models import Referral
 
     quote = connection.ops.quote_name
@@ -244,7 +238,7 @@ def _clean_name(value, field: str) -> str:
 
 
 def _entry_tier():
-    from loyalty.models import Tier
+    from loyalty.core.models import Tier
 
     return Tier.objects.order_by("rank").first()
 
@@ -335,8 +329,8 @@ def member_enroll(
     from webhooks.services import event_emit
 
     if settings.LOYALTY_WELCOME_POINTS:
-        from loyalty.models import LedgerEntry
-        from loyalty.services import points_credit
+        from loyalty.core.models import LedgerEntry
+        from loyalty.core.services import points_credit
 
         points_credit(
             member=member,
@@ -474,7 +468,7 @@ def hash_api_key(raw_key: str) -> str:
 
 @transaction.atomic
 def partner_create(*, name: str, currency: str | None = None) -> Partner:
-    from loyalty.services import _currency
+    from loyalty.core.services import _currency
 
     name = str(name or "").strip()
     if not name or len(name) > 200:
@@ -561,7 +555,7 @@ def api_key_authenticate(raw_key: str) -> PartnerApiKey | None:
 
 
 # The partner API authenticates every request; the key and its partner change rarely. Each
-# process keeps what a digest named for API_KEY_CACHE_SECONDS (loyalty.caching.ProcessCache).
+# process keeps what a digest named for API_KEY_CACHE_SECONDS (loyalty.base.caching.ProcessCache).
 # Revoking a key (api_key_revoke) or saving or deleting a key or a partner empties this
 # process's cache at once (and again when the transaction commits); other processes (the other
 # gunicorn workers) notice within API_KEY_CACHE_SECONDS. That is how long a revoked key or a

@@ -256,8 +256,8 @@ def seed(members: int) -> tuple[str, list[str]]:
 
     from accounts.models import Member, Partner, User
     from accounts.services import api_key_create, new_member_number, partner_create
+    from loyalty.core.models import EarningRule
     from loyalty.demo import SeedReport, seed_tiers
-    from loyalty.models import EarningRule
 
     started = time.monotonic()
     with transaction.atomic():
@@ -371,7 +371,7 @@ def _statement_kind(sql: str) -> str:
         return "savepoint"
     if head == "SELECT" and "FOR UPDATE" in sql.upper():
         return "select for update"
-    if head == "EXECUTE":  # a statement prepared once per connection (loyalty.services)
+    if head == "EXECUTE":  # a statement prepared once per connection (loyalty.core.services)
         return "execute (prepared)"
     if head == "WITH":
         return "with (writes)"

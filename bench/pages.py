@@ -188,7 +188,7 @@ def add_purchases(demo, count: int) -> None:
 
     from django.utils import timezone
 
-    from loyalty.services import record_purchase
+    from loyalty.core.services import record_purchase
 
     start = timezone.now() - timedelta(days=360)
     step = timedelta(days=360) / max(count, 1)

@@ -26,8 +26,8 @@ from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from loyalty.admin import ReadOnlyAdmin, ReadOnlyTabularInline
-from loyalty.errors import LoyaltyError
+from loyalty.base.errors import LoyaltyError
+from loyalty.base.staff import ReadOnlyAdmin, ReadOnlyTabularInline
 
 from . import selectors, services
 from .charts import survey_charts

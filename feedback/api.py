@@ -5,11 +5,11 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from accounts.services import member_by_number
-from loyalty.api.base import IDEMPOTENCY_HEADER, PartnerAPIView
-from loyalty.api.serializers import problems
-from loyalty.errors import FeedbackNotFound
+from loyalty.core.api.base import IDEMPOTENCY_HEADER, PartnerAPIView
+from loyalty.core.api.serializers import problems
 
 from . import services
+from .errors import FeedbackNotFound
 from .models import TEXT_MAX_LENGTH, FeedbackItem
 
 

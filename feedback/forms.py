@@ -8,7 +8,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from accounts.models import Member
-from loyalty.models import Purchase
+from loyalty.core.models import Purchase
 from members.forms import NoColon
 from members.templatetags.members_tags import money, num
 

@@ -17,7 +17,7 @@ from dateutil.relativedelta import relativedelta
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
-from loyalty.models import Purchase
+from loyalty.core.models import Purchase
 
 from .models import FeedbackItem, SurveyResponse
 

@@ -20,25 +20,24 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from accounts.errors import MemberNotActive
 from accounts.models import Member
-from loyalty.errors import (
+from loyalty.base.errors import InvalidInput, NotAllowed
+from loyalty.core.errors import PurchaseNotFound
+from loyalty.core.models import LedgerEntry, Purchase
+from loyalty.core.services import points_credit
+from notifications.services import notify
+
+from .errors import (
     AlreadyRated,
     ConsentRequired,
     FeedbackClosed,
     FeedbackNotAnswered,
     FeedbackNotFound,
-    InvalidInput,
-    MemberNotActive,
-    NotAllowed,
     NotAnonymous,
-    PurchaseNotFound,
     SurveyAnswered,
     SurveyNotFound,
 )
-from loyalty.models import LedgerEntry, Purchase
-from loyalty.services import points_credit
-from notifications.services import notify
-
 from .models import (
     ANSWER_MAX_LENGTH,
     CASE_MAX_LENGTH,

@@ -21,7 +21,7 @@ def feedback_escalate_task() -> dict:
 @shared_task(acks_late=True, ignore_result=True)
 def surveys_invite_task(day: str | None = None) -> int:
     """Daily (beat): ask yesterday's buyers and answered complainants the two questions."""
-    from loyalty.jobs import parse_day
+    from loyalty.core.jobs import parse_day
 
     from .services import surveys_invite_due
 

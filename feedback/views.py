@@ -17,10 +17,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
-from loyalty.errors import FeedbackNotFound, LoyaltyError
+from loyalty.base.errors import LoyaltyError
 from members.views import PER_PAGE, member_required
 
 from . import services
+from .errors import FeedbackNotFound
 from .forms import FeedbackForm, RatingForm, SurveyForm, purchase_label
 from .models import LANGUAGE_CODES, FeedbackItem, PublishedCase, SurveyResponse
 

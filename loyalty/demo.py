@@ -22,8 +22,8 @@ from django.utils import timezone
 from accounts import services as account_services
 from accounts.models import Member, Partner, PartnerApiKey, User
 from feedback import demo as feedback_demo
-from loyalty import services
-from loyalty.models import EarningRule, Purchase, Tier
+from loyalty.core import services
+from loyalty.core.models import EarningRule, Purchase, Tier
 from rewards import demo as rewards_demo
 from rewards.models import Reward, Voucher
 

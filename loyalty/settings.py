@@ -42,7 +42,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "axes",
     "accounts",
-    "loyalty",
+    "loyalty.core",
     "rewards",
     "referrals",
     "webhooks",
@@ -63,20 +63,20 @@ MIDDLEWARE = [
     "members.middleware.MemberMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "loyalty.api.problems.ApiProblemMiddleware",
+    "loyalty.base.api.problems.ApiProblemMiddleware",
     # Last, as django-axes asks: turns a locked-out login into its lockout page.
     "axes.middleware.AxesMiddleware",
 ]
 
-# The partner API (/api/v1/) has a shorter chain of its own (loyalty.api.handlers): partners
+# The partner API (/api/v1/) has a shorter chain of its own (loyalty.base.api.handlers): partners
 # send a key with every request, so sessions, CSRF, logins, messages and the member lookup are
 # of no use there. Last, the purchase lane answers the commonest request without DRF's dispatch.
 API_MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "loyalty.api.problems.ApiProblemMiddleware",
-    "loyalty.api.lane.PurchaseLaneMiddleware",
+    "loyalty.base.api.problems.ApiProblemMiddleware",
+    "loyalty.core.api.lane.PurchaseLaneMiddleware",
 ]
 
 ROOT_URLCONF = "loyalty.urls"
@@ -208,11 +208,11 @@ else:
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_AUTHENTICATION_CLASSES": ["loyalty.api.authentication.ApiKeyAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["loyalty.api.parsers.DecimalJSONParser"],
-    "EXCEPTION_HANDLER": "loyalty.api.problems.exception_handler",
+    "DEFAULT_PARSER_CLASSES": ["loyalty.base.api.parsers.DecimalJSONParser"],
+    "EXCEPTION_HANDLER": "loyalty.base.api.problems.exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
 SPECTACULAR_SETTINGS = {

@@ -5,14 +5,14 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from django.views.static import serve
 
-handler400 = "loyalty.api.problems.bad_request"
-handler403 = "loyalty.api.problems.permission_denied"
-handler404 = "loyalty.api.problems.page_not_found"
-handler500 = "loyalty.api.problems.server_error"
+handler400 = "loyalty.base.api.problems.bad_request"
+handler403 = "loyalty.base.api.problems.permission_denied"
+handler404 = "loyalty.base.api.problems.page_not_found"
+handler500 = "loyalty.base.api.problems.server_error"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("api/", include(("loyalty.api.urls", "api"))),
+    path("api/", include(("loyalty.api_urls", "api"))),
     path("", include("feedback.urls")),
     path("", include("members.urls")),
 ]

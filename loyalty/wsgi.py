@@ -1,5 +1,5 @@
 """WSGI entry point (gunicorn loyalty.wsgi): the partner API and the site, each with its own
-middleware (see loyalty.api.handlers)."""
+middleware (see loyalty.base.api.handlers)."""
 
 import os
 
@@ -8,6 +8,6 @@ from django.core.wsgi import get_wsgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "loyalty.settings")
 site = get_wsgi_application()  # sets Django up first
 
-from loyalty.api.handlers import ApiWSGIHandler, SplitApplication  # noqa: E402
+from loyalty.base.api.handlers import ApiWSGIHandler, SplitApplication  # noqa: E402
 
 application = SplitApplication(site=site, api=ApiWSGIHandler())

@@ -16,7 +16,7 @@ from django.db.models import Sum
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
-from loyalty.models import LedgerEntry
+from loyalty.core.models import LedgerEntry
 
 MONTHS = 12
 WIDTH, HEIGHT = 400, 200

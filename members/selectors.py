@@ -15,9 +15,9 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.models import Member
-from loyalty.models import LedgerEntry, Tier
-from loyalty.selectors import points_expiring
-from loyalty.services import qualifying_points
+from loyalty.core.models import LedgerEntry, Tier
+from loyalty.core.selectors import points_expiring
+from loyalty.core.services import qualifying_points
 from notifications.models import Message
 from rewards.models import Reward, Voucher
 from rewards.occasions import occasion_on

@@ -23,9 +23,10 @@ from django.views import i18n
 from django.views.decorators.http import require_POST
 
 from accounts import services as account_services
+from accounts.errors import MemberExists
 from feedback import services as feedback_services
-from loyalty.errors import InvalidInput, LoyaltyError, MemberExists
-from loyalty.models import LedgerEntry
+from loyalty.base.errors import InvalidInput, LoyaltyError
+from loyalty.core.models import LedgerEntry
 from notifications.services import messages_mark_read
 from rewards import services as reward_services
 from rewards.models import Voucher

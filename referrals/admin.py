@@ -13,8 +13,8 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from loyalty.admin import ReadOnlyAdmin
-from loyalty.errors import LoyaltyError
+from loyalty.base.errors import LoyaltyError
+from loyalty.base.staff import ReadOnlyAdmin
 
 from . import selectors, services
 from .models import FlaggedReferral, Invitation, Referral, ReferralCode

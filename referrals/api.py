@@ -5,9 +5,9 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 
 from accounts.services import member_by_number
-from loyalty.api.base import PartnerAPIView
-from loyalty.api.pagination import NewestFirstPagination
-from loyalty.api.serializers import problems
+from loyalty.base.api.pagination import NewestFirstPagination
+from loyalty.core.api.base import PartnerAPIView
+from loyalty.core.api.serializers import problems
 
 from .selectors import PUBLIC_STATUSES, referral_line, referrals_made
 

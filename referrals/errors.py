@@ -1,8 +1,8 @@
-"""The referral program's own errors (see loyalty.errors for how they are shown)."""
+"""The referral program's own errors (see loyalty.base.errors for how they are shown)."""
 
 from django.utils.translation import gettext_lazy as _
 
-from loyalty.errors import InvalidInput, LoyaltyError
+from loyalty.base.errors import InvalidInput, LoyaltyError
 
 
 class InvalidReferralCode(InvalidInput):

@@ -20,7 +20,7 @@ from django.db.models.functions import Coalesce, TruncMonth
 from django.utils import timezone
 
 from accounts.models import Member
-from loyalty.models import LedgerEntry
+from loyalty.core.models import LedgerEntry
 
 from .emails import mask_email
 from .models import Referral

@@ -68,10 +68,12 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accounts.errors import MemberNotActive
 from accounts.models import Member, User
-from loyalty.errors import InvalidInput, InvalidPoints, MemberNotActive, NotAllowed
-from loyalty.models import LedgerEntry, Purchase, Refund
-from loyalty.services import points_credit, points_reverse
+from loyalty.base.errors import InvalidInput, NotAllowed
+from loyalty.core.errors import InvalidPoints
+from loyalty.core.models import LedgerEntry, Purchase, Refund
+from loyalty.core.services import points_credit, points_reverse
 
 from .emails import canonical_email
 from .errors import (
@@ -417,7 +419,7 @@ def _is_qualifying(purchase: Purchase, kept: Decimal | None = None) -> bool:
 
 
 def referral_check_purchase(*, purchase: Purchase) -> Referral | None:
-    """Called by loyalty.services.record_purchase inside its transaction, with the buyer's row
+    """Called by loyalty.core.services.record_purchase inside its transaction, with the buyer's row
     locked. One query when the buyer has no open referral (the hot path)."""
     referral = (
         Referral.objects.filter(
@@ -558,7 +560,7 @@ def _pay(*, referral: Referral, friend: Member, at: datetime) -> None:
 
 
 def referral_check_refund(*, refund: Refund) -> Referral | None:
-    """Called by loyalty.services.refund_purchase inside its transaction (the buyer and the
+    """Called by loyalty.core.services.refund_purchase inside its transaction (the buyer and the
     purchase are locked). If the purchase qualified a referral and the refunds leave less than
     the minimum, within the return window both bonuses are taken back (what was spent already
     is recorded as unrecovered); after the window the bonuses stay. A referral waiting for

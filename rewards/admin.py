@@ -22,9 +22,9 @@ from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from loyalty.admin import ReadOnlyAdmin
-from loyalty.errors import LoyaltyError
-from loyalty.languages import LANGUAGE_CODES
+from loyalty.base.errors import LoyaltyError
+from loyalty.base.languages import LANGUAGE_CODES
+from loyalty.base.staff import ReadOnlyAdmin
 
 from . import services
 from .models import OccasionGrant, Redemption, Reward, Voucher

@@ -6,11 +6,11 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from accounts.services import member_by_number
-from loyalty.api.base import IDEMPOTENCY_HEADER, PartnerAPIView
-from loyalty.api.serializers import MemberBriefSerializer, member_brief, problems
-from loyalty.errors import RedemptionNotFound, RewardNotFound
+from loyalty.core.api.base import IDEMPOTENCY_HEADER, PartnerAPIView
+from loyalty.core.api.serializers import MemberBriefSerializer, member_brief, problems
 
 from . import services
+from .errors import RedemptionNotFound, RewardNotFound
 from .models import Redemption, Reward
 
 

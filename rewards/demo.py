@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 from django.core.files import File
 
 from accounts.models import Member
-from loyalty.errors import LoyaltyError
-from loyalty.models import Tier
+from loyalty.base.errors import LoyaltyError
+from loyalty.core.models import Tier
 
 from . import services
 from .models import Redemption, Reward

@@ -5,7 +5,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from loyalty.languages import in_language
+from loyalty.base.languages import in_language
 
 from .validators import validate_image_size
 

@@ -8,7 +8,7 @@ never holds two of a member's occasions: nobody is paid two years at once.
 A batch (see loyalty/jobs.py) pays set-based, in its one transaction: it reads its candidates and
 the grants they already have, locks only the members still to pay (id order), checks again under
 the lock, inserts the OccasionGrant rows (unique per member, occasion and year: the database's
-"once"), credits the points of all of them at once (loyalty.services.points_credit_many, kind
+"once"), credits the points of all of them at once (loyalty.core.services.points_credit_many, kind
 `gift`, cause: the grant), and sends each member a card in their language
 (notifications.notify, dedupe key per year). A voucher gift (birthday) goes through the
 catalogue's own services, per member.
@@ -27,10 +27,10 @@ from django.db import transaction
 from django.db.models import Q
 
 from accounts.models import Member
-from loyalty import services as ledger
-from loyalty.errors import LoyaltyError
-from loyalty.jobs import Counts, keyset
-from loyalty.models import JobRun, LedgerEntry
+from loyalty.base.errors import LoyaltyError
+from loyalty.core import services as ledger
+from loyalty.core.jobs import Counts, keyset
+from loyalty.core.models import JobRun, LedgerEntry
 from notifications.services import notify
 
 from .models import OccasionGrant, Redemption, Reward

@@ -20,12 +20,13 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from accounts.errors import MemberNotActive, MemberNotFound
 from accounts.models import Member, Partner
-from loyalty import services as ledger
-from loyalty.errors import (
+from loyalty.core import services as ledger
+from webhooks.services import event_emit
+
+from .errors import (
     LimitReached,
-    MemberNotActive,
-    MemberNotFound,
     OutOfStock,
     RedemptionNotCancellable,
     RewardInactive,
@@ -36,8 +37,6 @@ from loyalty.errors import (
     VoucherExpired,
     VoucherNotFound,
 )
-from webhooks.services import event_emit
-
 from .models import Redemption, Reward, Voucher
 
 # No look-alikes: without 0/O, 1/I/L, 5/S, 8/B and U/V: 25 symbols × 12 ≈ 55 random bits.

@@ -3,8 +3,8 @@ batches are paid by `loyalty.tasks.job_batch_task`."""
 
 from celery import shared_task
 
-from loyalty.models import JobRun
-from loyalty.tasks import JOB_TASK, start
+from loyalty.core.models import JobRun
+from loyalty.core.tasks import JOB_TASK, start
 
 
 @shared_task(**JOB_TASK)

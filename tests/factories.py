@@ -5,7 +5,7 @@ from decimal import Decimal
 
 from accounts import services as account_services
 from accounts.models import Member, Partner
-from loyalty.models import EarningRule, Tier
+from loyalty.core.models import EarningRule, Tier
 
 _seq = itertools.count(1)
 
@@ -59,8 +59,8 @@ def make_reward(**kwargs):
 
 
 def give_points(member, points):
-    from loyalty.models import LedgerEntry
-    from loyalty.services import points_credit
+    from loyalty.core.models import LedgerEntry
+    from loyalty.core.services import points_credit
 
     return points_credit(
         member=member, points=points, kind=LedgerEntry.Kind.GIFT, cause=member, expires_on=None

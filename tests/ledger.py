@@ -5,7 +5,7 @@ from collections import defaultdict
 from django.db.models import Sum
 
 from accounts.models import Member
-from loyalty.models import LedgerEntry, LotMovement, PointLot
+from loyalty.core.models import LedgerEntry, LotMovement, PointLot
 
 
 def assert_ledger_invariants() -> None:

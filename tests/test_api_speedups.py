@@ -13,10 +13,11 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts import services as account_services
+from accounts.errors import MemberNotActive
 from accounts.models import Member, PartnerApiKey
-from loyalty import selectors, services
-from loyalty.errors import DuplicatePurchase, MemberNotActive
-from loyalty.models import IdempotencyRecord, LedgerEntry, PointLot, Purchase, Tier, TierChange
+from loyalty.core import selectors, services
+from loyalty.core.errors import DuplicatePurchase
+from loyalty.core.models import IdempotencyRecord, LedgerEntry, PointLot, Purchase, Tier, TierChange
 from referrals.models import Referral
 from referrals.services import referral_code_ensure
 from tests import factories
@@ -341,7 +342,7 @@ def test_a_refusal_after_the_insert_rolls_back_and_is_stored(api, member, monkey
     # given: the view finds the member before the membership is closed
     stale = account_services.member_for_purchase(member.member_number)
     Member.objects.filter(pk=member.pk).update(status=Member.Status.CLOSED)
-    monkeypatch.setattr("loyalty.api.views.member_for_purchase", lambda number: stale)
+    monkeypatch.setattr("loyalty.core.api.purchases.member_for_purchase", lambda number: stale)
     # when
     first = buy(api, member, external_id="X-1", key="k-closed")
     second = buy(api, member, external_id="X-1", key="k-closed")
@@ -418,7 +419,7 @@ def test_another_partners_rule_does_not_apply(api, member, other_api):
 def test_cached_rules_are_read_again_after_the_cache_time(db):
     factories.make_rule(name="One")
     assert [rule.name for rule in selectors.earning_rules_active(partner_id=1)] == ["One"]
-    from loyalty.models import EarningRule
+    from loyalty.core.models import EarningRule
 
     EarningRule.objects.filter(name="One").update(is_active=False)  # no signal
     assert [rule.name for rule in selectors.earning_rules_active(partner_id=1)] == ["One"]
@@ -429,7 +430,7 @@ def test_cached_rules_are_read_again_after_the_cache_time(db):
 def test_a_settings_change_empties_the_caches(db, settings):
     factories.make_rule(name="One")
     assert selectors.earning_rules_active(partner_id=1)
-    from loyalty.models import EarningRule
+    from loyalty.core.models import EarningRule
 
     EarningRule.objects.update(is_active=False)
     settings.LOYALTY_TIER_WINDOW_DAYS = 300
@@ -887,7 +888,7 @@ def test_a_new_connection_prepares_the_statements_again():
 
 
 def test_too_many_points_are_refused_as_before(partner, member):
-    from loyalty.errors import InvalidPoints
+    from loyalty.core.errors import InvalidPoints
 
     factories.make_rule(name="Huge", points_per_unit=Decimal("99999.999"))
     with pytest.raises(InvalidPoints):
@@ -946,7 +947,7 @@ PURCHASE_BODIES = [
 def fresh_answer(data):
     from rest_framework.exceptions import ValidationError
 
-    from loyalty.api.views import PurchaseInput
+    from loyalty.core.api.purchases import PurchaseInput
 
     serializer = PurchaseInput(data=data)
     try:
@@ -959,8 +960,8 @@ def fresh_answer(data):
 def reused_answer(data):
     from rest_framework.exceptions import ValidationError
 
-    from loyalty.api.base import validated_input
-    from loyalty.api.views import PurchaseInput
+    from loyalty.core.api.base import validated_input
+    from loyalty.core.api.purchases import PurchaseInput
 
     try:
         return "valid", validated_input(PurchaseInput, data)
@@ -982,8 +983,8 @@ def test_the_reused_serializer_answers_as_a_fresh_one_in_any_order():
 
 
 def test_each_thread_has_its_own_serializer():
-    from loyalty.api import base
-    from loyalty.api.views import PurchaseInput
+    from loyalty.core.api import base
+    from loyalty.core.api.purchases import PurchaseInput
 
     reused_answer(PURCHASE_BODIES[0])
     seen = []

@@ -15,8 +15,8 @@ from accounts.management.commands.create_partner import Command as CreatePartner
 from accounts.models import Member, Partner, PartnerApiKey, User
 from accounts.services import api_key_authenticate
 from loyalty import demo
-from loyalty.languages import LANGUAGE_CODES
-from loyalty.models import EarningRule, LedgerEntry, Purchase, PurchaseLine, Refund, Tier
+from loyalty.base.languages import LANGUAGE_CODES
+from loyalty.core.models import EarningRule, LedgerEntry, Purchase, PurchaseLine, Refund, Tier
 from tests import factories
 
 pytestmark = pytest.mark.django_db

@@ -19,7 +19,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from loyalty.errors import LoyaltyError
+from loyalty.base.errors import LoyaltyError
 
 from . import services
 from .models import EVENT_TYPES, WebhookDelivery, WebhookEndpoint, WebhookEvent

@@ -15,7 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from loyalty.errors import InvalidInput, LoyaltyError
+from loyalty.base.errors import InvalidInput, LoyaltyError
 
 from .delivery import deliveries_enqueue_on_commit
 from .models import EVENT_TYPES, RETRY_WINDOW, WebhookDelivery, WebhookEndpoint, WebhookEvent

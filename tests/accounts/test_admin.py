@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from accounts import services
 from accounts.models import Member, Partner, PartnerApiKey, User
-from loyalty import services as loyalty_services
+from loyalty.core import services as loyalty_services
 from tests import factories
 
 

@@ -4,15 +4,9 @@ import pytest
 from django.utils import timezone
 
 from accounts import services
+from accounts.errors import EmailUnavailable, MemberExists, MemberNotFound
 from accounts.models import Member, PartnerApiKey, User
-from loyalty.errors import (
-    EmailUnavailable,
-    InvalidInput,
-    MemberExists,
-    MemberNotFound,
-    NotAllowed,
-    ReasonRequired,
-)
+from loyalty.base.errors import InvalidInput, NotAllowed, ReasonRequired
 from tests import factories
 
 
@@ -197,7 +191,7 @@ def test_an_inactive_partners_key_does_not_authenticate(db):
 
 
 def test_partner_names_and_currencies_are_checked(db):
-    from loyalty.errors import UnknownCurrency
+    from loyalty.base.errors import UnknownCurrency
 
     factories.make_partner("Till")
     with pytest.raises(InvalidInput):

@@ -4,7 +4,7 @@ import pytest
 from rest_framework.test import APIClient, ForceAuthClientHandler
 
 from accounts.services import api_key_create
-from loyalty.api.handlers import ApiMiddlewareMixin
+from loyalty.base.api.handlers import ApiMiddlewareMixin
 from tests import factories
 
 

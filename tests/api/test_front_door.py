@@ -10,8 +10,8 @@ import pytest
 from django.conf import settings
 
 from accounts.services import api_key_create
-from loyalty.api.handlers import ApiWSGIHandler
-from loyalty.models import LedgerEntry
+from loyalty.base.api.handlers import ApiWSGIHandler
+from loyalty.core.models import LedgerEntry
 from loyalty.wsgi import application
 from tests import factories
 

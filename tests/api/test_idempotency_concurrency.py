@@ -3,7 +3,7 @@
 import pytest
 
 from accounts.models import Member
-from loyalty.models import IdempotencyRecord, LedgerEntry, Purchase
+from loyalty.core.models import IdempotencyRecord, LedgerEntry, Purchase
 from tests import factories
 from tests.api.conftest import make_client
 from tests.concurrency import run_at_once

@@ -8,7 +8,7 @@ from django.core.cache import cache
 
 from accounts.models import Member
 from accounts.services import api_key_create, api_key_revoke
-from loyalty.models import IdempotencyRecord, LedgerEntry, Purchase
+from loyalty.core.models import IdempotencyRecord, LedgerEntry, Purchase
 from rewards.models import Redemption, Voucher
 from tests import factories
 

@@ -1,4 +1,4 @@
-"""The purchase lane (loyalty.api.lane) answers exactly as PurchaseView, headers included, and
+"""The purchase lane (loyalty.core.api.lane) answers exactly as PurchaseView, headers included, and
 leaves to the view every request it cannot answer that way."""
 
 import json
@@ -12,12 +12,12 @@ from django.test import RequestFactory, override_settings
 from django.utils import timezone
 
 from accounts.models import Member
-from loyalty.api.lane import purchase_lane
-from loyalty.models import IdempotencyRecord, LedgerEntry, Purchase
+from loyalty.core.api.lane import purchase_lane
+from loyalty.core.models import IdempotencyRecord, LedgerEntry, Purchase
 from tests import factories
 from tests.api.conftest import make_client
 
-LANE = "loyalty.api.lane.PurchaseLaneMiddleware"
+LANE = "loyalty.core.api.lane.PurchaseLaneMiddleware"
 
 
 @pytest.fixture(autouse=True)

@@ -43,7 +43,7 @@ from schemathesis.specs.openapi.checks import (
 
 from accounts.models import Member
 from accounts.services import api_key_create
-from loyalty import services as loyalty_services
+from loyalty.core import services as loyalty_services
 from rewards import services as reward_services
 from tests import factories
 from tests.ledger import assert_ledger_invariants

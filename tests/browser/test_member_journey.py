@@ -15,7 +15,7 @@ import pytest
 from django.utils import translation
 
 from accounts.models import Member
-from loyalty.services import record_purchase
+from loyalty.core.services import record_purchase
 from tests import factories
 
 CHROMIUM = "/usr/bin/chromium"

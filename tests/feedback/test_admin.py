@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from feedback import services
+from feedback.errors import FeedbackClosed
 from feedback.models import (
     AnswerTemplate,
     FeedbackAnswer,
@@ -25,8 +26,7 @@ from feedback.models import (
     ResponsePolicy,
     SurveyResponse,
 )
-from loyalty.errors import FeedbackClosed
-from loyalty.models import LedgerEntry
+from loyalty.core.models import LedgerEntry
 from notifications.models import Message
 from tests import factories
 

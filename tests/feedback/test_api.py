@@ -3,7 +3,7 @@
 import pytest
 
 from feedback.models import FeedbackItem
-from loyalty.services import record_purchase
+from loyalty.core.services import record_purchase
 from notifications.models import Message
 from tests import factories
 from tests.api.conftest import make_client

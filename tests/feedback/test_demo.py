@@ -5,7 +5,7 @@ from io import StringIO
 from django.core.management import call_command
 
 from feedback.models import AnswerTemplate, FeedbackItem, PublishedCase, SurveyResponse
-from loyalty.models import LedgerEntry
+from loyalty.core.models import LedgerEntry
 
 
 def test_seed_demo_fills_the_feedback_book_once(db):

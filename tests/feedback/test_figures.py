@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from feedback import selectors, services
 from feedback.charts import survey_charts
-from loyalty.services import record_purchase
+from loyalty.core.services import record_purchase
 from tests import factories
 
 TZ = timezone.get_default_timezone()  # Europe/Vilnius: the program's time zone

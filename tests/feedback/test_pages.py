@@ -14,7 +14,7 @@ from django.utils import formats, timezone, translation
 from accounts.models import Member
 from feedback import services
 from feedback.models import TEXT_MAX_LENGTH, FeedbackItem, PublishedCase, SurveyResponse
-from loyalty.services import record_purchase
+from loyalty.core.services import record_purchase
 from notifications.models import Message
 
 BOOK = reverse("feedback:book")

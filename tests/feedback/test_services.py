@@ -8,7 +8,18 @@ from django.contrib.contenttypes.models import ContentType
 from django.core import mail
 from django.utils import timezone
 
+from accounts.errors import MemberNotActive
 from feedback import services
+from feedback.errors import (
+    AlreadyRated,
+    ConsentRequired,
+    FeedbackClosed,
+    FeedbackNotAnswered,
+    FeedbackNotFound,
+    NotAnonymous,
+    SurveyAnswered,
+    SurveyNotFound,
+)
 from feedback.models import (
     AnswerTemplate,
     FeedbackItem,
@@ -16,22 +27,10 @@ from feedback.models import (
     ResponsePolicy,
     SurveyResponse,
 )
-from loyalty.errors import (
-    AlreadyRated,
-    ConsentRequired,
-    FeedbackClosed,
-    FeedbackNotAnswered,
-    FeedbackNotFound,
-    InvalidInput,
-    MemberNotActive,
-    NotAllowed,
-    NotAnonymous,
-    PurchaseNotFound,
-    SurveyAnswered,
-    SurveyNotFound,
-)
-from loyalty.models import LedgerEntry
-from loyalty.services import record_purchase
+from loyalty.base.errors import InvalidInput, NotAllowed
+from loyalty.core.errors import PurchaseNotFound
+from loyalty.core.models import LedgerEntry
+from loyalty.core.services import record_purchase
 from notifications.models import Message
 from tests.concurrency import run_at_once
 

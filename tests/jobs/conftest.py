@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 
-from loyalty import jobs
-from loyalty.models import JobRun, Tier
+from loyalty.core import jobs
+from loyalty.core.models import JobRun, Tier
 from tests import factories
 
 VILNIUS = ZoneInfo("Europe/Vilnius")

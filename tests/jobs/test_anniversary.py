@@ -10,7 +10,7 @@ from django.utils.translation import ngettext
 
 from accounts.models import Member
 from accounts.services import member_set_status
-from loyalty.models import LedgerEntry, PointLot, Tier
+from loyalty.core.models import LedgerEntry, PointLot, Tier
 from notifications.models import Message
 from rewards.models import OccasionGrant
 from tests.jobs.conftest import at, enroll, run, travel

@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 
 from accounts.services import member_set_birthday
-from loyalty.models import LedgerEntry
+from loyalty.core.models import LedgerEntry
 from notifications.models import Message
 from rewards.models import OccasionGrant, Redemption, Voucher
 from tests import factories

@@ -6,8 +6,8 @@ import pytest
 
 from accounts.models import Member
 from accounts.services import member_set_birthday
-from loyalty import jobs, services
-from loyalty.models import LedgerEntry, TierChange
+from loyalty.core import jobs, services
+from loyalty.core.models import LedgerEntry, TierChange
 from notifications.models import Message
 from rewards.models import OccasionGrant
 from tests import factories

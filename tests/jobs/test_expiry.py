@@ -8,8 +8,8 @@ from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Member
 from accounts.services import member_set_status
-from loyalty import services
-from loyalty.models import LedgerEntry, LotMovement, PointLot
+from loyalty.core import services
+from loyalty.core.models import LedgerEntry, LotMovement, PointLot
 from notifications.models import Message
 from rewards.models import Voucher
 from rewards.services import reward_redeem

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from loyalty.models import IdempotencyRecord
+from loyalty.core.models import IdempotencyRecord
 from tests.jobs.conftest import run
 from webhooks.models import WebhookDelivery, WebhookEvent
 from webhooks.services import endpoint_create

@@ -23,7 +23,7 @@ import redis
 from django.db import connection
 
 from loyalty.celery import app as celery_app
-from loyalty.models import JobBatch, JobRun, LedgerEntry
+from loyalty.core.models import JobBatch, JobRun, LedgerEntry
 from notifications.models import Message
 from rewards.models import OccasionGrant
 from rewards.tasks import anniversary_task

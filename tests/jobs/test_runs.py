@@ -13,9 +13,9 @@ from django.db import OperationalError
 from django.urls import reverse
 from django_celery_beat.models import PeriodicTask
 
-from loyalty import jobs, tasks
 from loyalty.celery import app as celery_app
-from loyalty.models import JobBatch, JobRun, LedgerEntry, Tier
+from loyalty.core import jobs, tasks
+from loyalty.core.models import JobBatch, JobRun, LedgerEntry, Tier
 from rewards import occasions
 from rewards import tasks as reward_tasks
 from rewards.models import OccasionGrant
@@ -175,7 +175,7 @@ def test_a_transient_failure_is_retried_not_recorded(tiers, monkeypatch):
 
 def test_the_schedule_is_in_the_database_in_the_programs_time_zone(db):
     # given
-    migration = importlib.import_module("loyalty.migrations.0005_job_schedule")
+    migration = importlib.import_module("loyalty.core.migrations.0005_job_schedule")
     # when: run twice (the test database ran it once already)
     migration.create_schedule(apps, None)
     migration.create_schedule(apps, None)

@@ -6,8 +6,8 @@ import pytest
 
 from accounts.models import Member
 from accounts.services import member_set_status
-from loyalty import services
-from loyalty.models import Tier, TierChange
+from loyalty.core import services
+from loyalty.core.models import Tier, TierChange
 from notifications.models import Message
 from tests.jobs.conftest import enroll, run, travel
 from webhooks.models import WebhookEvent

@@ -10,8 +10,8 @@ from django.utils import timezone
 
 from accounts import services as account_services
 from accounts.models import Member
-from loyalty import services
-from loyalty.models import (
+from loyalty.core import services
+from loyalty.core.models import (
     EarningRule,
     LedgerEntry,
     PointLot,

@@ -6,9 +6,9 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import Member
-from loyalty import services
-from loyalty.errors import InsufficientPoints
-from loyalty.models import LedgerEntry, PointLot
+from loyalty.core import services
+from loyalty.core.errors import InsufficientPoints
+from loyalty.core.models import LedgerEntry, PointLot
 from tests import factories
 from tests.concurrency import run_at_once
 

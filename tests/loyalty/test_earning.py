@@ -4,7 +4,7 @@ from datetime import date
 from decimal import Decimal
 from types import SimpleNamespace
 
-from loyalty.earning import EarnLine, calculate
+from loyalty.core.earning import EarnLine, calculate
 
 DAY = date(2026, 6, 6)
 

@@ -4,17 +4,13 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from accounts.errors import MemberNotActive
 from accounts.models import Member
 from accounts.services import member_set_status
-from loyalty import services
-from loyalty.errors import (
-    InsufficientPoints,
-    InvalidPoints,
-    MemberNotActive,
-    NotAllowed,
-    ReasonRequired,
-)
-from loyalty.models import LedgerEntry, LotMovement, PointLot
+from loyalty.base.errors import NotAllowed, ReasonRequired
+from loyalty.core import services
+from loyalty.core.errors import InsufficientPoints, InvalidPoints
+from loyalty.core.models import LedgerEntry, LotMovement, PointLot
 
 GIFT = LedgerEntry.Kind.GIFT
 

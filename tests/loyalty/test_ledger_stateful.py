@@ -13,9 +13,9 @@ from hypothesis.stateful import (
 )
 
 from accounts.models import Member, User
-from loyalty import services
-from loyalty.errors import InsufficientPoints, InvalidPoints
-from loyalty.models import LedgerEntry, PointLot
+from loyalty.core import services
+from loyalty.core.errors import InsufficientPoints, InvalidPoints
+from loyalty.core.models import LedgerEntry, PointLot
 from tests import factories
 from tests.ledger import assert_ledger_invariants
 

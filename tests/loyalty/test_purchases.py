@@ -4,21 +4,19 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from accounts.errors import MemberNotActive, PartnerNotActive
 from accounts.models import Member
 from accounts.services import member_set_status
-from loyalty import services
-from loyalty.errors import (
+from loyalty.base.errors import InvalidAmount, UnknownCurrency
+from loyalty.core import services
+from loyalty.core.errors import (
     CurrencyMismatch,
     DuplicatePurchase,
     DuplicateRefund,
-    InvalidAmount,
     InvalidPurchase,
-    MemberNotActive,
-    PartnerNotActive,
     RefundExceedsPurchase,
-    UnknownCurrency,
 )
-from loyalty.models import LedgerEntry, Purchase, PurchaseLine, Refund, TierChange
+from loyalty.core.models import LedgerEntry, Purchase, PurchaseLine, Refund, TierChange
 from tests import factories
 
 

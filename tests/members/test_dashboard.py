@@ -7,8 +7,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Member
-from loyalty.models import LedgerEntry, Tier
-from loyalty.services import points_credit, record_purchase
+from loyalty.core.models import LedgerEntry, Tier
+from loyalty.core.services import points_credit, record_purchase
 from members.charts import balance_chart
 from members.selectors import next_anniversary
 from tests import factories

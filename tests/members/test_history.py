@@ -2,7 +2,7 @@ from decimal import Decimal
 
 from django.urls import reverse
 
-from loyalty.services import points_adjust, record_purchase, refund_purchase
+from loyalty.core.services import points_adjust, record_purchase, refund_purchase
 from rewards.services import redemption_cancel, reward_redeem
 from tests import factories
 

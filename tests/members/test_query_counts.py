@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
-from loyalty.services import points_adjust, record_purchase, refund_purchase
+from loyalty.core.services import points_adjust, record_purchase, refund_purchase
 from notifications.services import notify
 from rewards.services import redemption_cancel, reward_redeem
 from tests import factories

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from loyalty import services as loyalty_services
+from loyalty.core import services as loyalty_services
 from tests import factories
 
 _seq = itertools.count(1)

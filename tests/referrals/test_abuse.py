@@ -5,7 +5,7 @@ from django.db import IntegrityError, transaction
 
 from accounts import services as account_services
 from accounts.models import Member
-from loyalty.models import LedgerEntry
+from loyalty.core.models import LedgerEntry
 from referrals import services
 from referrals.emails import canonical_email, mask_email
 from referrals.models import Referral

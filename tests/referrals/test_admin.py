@@ -5,8 +5,8 @@ from django.contrib.messages import get_messages
 from django.urls import reverse
 
 from accounts.models import Member
-from loyalty.errors import NotAllowed
-from loyalty.models import LedgerEntry
+from loyalty.base.errors import NotAllowed
+from loyalty.core.models import LedgerEntry
 from referrals import services
 from referrals.errors import ReferralNotReviewable
 from referrals.models import Referral
@@ -134,7 +134,7 @@ def test_approving_a_decided_referral_changes_nothing(admin_client, referrer, co
 def test_a_refund_while_waiting_for_review_takes_the_purchase_out(flagged, shop, staff_user):
     # given
     purchase = buy(shop, flagged.referee, amount="30").purchase
-    from loyalty.services import refund_purchase
+    from loyalty.core.services import refund_purchase
 
     refund_purchase(purchase=purchase, external_id="R1")
     # when

@@ -5,8 +5,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Member
-from loyalty import services as loyalty_services
-from loyalty.models import Purchase
+from loyalty.core import services as loyalty_services
+from loyalty.core.models import Purchase
 from referrals import services
 from referrals.models import Referral
 from tests.api.conftest import make_client

@@ -3,8 +3,8 @@
 import pytest
 
 from accounts.models import Member
-from loyalty.models import LedgerEntry, Purchase
-from loyalty.services import PurchaseResult
+from loyalty.core.models import LedgerEntry, Purchase
+from loyalty.core.services import PurchaseResult
 from referrals import services
 from referrals.models import Referral
 from tests import factories

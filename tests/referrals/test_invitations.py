@@ -5,7 +5,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from loyalty.errors import InvalidInput, MemberNotActive
+from accounts.errors import MemberNotActive
+from loyalty.base.errors import InvalidInput
 from notifications.models import Message
 from referrals import services
 from referrals.errors import AlreadyInvited, InvitationLimitReached

@@ -7,9 +7,9 @@ from django.utils import timezone
 
 from accounts import services as account_services
 from accounts.models import Member, User
-from loyalty import services as loyalty_services
-from loyalty.errors import InvalidInput
-from loyalty.models import LedgerEntry, Purchase
+from loyalty.base.errors import InvalidInput
+from loyalty.core import services as loyalty_services
+from loyalty.core.models import LedgerEntry, Purchase
 from notifications.models import Message
 from referrals import services
 from referrals.errors import InvalidReferralCode

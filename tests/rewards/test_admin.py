@@ -16,7 +16,7 @@ from django.utils import timezone
 from PIL import Image
 
 from accounts.models import Member
-from loyalty.models import LedgerEntry
+from loyalty.core.models import LedgerEntry
 from rewards import services
 from rewards.models import Redemption, Reward, Voucher
 from tests import factories

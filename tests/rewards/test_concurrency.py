@@ -3,8 +3,8 @@
 import pytest
 
 from accounts.models import Member
-from loyalty.errors import LimitReached, OutOfStock, VoucherAlreadyUsed
 from rewards import services
+from rewards.errors import LimitReached, OutOfStock, VoucherAlreadyUsed
 from rewards.models import Redemption, Reward, Voucher
 from tests import factories
 from tests.concurrency import run_at_once

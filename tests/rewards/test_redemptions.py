@@ -3,12 +3,14 @@ from datetime import date, timedelta
 import pytest
 from django.utils import timezone
 
+from accounts.errors import MemberNotActive
 from accounts.models import Member
 from accounts.services import member_set_status
-from loyalty.errors import (
-    InsufficientPoints,
+from loyalty.core.errors import InsufficientPoints
+from loyalty.core.models import LedgerEntry, PointLot
+from rewards import services
+from rewards.errors import (
     LimitReached,
-    MemberNotActive,
     OutOfStock,
     RedemptionNotCancellable,
     RewardInactive,
@@ -18,8 +20,6 @@ from loyalty.errors import (
     VoucherExpired,
     VoucherNotFound,
 )
-from loyalty.models import LedgerEntry, PointLot
-from rewards import services
 from rewards.models import Redemption, Reward, Voucher
 from tests.factories import give_points, make_member, make_partner, make_reward
 
@@ -68,7 +68,7 @@ def test_loyal_members_pay_less(member, tiers):
 
 
 def test_spending_uses_the_soonest_expiring_points_first(member):
-    from loyalty.services import points_credit
+    from loyalty.core.services import points_credit
 
     today = timezone.localdate()
     late = points_credit(

@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from accounts import services
-from loyalty.errors import LoyaltyError
+from loyalty.base.errors import LoyaltyError
 
 
 class Command(BaseCommand):

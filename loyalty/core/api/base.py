@@ -14,18 +14,17 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from loyalty.errors import (
+from accounts.authentication import ApiKeyAuthentication
+from loyalty.base.api.parsers import DecimalJSONParser
+from loyalty.base.api.throttling import ApiKeyRateThrottle
+from loyalty.base.errors import LoyaltyError
+from loyalty.core.errors import (
     IdempotencyKeyInProgress,
     IdempotencyKeyRequired,
     IdempotencyKeyReused,
-    LoyaltyError,
 )
-from loyalty.models import IdempotencyRecord
-from loyalty.services import PreparedSQL, StalePreparedStatement
-
-from .authentication import ApiKeyAuthentication
-from .parsers import DecimalJSONParser
-from .throttling import ApiKeyRateThrottle
+from loyalty.core.models import IdempotencyRecord
+from loyalty.core.services import PreparedSQL, StalePreparedStatement
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
     name="Idempotency-Key",

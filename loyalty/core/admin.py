@@ -14,8 +14,10 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from loyalty.base.languages import LANGUAGE_CODES
+from loyalty.base.staff import ReadOnlyAdmin, ReadOnlyTabularInline
+
 from . import earning
-from .languages import LANGUAGE_CODES
 from .models import (
     EarningRule,
     JobBatch,
@@ -29,36 +31,6 @@ from .models import (
     Tier,
     TierChange,
 )
-
-
-class ReadOnlyMixin:
-    """View only, for superusers too: history is never added, changed or deleted by hand."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class ReadOnlyAdmin(ReadOnlyMixin, admin.ModelAdmin):
-    # Counting a large history table on every page is slow; the paginator does without it.
-    show_full_result_count = False
-
-    def get_readonly_fields(self, request, obj=None):
-        return self.get_fields(request, obj)
-
-
-class ReadOnlyTabularInline(ReadOnlyMixin, admin.TabularInline):
-    extra = 0
-    max_num = 0
-    can_delete = False
-
-    def get_readonly_fields(self, request, obj=None):
-        return self.fields
 
 
 def _member_link(member) -> str:

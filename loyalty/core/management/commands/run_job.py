@@ -2,9 +2,9 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from loyalty import jobs
-from loyalty.errors import LoyaltyError
-from loyalty.models import JobRun
+from loyalty.base.errors import LoyaltyError
+from loyalty.core import jobs
+from loyalty.core.models import JobRun
 
 
 class Command(BaseCommand):

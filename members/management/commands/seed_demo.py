@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from loyalty import demo
-from loyalty.errors import LoyaltyError
+from loyalty.base.errors import LoyaltyError
 
 
 class Command(BaseCommand):

@@ -3,7 +3,7 @@
 from rest_framework import serializers
 
 from accounts.models import Member
-from loyalty import selectors
+from loyalty.core import selectors
 
 
 class ProblemSerializer(serializers.Serializer):

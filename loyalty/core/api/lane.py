@@ -26,13 +26,14 @@ from rest_framework.exceptions import APIException, ParseError, ValidationError
 from rest_framework.renderers import JSONRenderer
 
 from accounts.services import api_key_authenticate_cached
-from loyalty.errors import IdempotencyKeyRequired, LoyaltyError
+from loyalty.base.api.parsers import DecimalJSONParser
+from loyalty.base.api.problems import exception_handler, server_error_response
+from loyalty.base.api.throttling import ApiKeyRateThrottle
+from loyalty.base.errors import LoyaltyError
+from loyalty.core.errors import IdempotencyKeyRequired
 
 from .base import IdempotentRun, idempotency_key_and_digest, validated_input
-from .parsers import DecimalJSONParser
-from .problems import exception_handler, server_error_response
-from .throttling import ApiKeyRateThrottle
-from .views import PurchaseInput, PurchaseView, purchase_record
+from .purchases import PurchaseInput, PurchaseView, purchase_record
 
 PURCHASES_PATH = "/api/v1/purchases/"
 # What DRF's negotiation answers with plain JSON and no rendering options (no Accept header is

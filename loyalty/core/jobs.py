@@ -47,10 +47,10 @@ from django.db.models.functions import Concat
 from django.utils import timezone
 
 from accounts.models import Member
+from loyalty.base.errors import InvalidInput
 from webhooks.services import event_emit
 
 from . import services as ledger
-from .errors import InvalidInput
 from .models import IdempotencyRecord, JobBatch, JobRun, PointLot, Tier, TierChange
 
 logger = logging.getLogger(__name__)

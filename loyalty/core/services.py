@@ -30,7 +30,15 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Case, F, IntegerField, Q, Sum, Value, When, Window
 from django.utils import timezone
 
+from accounts.errors import MemberNotActive, MemberNotFound, PartnerNotActive
 from accounts.models import Member, Partner
+from loyalty.base.errors import (
+    InvalidAmount,
+    InvalidInput,
+    NotAllowed,
+    ReasonRequired,
+    UnknownCurrency,
+)
 from webhooks.models import WebhookEndpoint
 from webhooks.services import event_emit
 
@@ -40,18 +48,10 @@ from .errors import (
     DuplicatePurchase,
     DuplicateRefund,
     InsufficientPoints,
-    InvalidAmount,
-    InvalidInput,
     InvalidPoints,
     InvalidPurchase,
     LedgerInconsistent,
-    MemberNotActive,
-    MemberNotFound,
-    NotAllowed,
-    PartnerNotActive,
-    ReasonRequired,
     RefundExceedsPurchase,
-    UnknownCurrency,
 )
 from .models import (
     LedgerEntry,
@@ -218,7 +218,7 @@ _PREPARED_ALREADY = "SELECT 1 FROM pg_prepared_statements WHERE name = %s"
 class StalePreparedStatement(DatabaseError):
     """A prepared statement met a changed table and failed, and its transaction with it; the
     next use prepares the connection's statements afresh, so the work can simply run again
-    (loyalty.api.base.IdempotentRun does, once)."""
+    (loyalty.core.api.base.IdempotentRun does, once)."""
 
 
 # --- the balance ------------------------------------------------------------------------------
@@ -897,7 +897,7 @@ _QUALIFYING_ONE = PreparedSQL(
 
 
 def _higher_tiers(member: Member) -> tuple[list[Tier], bool]:
-    """The tiers above the member's (from the process's cache, loyalty.selectors.tiers_by_rank)
+    """The tiers above the member's (from the process's cache, loyalty.core.selectors.tiers_by_rank)
     and whether they are in a grace period: with neither, a purchase cannot change their tier."""
     from .selectors import tiers_by_rank
 

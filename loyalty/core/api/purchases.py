@@ -7,9 +7,9 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from accounts.services import member_for_purchase
-from loyalty import services
-from loyalty.errors import PurchaseNotFound
-from loyalty.models import Purchase
+from loyalty.core import services
+from loyalty.core.errors import PurchaseNotFound
+from loyalty.core.models import Purchase
 
 from .base import IDEMPOTENCY_HEADER, PartnerAPIView, validated_input
 from .serializers import MemberBriefSerializer, member_brief, problems
@@ -80,7 +80,7 @@ class PurchaseView(PartnerAPIView):
 
 def purchase_record(partner, values: dict, *, savepoint: bool = True) -> Response:
     """Record a validated PurchaseInput for the partner: the 201 answer, or the service's
-    refusal raised. The view and the purchase lane (loyalty.api.lane) both answer with it."""
+    refusal raised. The view and the purchase lane (loyalty.core.api.lane) both answer with it."""
     member = member_for_purchase(values["member_number"])
     result = services.record_purchase(
         partner=partner,

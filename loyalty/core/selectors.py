@@ -8,8 +8,8 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from accounts.models import Member
+from loyalty.base.caching import ProcessCache
 
-from .caching import ProcessCache
 from .models import EarningRule, PointLot, Tier
 
 # How long a process keeps the earning rules and tiers (see ProcessCache): a change staff make

@@ -4,6 +4,9 @@ Beat sends a job's task (schedule in the admin, migration 0005); it starts a run
 `job_batch_task` per batch after its transaction commits (loyalty/jobs.py). A batch task run
 twice does its batch once. Nothing is given an ETA: a retry waits a few seconds, far less than
 the broker's visibility timeout.
+
+The task names are pinned to what they were before the core moved to loyalty/core/: the beat
+schedule in the database and messages already in the broker name them.
 """
 
 from celery import shared_task
@@ -23,7 +26,7 @@ def retry_countdown(retries: int) -> int:
     return max(1, min(5 * 2**retries, 300, visibility // 2))
 
 
-@shared_task(bind=True, max_retries=MAX_RETRIES, **JOB_TASK)
+@shared_task(name="loyalty.tasks.job_batch_task", bind=True, max_retries=MAX_RETRIES, **JOB_TASK)
 def job_batch_task(self, run_id: int, number: int, step: str, ids: list[int]) -> None:
     final = bool(self.request.is_eager) or self.request.retries >= self.max_retries
     try:
@@ -36,19 +39,19 @@ def start(name: str, day: str | None) -> int:
     return jobs.job_start(name=name, day=jobs.parse_day(day), trigger=JobRun.Trigger.SCHEDULE).pk
 
 
-@shared_task(**JOB_TASK)
+@shared_task(name="loyalty.tasks.tier_review_task", **JOB_TASK)
 def tier_review_task(day: str | None = None) -> int:
     """Monthly (beat): the tier review for `day` (YYYY-MM-DD; default today)."""
     return start(JobRun.Name.TIER_REVIEW, day)
 
 
-@shared_task(**JOB_TASK)
+@shared_task(name="loyalty.tasks.points_expiry_task", **JOB_TASK)
 def points_expiry_task(day: str | None = None) -> int:
     """Daily (beat): points past their expiry date, notices ahead, vouchers past validity."""
     return start(JobRun.Name.EXPIRY, day)
 
 
-@shared_task(**JOB_TASK)
+@shared_task(name="loyalty.tasks.housekeeping_task", **JOB_TASK)
 def housekeeping_task(day: str | None = None) -> int:
     """Daily (beat): Idempotency-Keys past retention, old webhook deliveries."""
     return start(JobRun.Name.HOUSEKEEPING, day)

@@ -1,9 +1,10 @@
 """Errors as application/problem+json (RFC 9457) with a stable machine `code`.
 
-One exception handler maps the program's own errors (loyalty.errors) and DRF's to the same
-shape: {type, title, status, detail, code}, plus `errors` for field validation and any extra
-fields an error carries (e.g. `member_number` on member_exists). A middleware does the same for
-anything that escapes a view under /api/, so a partner never sees an HTML page or a traceback.
+One exception handler maps the program's own errors (LoyaltyError, loyalty.base.errors) and
+DRF's to the same shape: {type, title, status, detail, code}, plus `errors` for field
+validation and any extra fields an error carries (e.g. `member_number` on member_exists). A
+middleware does the same for anything that escapes a view under /api/, so a partner never sees
+an HTML page or a traceback.
 """
 
 import logging
@@ -17,7 +18,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
-from loyalty.errors import LoyaltyError
+from loyalty.base.errors import LoyaltyError
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 TYPE_BASE = "https://loyalty.invalid/problems/"

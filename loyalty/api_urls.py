@@ -7,11 +7,10 @@ from rest_framework.response import Response
 
 from accounts import api as members
 from feedback import api as feedback
+from loyalty.base.api.problems import PROBLEM_CONTENT_TYPE, api_not_found
+from loyalty.core.api import purchases as views
 from referrals import api as referrals
 from rewards import api as rewards
-
-from . import views
-from .problems import PROBLEM_CONTENT_TYPE, api_not_found
 
 
 class ProblemsInJSON:

@@ -3,7 +3,7 @@
 The ledger's invariants (see docs/ARCHITECTURE.md):
 - ledger entries are append-only; a correction is a new entry pointing at what it corrects;
 - a member's points_balance equals the sum of their entries and the sum of their lots' remainders;
-- every balance change is one transaction (loyalty.services), made with a conditional UPDATE;
+- every balance change is one transaction (loyalty.core.services), made with a conditional UPDATE;
 - points are integers, money is Decimal with an ISO 4217 currency.
 """
 
@@ -14,7 +14,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .languages import in_language
+from loyalty.base.languages import in_language
 
 
 class Tier(models.Model):
@@ -83,7 +83,7 @@ class Tier(models.Model):
 
 
 class EarningRule(models.Model):
-    """How purchases turn into points. See loyalty.earning for how several rules combine."""
+    """How purchases turn into points. See loyalty.core.earning for how several rules combine."""
 
     name = models.CharField(_("name"), max_length=200)
     is_active = models.BooleanField(_("active"), default=True)
@@ -476,7 +476,7 @@ class IdempotencyRecord(models.Model):
 
 
 class JobRun(models.Model):
-    """One run of a scheduled job for one day (loyalty.jobs): its batches, counts and errors."""
+    """One run of a scheduled job for one day (see jobs.py): its batches, counts and errors."""
 
     class Name(models.TextChoices):
         ANNIVERSARY = "anniversary", _("Anniversary thank-you")

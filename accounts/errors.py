@@ -1,0 +1,35 @@
+"""Errors of members and partners."""
+
+from django.utils.translation import gettext_lazy as _
+
+from loyalty.base.errors import LoyaltyError
+
+
+class MemberNotFound(LoyaltyError):
+    code = "member_not_found"
+    status = 404
+    default_message = _("No member has that number.")
+
+
+class MemberNotActive(LoyaltyError):
+    code = "member_not_active"
+    status = 422
+    default_message = _("The membership is closed.")
+
+
+class MemberExists(LoyaltyError):
+    code = "member_exists"
+    status = 409
+    default_message = _("A member with this e-mail address is already enrolled.")
+
+
+class EmailUnavailable(LoyaltyError):
+    code = "email_unavailable"
+    status = 409
+    default_message = _("This e-mail address cannot be enrolled; please use another one.")
+
+
+class PartnerNotActive(LoyaltyError):
+    code = "partner_not_active"
+    status = 403
+    default_message = _("The partner is not active.")

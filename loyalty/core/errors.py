@@ -1,0 +1,79 @@
+"""Errors of the points core: the ledger, purchases, refunds and idempotent API requests."""
+
+from django.utils.translation import gettext_lazy as _
+
+from loyalty.base.errors import InvalidInput, LoyaltyError
+
+
+class InvalidPoints(InvalidInput):
+    code = "invalid_points"
+    default_message = _("Points must be a positive whole number.")
+
+
+class CurrencyMismatch(LoyaltyError):
+    code = "currency_mismatch"
+    status = 422
+    default_message = _("The currency does not match the partner's or the purchase's currency.")
+
+
+class InsufficientPoints(LoyaltyError):
+    code = "insufficient_points"
+    status = 422
+    default_message = _("The member does not have enough points.")
+
+
+class DuplicatePurchase(LoyaltyError):
+    code = "duplicate_purchase"
+    status = 409
+    default_message = _("This partner already reported a purchase with this id.")
+
+
+class PurchaseNotFound(LoyaltyError):
+    code = "purchase_not_found"
+    status = 404
+    default_message = _("No purchase has that id.")
+
+
+class DuplicateRefund(LoyaltyError):
+    code = "duplicate_refund"
+    status = 409
+    default_message = _("A refund with this id was already recorded for the purchase.")
+
+
+class RefundExceedsPurchase(LoyaltyError):
+    code = "refund_exceeds_purchase"
+    status = 422
+    default_message = _("The refund is larger than what is left of the purchase.")
+
+
+class InvalidPurchase(InvalidInput):
+    code = "invalid_purchase"
+    default_message = _("The purchase is not valid.")
+
+
+class LedgerInconsistent(LoyaltyError):
+    """Lots and balance disagree: a bug or a manual database edit. The transaction rolls back."""
+
+    code = "ledger_inconsistent"
+    status = 500
+    default_message = _("The points ledger is inconsistent.")
+
+
+class IdempotencyKeyRequired(LoyaltyError):
+    code = "idempotency_key_required"
+    status = 400
+    default_message = _(
+        "Every POST needs an Idempotency-Key header (1 to 255 printable characters)."
+    )
+
+
+class IdempotencyKeyReused(LoyaltyError):
+    code = "idempotency_key_reused"
+    status = 422
+    default_message = _("This Idempotency-Key was already used with another request.")
+
+
+class IdempotencyKeyInProgress(LoyaltyError):
+    code = "idempotency_key_in_progress"
+    status = 409
+    default_message = _("A request with this Idempotency-Key is still being processed.")
