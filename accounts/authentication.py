@@ -24,6 +24,15 @@ class PartnerClient:
         return None
 
 
+def api_key_from_header(header: str) -> str | None:
+    """The raw key of an `Authorization: Api-Key <key>` header; None for any other header."""
+    scheme, _, raw_key = header.partition(" ")
+    raw_key = raw_key.strip()
+    if scheme.lower() != ApiKeyAuthentication.keyword.lower() or not raw_key:
+        return None
+    return raw_key
+
+
 class ApiKeyAuthentication(authentication.BaseAuthentication):
     keyword = "Api-Key"
 
@@ -31,13 +40,13 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         header = request.META.get("HTTP_AUTHORIZATION", "")
         if not header:
             return None
-        scheme, _, raw_key = header.partition(" ")
-        if scheme.lower() != self.keyword.lower() or not raw_key.strip():
+        raw_key = api_key_from_header(header)
+        if raw_key is None:
             raise exceptions.AuthenticationFailed(
                 "Use the header 'Authorization: Api-Key <key>'.", code="invalid_api_key"
             )
         # Cached per process for a few seconds: see accounts.services.API_KEY_CACHE_SECONDS.
-        key = api_key_authenticate_cached(raw_key.strip())
+        key = api_key_authenticate_cached(raw_key)
         if key is None:
             raise exceptions.AuthenticationFailed(
                 "The API key is unknown or revoked.", code="invalid_api_key"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import calendar
-import functools
 import hashlib
 import re
 import secrets
@@ -11,14 +10,16 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from loyalty.base.caching import ProcessCache
 from loyalty.base.errors import InvalidInput, NotAllowed, ReasonRequired
+from loyalty.base.money import clean_currency
 
 from .errors import EmailUnavailable, MemberExists, MemberNotFound
 from .models import Member, Partner, PartnerApiKey, User, normalize_email
@@ -60,7 +61,7 @@ def new_member_number() -> str:
     return body + luhn_check_digit(body)
 
 
-def _clean_member_number(number) -> str:
+def clean_member_number(number) -> str:
     number = re.sub(r"[\s-]", "", str(number or ""))
     if not member_number_is_valid(number):
         raise MemberNotFound()
@@ -68,107 +69,12 @@ def _clean_member_number(number) -> str:
 
 
 def member_by_number(number: str, *, for_update: bool = False) -> Member:
-    number = _clean_member_number(number)
+    number = clean_member_number(number)
     queryset = Member.objects.select_related("user", "tier")
     try:
         return queryset.get(member_number=number)
     except Member.DoesNotExist:
         raise MemberNotFound() from None
-
-
-def member_for_purchase(number: str) -> Member:
-    """member_by_number for recording a purchase: one query, with the tier (the earn
-    multiplier, the upgrade check) but without the user, which a purchase does not need.
-
-    On PostgreSQL the member's row is locked (FOR NO KEY UPDATE, as the purchase's balance
-    UPDATE would lock it a moment later), and the member carries `row_locked`: every ledger
-    write changes the balance under that lock, so a statement run after this one sees all of
-    the member's entries, and record_purchase counts the tier points in its own statement.
-
-    The member also carries `was_referred`: whether a referral names them as the friend.
-    Referrals are only started when a member enrols, in the enrolment's transaction, so a member
-    found without one never gets one, and loyalty.core.services.record_purchase skips the referral
-    check for them.
-
-    The partner API calls this on every purchase, so the SQL is built once per process (what
-    Member.objects.select_related("tier").annotate(was_referred=Exists(...)) compiles to,
-    without compiling it every time) and the values go through the fields' converters as the
-    ORM's would.
-    """
-    from loyalty.core.models import Tier
-
-    number = _clean_member_number(number)
-    plan = _member_for_purchase_plan(connection.vendor)
-    with connection.cursor() as cursor:
-        plan.statement.execute(cursor, {"number": number})
-        row = cursor.fetchone()
-    if row is None:
-        raise MemberNotFound()
-    row = list(row)
-    for position, converters, column in plan.converters:
-        value = row[position]
-        for convert in converters:
-            value = convert(value, column, connection)
-        row[position] = value
-    member_count = len(plan.member_names)
-    db = connection.alias
-    member = Member.from_db(db, plan.member_names, row[:member_count])
-    tier_values = row[member_count:-1]
-    if member.tier_id is None:
-        Member.tier.field.set_cached_value(member, None)
-    else:
-        member.tier = Tier.from_db(db, plan.tier_names, tier_values)
-    member.was_referred = bool(row[-1])
-    member.row_locked = plan.locks
-    return member
-
-
-@dataclass(frozen=True)
-class _LookupPlan:
-    statement: object  # loyalty.core.services.PreparedSQL
-    locks: bool
-    member_names: list[str]
-    tier_names: list[str]
-    converters: list[tuple[int, list, object]]
-
-
-@functools.cache
-def _member_for_purchase_plan(vendor: str) -> _LookupPlan:
-    from loyalty.core.models import Tier
-    from loyalty.core.services import PreparedSQL
-    from referrals.models import Referral
-
-    quote = connection.ops.quote_name
-    member_fields = Member._meta.concrete_fields
-    tier_fields = Tier._meta.concrete_fields
-    columns = [f"m.{quote(f.column)}" for f in member_fields]
-    columns += [f"t.{quote(f.column)}" for f in tier_fields]
-    referee = Referral._meta.get_field("referee").column
-    sql = (
-        f"SELECT {', '.join(columns)}, EXISTS (SELECT 1 FROM {quote(Referral._meta.db_table)} r "
-        f"WHERE r.{quote(referee)} = m.{quote(Member._meta.pk.column)}) "
-        f"FROM {quote(Member._meta.db_table)} m LEFT OUTER JOIN {quote(Tier._meta.db_table)} t "
-        f"ON t.{quote(Tier._meta.pk.column)} = m.{quote(Member.tier.field.column)} "
-        f"WHERE m.{quote(Member._meta.get_field('member_number').column)} = %(number)s"
-    )
-    locks = vendor == "postgresql"
-    if locks:
-        sql += " FOR NO KEY UPDATE OF m"
-    converters = []
-    for position, (field, alias) in enumerate(
-        [(f, "m") for f in member_fields] + [(f, "t") for f in tier_fields]
-    ):
-        column = field.get_col(alias)
-        found = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
-        if found:
-            converters.append((position, found, column))
-    return _LookupPlan(
-        statement=PreparedSQL("loyalty_member_for_purchase", sql, {"number": "varchar"}),
-        locks=locks,
-        member_names=[f.attname for f in member_fields],
-        tier_names=[f.attname for f in tier_fields],
-        converters=converters,
-    )
 
 
 # --- birthdays ---------------------------------------------------------------------------------
@@ -237,14 +143,8 @@ def _clean_name(value, field: str) -> str:
     return value
 
 
-def _entry_tier():
-    from loyalty.core.models import Tier
-
-    return Tier.objects.order_by("rank").first()
-
-
 @transaction.atomic
-def member_enroll(
+def member_create(
     *,
     email: str,
     first_name: str = "",
@@ -254,22 +154,17 @@ def member_enroll(
     password: str | None = None,
     joined_on: date | None = None,
     delight: str | None = None,
-    referral_code: str | None = None,
-    partner=None,
-    device_hash: str | None = None,
-    address_hash: str | None = None,
+    tier=None,
 ) -> Member:
-    """Enrol a member. Without a password the member can claim the web account later.
+    """The user and membership of an enrolment (loyalty.core.enrolment.member_enroll does the
+    rest: the features' hooks, the welcome gift, the message). Without a password the member
+    can claim the web account later. `tier`: the tier they start in (the core's entry tier).
 
     An account of ours without a membership becomes a member as it is, names and password
     untouched. Staff and superuser accounts never do (EmailUnavailable): a partner must not be
     able to turn one into a membership that its mailbox could then claim with a new password. A
     sign-up with a password for such an address is refused (MemberExists, without a number), so
     no one sets the password of an account they do not own.
-
-    `partner` is the partner that enrolled them (none for a web sign-up). `referral_code` starts
-    a referral in this transaction (an unknown code refuses the enrolment); `device_hash` and
-    `address_hash` are opaque hashes the web sign-up passes for the referral abuse checks.
     """
     email = _clean_email(email)
     first_name = _clean_name(first_name, "first_name")
@@ -305,7 +200,7 @@ def member_enroll(
                 birthday_year=parsed.year if parsed else None,
                 birthday_set_on=today if parsed else None,
                 delight=delight or Member.Delight.GREETING,
-                tier=_entry_tier(),
+                tier=tier,
                 tier_since=joined_on or today,
             )
     except IntegrityError:
@@ -317,40 +212,6 @@ def member_enroll(
         if User.objects.filter(email__iexact=email).exists():
             raise MemberExists() from None
         raise
-    from referrals.services import member_enrolled
-
-    member_enrolled(
-        member=member,
-        referral_code=referral_code,
-        device_hash=device_hash,
-        address_hash=address_hash,
-    )
-    from notifications.services import notify
-    from webhooks.services import event_emit
-
-    if settings.LOYALTY_WELCOME_POINTS:
-        from loyalty.core.models import LedgerEntry
-        from loyalty.core.services import points_credit
-
-        points_credit(
-            member=member,
-            points=settings.LOYALTY_WELCOME_POINTS,
-            kind=LedgerEntry.Kind.GIFT,
-            cause=member,
-            description="Welcome gift",
-        )
-    notify(
-        member, "welcome", {"welcome_points": settings.LOYALTY_WELCOME_POINTS}, dedupe_key="welcome"
-    )
-    event_emit(
-        event_type="member.enrolled",
-        partner=partner,
-        payload={
-            "member_number": member.member_number,
-            "email": member.user.email,
-            "joined_on": member.joined_on.isoformat(),
-        },
-    )
     return member
 
 
@@ -365,8 +226,6 @@ def _unused_member_number() -> str:
 @transaction.atomic
 def member_claim_account(*, member: Member, password: str) -> Member:
     """Set the password of a member enrolled without one (at a till)."""
-    from django.contrib.auth.password_validation import validate_password
-
     user = member.user
     try:
         validate_password(password, user)
@@ -468,12 +327,10 @@ def hash_api_key(raw_key: str) -> str:
 
 @transaction.atomic
 def partner_create(*, name: str, currency: str | None = None) -> Partner:
-    from loyalty.core.services import _currency
-
     name = str(name or "").strip()
     if not name or len(name) > 200:
         raise InvalidInput("A partner needs a name of at most 200 characters.", field="name")
-    currency = _currency(currency or settings.LOYALTY_CURRENCY)
+    currency = clean_currency(currency or settings.LOYALTY_CURRENCY)
     taken = InvalidInput("A partner with this name exists.", field="name")
     if Partner.objects.filter(name__iexact=name).exists():
         raise taken

@@ -188,13 +188,13 @@ def add_purchases(demo, count: int) -> None:
 
     from django.utils import timezone
 
-    from loyalty.core.services import record_purchase
+    from loyalty.core.purchases import purchase_record
 
     start = timezone.now() - timedelta(days=360)
     step = timedelta(days=360) / max(count, 1)
     for i in range(count):
         at = start + i * step
-        record_purchase(
+        purchase_record(
             partner=demo.partner,
             member=demo.member,
             external_id=f"BENCH-PAGES-{i:06d}",

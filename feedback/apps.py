@@ -1,7 +1,25 @@
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
+from loyalty.core import hooks
+
 
 class FeedbackConfig(AppConfig):
     name = "feedback"
     verbose_name = _("Feedback book")
+
+    def ready(self):
+        hooks.job_register(
+            hooks.Job(
+                "feedback_escalation",
+                _("Feedback escalation"),
+                (hooks.Step("escalation", "feedback.jobs.escalation", atomic=False),),
+            )
+        )
+        hooks.job_register(
+            hooks.Job(
+                "surveys",
+                _("Survey invitations"),
+                (hooks.Step("survey_round", "feedback.jobs.survey_round", atomic=False),),
+            )
+        )

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from members.charts import BOTTOM, HEIGHT, LEFT, RIGHT, TOP, WIDTH, ChartTick
+from loyalty.base.charts import BOTTOM, HEIGHT, LEFT, RIGHT, TOP, WIDTH, ChartTick
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,16 @@ from datetime import datetime, timedelta
 from django.db import transaction
 
 from accounts.models import Member
+from loyalty.core.demo import SeedReport
 
 from . import services
 from .models import AnswerTemplate, FeedbackItem, SurveyResponse
+
+SeedReport.describe(
+    answer_templates=("answer template", "answer templates"),
+    feedback_items=("feedback item", "feedback items"),
+    surveys=("survey answer", "survey answers"),
+)
 
 TEMPLATES = [
     {

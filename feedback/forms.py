@@ -8,9 +8,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from accounts.models import Member
+from loyalty.base.formats import money, num
+from loyalty.base.web import NoColon
 from loyalty.core.models import Purchase
-from members.forms import NoColon
-from members.templatetags.members_tags import money, num
 
 from .models import TEXT_MAX_LENGTH, FeedbackItem
 

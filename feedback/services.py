@@ -24,8 +24,8 @@ from accounts.errors import MemberNotActive
 from accounts.models import Member
 from loyalty.base.errors import InvalidInput, NotAllowed
 from loyalty.core.errors import PurchaseNotFound
+from loyalty.core.ledger import points_credit
 from loyalty.core.models import LedgerEntry, Purchase
-from loyalty.core.services import points_credit
 from notifications.services import notify
 
 from .errors import (
@@ -463,6 +463,7 @@ def _escalate(item_ids: list[int], *, reason: str, at: datetime) -> list[int]:
     if not item_ids:
         return []
     FeedbackItem.objects.filter(pk__in=item_ids).update(escalated_at=at, escalation_reason=reason)
+    # (imported here: the tasks module imports this one)
     from .tasks import feedback_escalation_email_task
 
     for item_id in item_ids:

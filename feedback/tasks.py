@@ -2,27 +2,27 @@
 
 from celery import shared_task
 
+from loyalty.core.jobs import job_run
+from loyalty.core.models import JobRun
+
+from .services import escalation_email_send
+
 
 @shared_task(acks_late=True, ignore_result=True)
 def feedback_escalation_email_task(item_id: int) -> None:
-    from .services import escalation_email_send
-
     escalation_email_send(item_id=item_id)
 
 
 @shared_task(acks_late=True, ignore_result=True)
 def feedback_escalate_task() -> dict:
-    """Every 15 minutes (beat): escalate severe and overdue items to the managers, once each."""
-    from .services import feedback_escalate_due
-
-    return feedback_escalate_due()
+    """Every 15 minutes (beat): the `feedback_escalation` job, here in the worker (one batch).
+    Returns what was escalated: {"severe": n, "overdue": n}."""
+    return job_run(name="feedback_escalation", trigger=JobRun.Trigger.SCHEDULE).details
 
 
 @shared_task(acks_late=True, ignore_result=True)
 def surveys_invite_task(day: str | None = None) -> int:
-    """Daily (beat): ask yesterday's buyers and answered complainants the two questions."""
-    from loyalty.core.jobs import parse_day
-
-    from .services import surveys_invite_due
-
-    return surveys_invite_due(day=parse_day(day))
+    """Daily (beat): the `surveys` job for `day` (YYYY-MM-DD, default today), here in the
+    worker (one batch): it asks the day before's buyers and answered complainants the two
+    questions. Returns how many were asked."""
+    return job_run(name="surveys", day=day, trigger=JobRun.Trigger.SCHEDULE).paid

@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
 from loyalty.base.errors import LoyaltyError
-from members.views import PER_PAGE, member_required
+from loyalty.base.web import PER_PAGE, member_required
 
 from . import services
 from .errors import FeedbackNotFound

@@ -16,11 +16,10 @@ from django.db.models import Sum
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
+from loyalty.base.charts import BOTTOM, HEIGHT, LEFT, RIGHT, TOP, WIDTH, ChartTick
 from loyalty.core.models import LedgerEntry
 
 MONTHS = 12
-WIDTH, HEIGHT = 400, 200
-LEFT, RIGHT, TOP, BOTTOM = 48, 12, 12, 28
 
 
 @dataclass(frozen=True)
@@ -28,12 +27,6 @@ class ChartPoint:
     month: date  # the first day of the month
     balance: int  # at the end of the month (for the current month: now)
     x: int
-    y: int
-
-
-@dataclass(frozen=True)
-class ChartTick:
-    value: int
     y: int
 
 

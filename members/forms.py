@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts import services as account_services
 from accounts.models import Member, User, normalize_email
+from loyalty.base.web import NoColon
 
 NO_CHOICE = [("", "—")]
 
@@ -35,14 +36,6 @@ def _language_choices():
 def _current_language() -> str:
     language = translation.get_language() or settings.LANGUAGE_CODE
     return language if language in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE
-
-
-class NoColon:
-    """Labels without a trailing colon (the fields stand under their labels)."""
-
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("label_suffix", "")
-        super().__init__(*args, **kwargs)
 
 
 # --- joining and logging in ----------------------------------------------------------------

@@ -15,9 +15,9 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.models import Member
+from feedback.models import FeedbackItem
 from loyalty.core.models import LedgerEntry, Tier
-from loyalty.core.selectors import points_expiring
-from loyalty.core.services import qualifying_points
+from loyalty.core.selectors import points_expiring, qualifying_points
 from notifications.models import Message
 from rewards.models import Reward, Voucher
 from rewards.occasions import occasion_on
@@ -152,8 +152,6 @@ def ledger_entries(*, member: Member, kind: str | None = None) -> QuerySet[Ledge
 
 def _feedback_type_id() -> int:
     """The content type of feedback items (Django caches it: no query after the first)."""
-    from feedback.models import FeedbackItem
-
     return ContentType.objects.get_for_model(FeedbackItem).pk
 
 

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from functools import wraps
-
 import segno
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -26,8 +23,12 @@ from accounts import services as account_services
 from accounts.errors import MemberExists
 from feedback import services as feedback_services
 from loyalty.base.errors import InvalidInput, LoyaltyError
+from loyalty.base.web import PER_PAGE, member_required
+from loyalty.core.enrolment import member_enroll
 from loyalty.core.models import LedgerEntry
 from notifications.services import messages_mark_read
+from referrals import selectors as referral_selectors
+from referrals import services as referral_services
 from rewards import services as reward_services
 from rewards.models import Voucher
 
@@ -44,22 +45,7 @@ from .forms import (
     SignupForm,
 )
 
-PER_PAGE = 25
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
-
-
-def member_required(view):
-    """Logged in, with a membership; a user without one (staff) gets a friendly page."""
-
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
-        if request.member is None:
-            return render(request, "members/no_member.html", status=403)
-        return view(request, *args, **kwargs)
-
-    return wrapper
 
 
 def _page(request, queryset):
@@ -100,7 +86,7 @@ def signup(request, referral_code: str = ""):
         data = form.cleaned_data
         device_id = fingerprints.device_id(request)
         try:
-            member = account_services.member_enroll(
+            member = member_enroll(
                 email=data["email"],
                 password=data["password1"],
                 first_name=data["first_name"],
@@ -313,9 +299,6 @@ def voucher(request, code):
 @member_required
 def referrals(request):
     """The member's code, link and QR code, an invitation form, and their friends so far."""
-    from referrals import selectors as referral_selectors
-    from referrals import services as referral_services
-
     member = request.member
     form = InviteForm(data=request.POST or None)
     if request.method == "POST" and form.is_valid():

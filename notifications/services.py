@@ -46,6 +46,7 @@ def notify(
             raise
         return Message.objects.get(member=member, kind=kind, dedupe_key=dedupe_key)
     if email_wanted:
+        # (imported here: the tasks module imports this one)
         from .tasks import message_email_task
 
         transaction.on_commit(lambda: message_email_task.delay(message.pk))

@@ -6,8 +6,8 @@ from rest_framework import serializers
 
 from accounts.services import member_by_number
 from loyalty.base.api.pagination import NewestFirstPagination
+from loyalty.base.api.serializers import problems
 from loyalty.core.api.base import PartnerAPIView
-from loyalty.core.api.serializers import problems
 
 from .selectors import PUBLIC_STATUSES, referral_line, referrals_made
 

@@ -1,7 +1,28 @@
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
+from loyalty.core import hooks
+
 
 class ReferralsConfig(AppConfig):
     name = "referrals"
     verbose_name = _("Referrals")
+
+    def ready(self):
+        hooks.enrolment_hook_register(
+            hooks.EnrolmentHook("referrals", "referrals.services.member_enrolled")
+        )
+        hooks.purchase_hook_register(
+            hooks.PurchaseHook(
+                "referrals",
+                "referrals.services.referral_check_purchase",
+                applies="referrals.selectors.referred",
+            )
+        )
+        hooks.refund_hook_register(
+            hooks.RefundHook("referrals", "referrals.services.referral_check_refund")
+        )
+        hooks.job_steps_add(
+            "expiry",
+            hooks.Step("expire_referrals", "referrals.jobs.referrals_expiry", atomic=False),
+        )

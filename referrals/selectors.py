@@ -15,7 +15,17 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from django.conf import settings
-from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models import (
+    Count,
+    Exists,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
 from django.db.models.functions import Coalesce, TruncMonth
 from django.utils import timezone
 
@@ -35,6 +45,13 @@ PUBLIC_STATUS = {
     Referral.Status.REJECTED: "not_eligible",
 }
 PUBLIC_STATUSES = ["pending", "qualified", "expired", "reversed", "not_eligible"]
+
+
+def referred():
+    """Whether a member was ever referred, as an expression over the member: the purchase hook
+    applies only then. Referrals start at enrolment, so a member who was never referred never
+    will be, and their purchases skip the referral check without a query."""
+    return Exists(Referral.objects.filter(referee=OuterRef("pk")))
 
 
 def referral_code_for(*, member: Member) -> str:

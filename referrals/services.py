@@ -64,6 +64,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -72,8 +73,9 @@ from accounts.errors import MemberNotActive
 from accounts.models import Member, User
 from loyalty.base.errors import InvalidInput, NotAllowed
 from loyalty.core.errors import InvalidPoints
+from loyalty.core.ledger import points_credit, points_reverse
 from loyalty.core.models import LedgerEntry, Purchase, Refund
-from loyalty.core.services import points_credit, points_reverse
+from notifications.services import notify, render_message
 
 from .emails import canonical_email
 from .errors import (
@@ -183,23 +185,17 @@ def _fingerprint_record(
 
 
 @transaction.atomic
-def member_enrolled(
-    *,
-    member: Member,
-    referral_code: str | None = None,
-    device_hash: str | None = None,
-    address_hash: str | None = None,
-) -> Referral | None:
-    """Called by accounts.services.member_enroll in its transaction: remember the sign-up's
-    fingerprint, give the member their own code, and start the referral if they came with one.
-    """
-    device_hash = _clean_hash(device_hash, "device_hash")
-    address_hash = _clean_hash(address_hash, "address_hash")
+def member_enrolled(*, member: Member, signup) -> Referral | None:
+    """The enrolment hook (loyalty.core.hooks), in the enrolment's transaction: remember the
+    sign-up's fingerprint, give the member their own code, and start the referral if they came
+    with one (signup: loyalty.core.enrolment.Signup)."""
+    device_hash = _clean_hash(signup.device_hash, "device_hash")
+    address_hash = _clean_hash(signup.address_hash, "address_hash")
     _fingerprint_record(member=member, device_hash=device_hash, address_hash=address_hash)
     referral_code_ensure(member=member)
-    if not referral_code:
+    if not signup.referral_code:
         return None
-    return referral_start(referee=member, code=referral_code)
+    return referral_start(referee=member, code=signup.referral_code)
 
 
 def _start_flags(*, referrer: Member, referee: Member, fingerprint: SignupFingerprint) -> list[str]:
@@ -298,8 +294,6 @@ def referral_start(
     except IntegrityError:
         raise InvalidReferralCode("This member already joined with a referral code.") from None
     if vouched and status != Referral.Status.REJECTED:
-        from notifications.services import notify
-
         notify(
             referrer,
             "referral_vouch_thanks",
@@ -368,6 +362,7 @@ def referral_invite(
         or User.objects.filter(email__iexact=email, member__isnull=False).exists()
     )
     if not is_member:
+        # (imported here: the tasks module imports this one)
         from .tasks import invitation_email_task
 
         transaction.on_commit(lambda: invitation_email_task.delay(invitation.pk))
@@ -376,10 +371,6 @@ def referral_invite(
 
 def invitation_send_email(*, invitation_id: int) -> bool:
     """E-mail an invitation once: claim it with a conditional UPDATE, then send."""
-    from django.core.mail import send_mail
-
-    from notifications.services import render_message
-
     claimed = Invitation.objects.filter(pk=invitation_id, sent_at__isnull=True).update(
         sent_at=timezone.now()
     )
@@ -419,8 +410,9 @@ def _is_qualifying(purchase: Purchase, kept: Decimal | None = None) -> bool:
 
 
 def referral_check_purchase(*, purchase: Purchase) -> Referral | None:
-    """Called by loyalty.core.services.record_purchase inside its transaction, with the buyer's row
-    locked. One query when the buyer has no open referral (the hot path)."""
+    """The purchase hook (loyalty.core.hooks), inside the purchase's transaction with the buyer's
+    row locked. It runs only for a member who was ever referred (the hook's `applies`), and costs
+    one query when they have no open referral."""
     referral = (
         Referral.objects.filter(
             referee_id=purchase.member_id, status__in=OPEN, qualifying_purchase__isnull=True
@@ -510,8 +502,6 @@ def _qualify(*, referral: Referral, purchase: Purchase) -> Referral | None:
 
 def _pay(*, referral: Referral, friend: Member, at: datetime) -> None:
     """Both bonuses, in the transaction that made the referral qualified."""
-    from notifications.services import notify
-
     referrer = (
         Member.objects.select_for_update(of=("self",))
         .select_related("user")
@@ -560,7 +550,7 @@ def _pay(*, referral: Referral, friend: Member, at: datetime) -> None:
 
 
 def referral_check_refund(*, refund: Refund) -> Referral | None:
-    """Called by loyalty.core.services.refund_purchase inside its transaction (the buyer and the
+    """The refund hook (loyalty.core.hooks), inside the refund's transaction (the buyer and the
     purchase are locked). If the purchase qualified a referral and the refunds leave less than
     the minimum, within the return window both bonuses are taken back (what was spent already
     is recorded as unrecovered); after the window the bonuses stay. A referral waiting for

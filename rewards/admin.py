@@ -15,7 +15,6 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.http import HttpResponse
-from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -24,13 +23,12 @@ from django.utils.translation import gettext_lazy as _
 
 from loyalty.base.errors import LoyaltyError
 from loyalty.base.languages import LANGUAGE_CODES
-from loyalty.base.staff import ReadOnlyAdmin
+from loyalty.base.staff import ReadOnlyAdmin, StaffPages
 
 from . import services
 from .models import OccasionGrant, Redemption, Reward, Voucher
 from .validators import validate_image_size
 
-ACTION_LIST_LIMIT = 20
 # A cell starting with one of these is a formula to a spreadsheet; it is written as text.
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -251,7 +249,7 @@ class CancelRedemptionsForm(forms.Form):
 
 
 @admin.register(Redemption)
-class RedemptionAdmin(VoucherCodeSearchMixin, ReadOnlyAdmin):
+class RedemptionAdmin(StaffPages, VoucherCodeSearchMixin, ReadOnlyAdmin):
     cancel_template = "admin/rewards/redemption_cancel.html"
     voucher_code_lookup = "voucher__code"
     list_display = (
@@ -345,19 +343,13 @@ class RedemptionAdmin(VoucherCodeSearchMixin, ReadOnlyAdmin):
                         % {"redemption": label, "points": redemption.points_spent},
                     )
             return None
-        context = {
-            **self.admin_site.each_context(request),
-            "title": _("Cancel redemptions"),
-            "opts": self.opts,
-            "form": form,
-            "media": self.media + form.media,
-            "redemptions": redemptions[:ACTION_LIST_LIMIT],
-            "more_count": max(len(redemptions) - ACTION_LIST_LIMIT, 0),
-            "selected_pks": [redemption.pk for redemption in redemptions],
-            "action": "cancel_redemptions",
-            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
-        }
-        return TemplateResponse(request, self.cancel_template, context)
+        return self.staff_page(
+            request,
+            self.cancel_template,
+            title=_("Cancel redemptions"),
+            form=form,
+            **self.selection("redemptions", redemptions, "cancel_redemptions"),
+        )
 
     @admin.action(description=_("Export selected as CSV"), permissions=["view"])
     def export_csv(self, request, queryset):

@@ -6,8 +6,9 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from accounts.services import member_by_number
+from loyalty.base.api.serializers import problems
 from loyalty.core.api.base import IDEMPOTENCY_HEADER, PartnerAPIView
-from loyalty.core.api.serializers import MemberBriefSerializer, member_brief, problems
+from loyalty.core.api.serializers import MemberBriefSerializer, member_brief
 
 from . import services
 from .errors import RedemptionNotFound, RewardNotFound

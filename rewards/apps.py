@@ -1,7 +1,40 @@
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
+from loyalty.core import hooks
+
 
 class RewardsConfig(AppConfig):
     name = "rewards"
     verbose_name = _("Rewards")
+
+    def ready(self):
+        hooks.job_register(
+            hooks.Job(
+                "anniversary",
+                _("Anniversary thank-you"),
+                (
+                    hooks.Step(
+                        "anniversary",
+                        "rewards.occasions.anniversary_batch",
+                        "rewards.occasions.anniversary_plan",
+                    ),
+                ),
+            )
+        )
+        hooks.job_register(
+            hooks.Job(
+                "birthdays",
+                _("Birthday greetings"),
+                (
+                    hooks.Step(
+                        "birthdays",
+                        "rewards.occasions.birthday_batch",
+                        "rewards.occasions.birthday_plan",
+                    ),
+                ),
+            )
+        )
+        hooks.job_steps_add(
+            "expiry", hooks.Step("expire_vouchers", "rewards.jobs.vouchers_expiry", atomic=False)
+        )

@@ -15,6 +15,7 @@ from django.core.files import File
 
 from accounts.models import Member
 from loyalty.base.errors import LoyaltyError
+from loyalty.core.demo import SeedReport
 from loyalty.core.models import Tier
 
 from . import services
@@ -23,7 +24,7 @@ from .models import Redemption, Reward
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from loyalty.demo import SeedReport
+SeedReport.describe(rewards=("reward", "rewards"), redemptions=("redemption", "redemptions"))
 
 IMAGES_DIR = Path(__file__).resolve().parent / "demo_images"
 MEMBER_REWARD = "free-coffee"

@@ -28,12 +28,13 @@ from django.db.models import Q
 
 from accounts.models import Member
 from loyalty.base.errors import LoyaltyError
-from loyalty.core import services as ledger
 from loyalty.core.jobs import Counts, keyset
+from loyalty.core.ledger import Credit, points_credit, points_credit_many
 from loyalty.core.models import JobRun, LedgerEntry
 from notifications.services import notify
 
 from .models import OccasionGrant, Redemption, Reward
+from .services import member_cost, reward_redeem
 
 ANNIVERSARY = OccasionGrant.Occasion.ANNIVERSARY
 BIRTHDAY = OccasionGrant.Occasion.BIRTHDAY
@@ -132,7 +133,7 @@ def _lock_unpaid(occasion: str, due: dict[int, date]) -> list[Member]:
 
 def _credit_grants(grants: list[OccasionGrant], description) -> None:
     credits = [
-        ledger.Credit(
+        Credit(
             member_id=grant.member_id,
             points=grant.points,
             cause=grant,
@@ -141,7 +142,7 @@ def _credit_grants(grants: list[OccasionGrant], description) -> None:
         for grant in grants
         if grant.points
     ]
-    ledger.points_credit_many(credits=credits, kind=LedgerEntry.Kind.GIFT)
+    points_credit_many(credits=credits, kind=LedgerEntry.Kind.GIFT)
 
 
 # --- anniversary --------------------------------------------------------------------------------
@@ -265,12 +266,10 @@ def _give_voucher(member: Member, grant: OccasionGrant, reward: Reward) -> Redem
     """A voucher as a gift, through the catalogue's own services: the gift credits the points
     the reward costs the member, and redeeming spends them, so the voucher's expiry and a
     cancellation follow the reward's rules. None (nothing written) if it cannot be redeemed."""
-    from .services import member_cost, reward_redeem
-
     try:
         with transaction.atomic():
             cost = member_cost(reward=reward, member=member)
-            ledger.points_credit(
+            points_credit(
                 member=member,
                 points=cost,
                 kind=LedgerEntry.Kind.GIFT,

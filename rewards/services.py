@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from accounts.errors import MemberNotActive, MemberNotFound
 from accounts.models import Member, Partner
-from loyalty.core import services as ledger
+from loyalty.core.ledger import points_debit, points_reverse
 from webhooks.services import event_emit
 
 from .errors import (
@@ -114,7 +114,7 @@ def reward_redeem(
         took_stock=reward.stock is not None,
         created_at=at,
     )
-    entry = ledger.points_debit(
+    entry = points_debit(
         member=locked,
         points=cost,
         cause=redemption,
@@ -193,7 +193,7 @@ def voucher_use(*, code: str, partner: Partner, at: datetime | None = None) -> V
 def _return_points_and_stock(
     *, redemption: Redemption, description: str, cause, at: datetime
 ) -> None:
-    result = ledger.points_reverse(
+    result = points_reverse(
         entry=redemption.spend_entry, cause=cause, description=description, at=at
     )
     event_emit(

@@ -5,6 +5,7 @@ from decimal import Decimal
 
 from accounts import services as account_services
 from accounts.models import Member, Partner
+from loyalty.core.enrolment import member_enroll
 from loyalty.core.models import EarningRule, Tier
 
 _seq = itertools.count(1)
@@ -34,7 +35,7 @@ def make_tiers() -> dict[str, Tier]:
 
 def make_member(**kwargs) -> Member:
     kwargs.setdefault("email", f"member{next(_seq)}@example.com")
-    return account_services.member_enroll(**kwargs)
+    return member_enroll(**kwargs)
 
 
 def make_partner(name: str | None = None, currency: str = "EUR") -> Partner:
@@ -59,8 +60,8 @@ def make_reward(**kwargs):
 
 
 def give_points(member, points):
+    from loyalty.core.ledger import points_credit
     from loyalty.core.models import LedgerEntry
-    from loyalty.core.services import points_credit
 
     return points_credit(
         member=member, points=points, kind=LedgerEntry.Kind.GIFT, cause=member, expires_on=None

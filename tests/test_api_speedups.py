@@ -13,11 +13,21 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts import services as account_services
-from accounts.errors import MemberNotActive
+from accounts.errors import MemberNotActive, MemberNotFound
 from accounts.models import Member, PartnerApiKey
-from loyalty.core import selectors, services
+from loyalty.base.prepared import PreparedSQL
+from loyalty.core import selectors
 from loyalty.core.errors import DuplicatePurchase
+from loyalty.core.ledger import default_expiry
 from loyalty.core.models import IdempotencyRecord, LedgerEntry, PointLot, Purchase, Tier, TierChange
+from loyalty.core.purchases import (
+    _PURCHASE_CREDIT,
+    member_for_purchase,
+    purchase_record,
+    purchase_record_without_savepoint,
+)
+from loyalty.core.refunds import purchase_refund
+from loyalty.core.selectors import qualifying_points, qualifying_points_many
 from referrals.models import Referral
 from referrals.services import referral_code_ensure
 from tests import factories
@@ -242,14 +252,10 @@ def test_a_member_in_grace_in_the_top_tier_ends_the_grace_by_earning(partner, me
         tier=tiers["gold"], tier_grace_until=timezone.localdate() + timedelta(days=30)
     )
     member.refresh_from_db()
-    services.record_purchase(
-        partner=partner, member=member, external_id="1", amount="900", currency="EUR"
-    )
+    purchase_record(partner=partner, member=member, external_id="1", amount="900", currency="EUR")
     assert Member.objects.get(pk=member.pk).tier_grace_until is not None
     # when: 150 more points make the gold tier's 1,500
-    services.record_purchase(
-        partner=partner, member=member, external_id="2", amount="100", currency="EUR"
-    )
+    purchase_record(partner=partner, member=member, external_id="2", amount="100", currency="EUR")
     # then
     assert Member.objects.get(pk=member.pk).tier_grace_until is None
 
@@ -281,7 +287,7 @@ def test_a_new_tier_is_seen_at_once_in_this_process(api, member, tiers):
 
 
 def test_the_purchase_entry_and_lot_are_what_the_orm_would_write(partner, member, base_rule):
-    result = services.record_purchase(
+    result = purchase_record(
         partner=partner,
         member=member,
         external_id="X-1",
@@ -309,17 +315,15 @@ def test_the_purchase_entry_and_lot_are_what_the_orm_would_write(partner, member
     assert entry.created_at == purchase.created_at
     lot = PointLot.objects.get()
     assert (lot.entry_id, lot.points, lot.remaining) == (entry.pk, 12, 12)
-    assert lot.expires_on == services.default_expiry(entry.created_at)
+    assert lot.expires_on == default_expiry(entry.created_at)
     assert result.entry.lot == lot
     assert Member.objects.get(pk=member.pk).points_balance == member.points_balance == 12
 
 
 def test_a_duplicate_purchase_writes_nothing(partner, member, base_rule):
-    services.record_purchase(
-        partner=partner, member=member, external_id="X-1", amount="10", currency="EUR"
-    )
+    purchase_record(partner=partner, member=member, external_id="X-1", amount="10", currency="EUR")
     with pytest.raises(DuplicatePurchase):
-        services.record_purchase(
+        purchase_record(
             partner=partner, member=member, external_id="X-1", amount="20", currency="EUR"
         )
     assert Member.objects.get(pk=member.pk).points_balance == 10
@@ -331,7 +335,7 @@ def test_a_member_closed_meanwhile_leaves_no_purchase(partner, member, base_rule
     Member.objects.filter(pk=member.pk).update(status=Member.Status.CLOSED)
     # when / then
     with pytest.raises(MemberNotActive):
-        services.record_purchase(
+        purchase_record(
             partner=partner, member=member, external_id="X-1", amount="10", currency="EUR"
         )
     assert not Purchase.objects.exists()
@@ -340,7 +344,7 @@ def test_a_member_closed_meanwhile_leaves_no_purchase(partner, member, base_rule
 
 def test_a_refusal_after_the_insert_rolls_back_and_is_stored(api, member, monkeypatch):
     # given: the view finds the member before the membership is closed
-    stale = account_services.member_for_purchase(member.member_number)
+    stale = member_for_purchase(member.member_number)
     Member.objects.filter(pk=member.pk).update(status=Member.Status.CLOSED)
     monkeypatch.setattr("loyalty.core.api.purchases.member_for_purchase", lambda number: stale)
     # when
@@ -386,13 +390,13 @@ def test_a_purchase_with_lines_and_no_points(api, member, partner):
 
 
 def test_a_purchase_that_earns_nothing_still_checks_the_member(partner, member):
-    result = services.record_purchase(
+    result = purchase_record(
         partner=partner, member=member, external_id="Z", amount="10", currency="EUR"
     )
     assert result.points == 0 and result.entry is None
     Member.objects.filter(pk=member.pk).update(status=Member.Status.CLOSED)
     with pytest.raises(MemberNotActive):
-        services.record_purchase(
+        purchase_record(
             partner=partner, member=member, external_id="Z2", amount="10", currency="EUR"
         )
     assert Purchase.objects.count() == 1
@@ -441,12 +445,12 @@ def test_a_settings_change_empties_the_caches(db, settings):
 
 
 def test_the_member_lookup_says_whether_the_member_was_referred(api, member):
-    assert account_services.member_for_purchase(member.member_number).was_referred is False
+    assert "referrals" not in member_for_purchase(member.member_number).hooks
     code = referral_code_ensure(member=member).code
     friend = factories.make_member(email="friend@example.com", referral_code=code)
-    found = account_services.member_for_purchase(friend.member_number)
-    assert found.was_referred is True
-    assert found == friend and found.tier == friend.tier
+    found = member_for_purchase(friend.member_number)
+    assert "referrals" in found.hooks
+    assert found.member == friend and found.member.tier == friend.tier
 
 
 def test_a_referred_friends_purchase_over_the_api_qualifies_the_referral(api, member):
@@ -530,10 +534,11 @@ def test_endpoints_changed_without_signals_are_seen_at_once(api, member):
 
 
 def _held_purchase(monkeypatch, *, fail: bool):
-    """record_purchase for the first caller only waits for `release` (its transaction open,
-    holding the key) and then returns, or raises an unexpected error."""
+    """The purchase (as the API records it first, without a savepoint) for the first caller only
+    waits for `release` (its transaction open, holding the key) and then returns, or raises an
+    unexpected error."""
     entered, release = threading.Event(), threading.Event()
-    real = services.record_purchase
+    real = purchase_record_without_savepoint
     first = threading.Lock()
 
     def held(**kwargs):
@@ -546,7 +551,7 @@ def _held_purchase(monkeypatch, *, fail: bool):
             raise RuntimeError("the first request dies")
         return result
 
-    monkeypatch.setattr(services, "record_purchase", held)
+    monkeypatch.setattr("loyalty.core.api.purchases.purchase_record_without_savepoint", held)
     return entered, release
 
 
@@ -705,23 +710,23 @@ def test_the_member_for_a_purchase_is_what_the_orm_reads(db, tiers):
     for member in (full, bare):
         # when
         with CaptureQueriesContext(connection) as queries:
-            found = account_services.member_for_purchase(member.member_number)
-            tier = found.tier
+            found = member_for_purchase(member.member_number)
+            tier = found.member.tier
         # then: one query, the same values and types as the ORM's
         assert len(queries) <= 3  # (looked up and PREPAREd once per connection, then EXECUTE)
         expected = Member.objects.select_related("tier").get(pk=member.pk)
-        assert _values(found) == _values(expected)
-        assert [type(v) for v in _values(found).values()] == [
+        assert _values(found.member) == _values(expected)
+        assert [type(v) for v in _values(found.member).values()] == [
             type(v) for v in _values(expected).values()
         ]
         if expected.tier is None:
             assert tier is None
         else:
             assert _values(tier) == _values(expected.tier)
-        assert found._state.adding is False and found._state.db == "default"
-        assert found.was_referred is False
-    with pytest.raises(account_services.MemberNotFound):
-        account_services.member_for_purchase("123456782")
+        assert found.member._state.adding is False and found.member._state.db == "default"
+        assert "referrals" not in found.hooks
+    with pytest.raises(MemberNotFound):
+        member_for_purchase("123456782")
 
 
 def test_qualifying_points_are_what_the_orm_sums(partner, base_rule, tiers):
@@ -730,7 +735,7 @@ def test_qualifying_points_are_what_the_orm_sums(partner, base_rule, tiers):
     members = [factories.make_member(email=f"q{i}@example.com") for i in range(3)]
     for i, member in enumerate(members):
         for j in range(i + 1):
-            services.record_purchase(
+            purchase_record(
                 partner=partner,
                 member=member,
                 external_id=f"{i}-{j}",
@@ -738,7 +743,7 @@ def test_qualifying_points_are_what_the_orm_sums(partner, base_rule, tiers):
                 currency="EUR",
             )
     purchase = Purchase.objects.filter(member=members[2]).first()
-    services.refund_purchase(purchase=purchase, external_id="R")
+    purchase_refund(purchase=purchase, external_id="R")
     factories.give_points(members[0], 7)  # not from a purchase: does not count
     at = timezone.now()
     since = at - timedelta(days=365)
@@ -756,14 +761,14 @@ def test_qualifying_points_are_what_the_orm_sums(partner, base_rule, tiers):
         if row["total"] > 0
     }
     ids = [m.pk for m in members]
-    assert services.qualifying_points_many(member_ids=ids, at=at) == expected
+    assert qualifying_points_many(member_ids=ids, at=at) == expected
     assert expected == {ids[0]: 10, ids[1]: 20, ids[2]: 20}
     for member_id in ids:
-        assert services.qualifying_points(member_id=member_id, at=at) == expected[member_id]
-    assert services.qualifying_points_many(member_ids=[], at=at) == {}
+        assert qualifying_points(member_id=member_id, at=at) == expected[member_id]
+    assert qualifying_points_many(member_ids=[], at=at) == {}
     # the window: nothing counts from before it
     later = at + timedelta(days=366)
-    assert services.qualifying_points_many(member_ids=ids, at=later) == {}
+    assert qualifying_points_many(member_ids=ids, at=later) == {}
 
 
 @pytest.mark.postgres
@@ -846,7 +851,7 @@ def test_statements_a_server_connection_kept_are_used_as_they_are():
     # hands to a new connection of ours (ours knows nothing of them)
     client, member = till_and_member()
     assert buy(client, member, "FIRST", amount="10.00").status_code == 201
-    services.PreparedSQL._prepared.pop(connection.connection)
+    PreparedSQL._prepared.pop(connection.connection)
     # when
     with CaptureQueriesContext(connection) as queries:
         again = buy(client, member, "SECOND", amount="10.00")
@@ -892,7 +897,7 @@ def test_too_many_points_are_refused_as_before(partner, member):
 
     factories.make_rule(name="Huge", points_per_unit=Decimal("99999.999"))
     with pytest.raises(InvalidPoints):
-        services.record_purchase(
+        purchase_record(
             partner=partner,
             member=member,
             external_id="BIG",
@@ -905,7 +910,7 @@ def test_too_many_points_are_refused_as_before(partner, member):
 def test_the_one_statement_writes_every_column_the_orm_would():
     # Every column of the three tables is written, or deliberately left NULL: a new field
     # must be added to the statement too.
-    sql = services._PURCHASE_CREDIT.sql
+    sql = _PURCHASE_CREDIT.sql
     left_null = {"id", "cause_type_id", "cause_id", "staff_user_id", "reverses_id"}
     for model in (Purchase, LedgerEntry, PointLot):
         for field in model._meta.concrete_fields:
@@ -960,7 +965,7 @@ def fresh_answer(data):
 def reused_answer(data):
     from rest_framework.exceptions import ValidationError
 
-    from loyalty.core.api.base import validated_input
+    from loyalty.base.api.serializers import validated_input
     from loyalty.core.api.purchases import PurchaseInput
 
     try:
@@ -983,7 +988,7 @@ def test_the_reused_serializer_answers_as_a_fresh_one_in_any_order():
 
 
 def test_each_thread_has_its_own_serializer():
-    from loyalty.core.api import base
+    from loyalty.base.api import serializers
     from loyalty.core.api.purchases import PurchaseInput
 
     reused_answer(PURCHASE_BODIES[0])
@@ -992,7 +997,7 @@ def test_each_thread_has_its_own_serializer():
 
     def validate():
         assert reused_answer(PURCHASE_BODIES[0])[0] == "valid"
-        seen.append(base._serializers.__dict__[PurchaseInput])
+        seen.append(serializers._serializers.__dict__[PurchaseInput])
         both_alive.wait(timeout=10)
 
     threads = [threading.Thread(target=validate) for _ in range(2)]
@@ -1000,7 +1005,7 @@ def test_each_thread_has_its_own_serializer():
         thread.start()
     for thread in threads:
         thread.join()
-    mine = base._serializers.__dict__[PurchaseInput]
+    mine = serializers._serializers.__dict__[PurchaseInput]
     assert len({id(serializer) for serializer in [mine, *seen]}) == 3
 
 
@@ -1015,7 +1020,7 @@ def test_a_purchase_that_reaches_a_tier_upgrades_with_the_points_counted(api, me
     member.refresh_from_db()
     assert member.tier == tiers["silver"]
     change = TierChange.objects.get(member=member)
-    assert change.qualifying_points == 550 == services.qualifying_points(member_id=member.pk)
+    assert change.qualifying_points == 550 == qualifying_points(member_id=member.pk)
     if connection.vendor == "postgresql":
         assert not any(s.startswith("SELECT") and "SUM(" in s.upper() for s in statements(queries))
 

@@ -14,8 +14,8 @@ from django.utils import timezone
 from accounts.management.commands.create_partner import Command as CreatePartnerCommand
 from accounts.models import Member, Partner, PartnerApiKey, User
 from accounts.services import api_key_authenticate
-from loyalty import demo
 from loyalty.base.languages import LANGUAGE_CODES
+from loyalty.core import demo as core_demo
 from loyalty.core.models import EarningRule, LedgerEntry, Purchase, PurchaseLine, Refund, Tier
 from tests import factories
 
@@ -180,11 +180,11 @@ def test_seed_demo_history_follows_the_fixed_seed():
 
     # then
     promotion_day = EarningRule.objects.get(name="Double points weekend").valid_from
-    planned = demo.plan_purchases(
-        today=today, rng=random.Random(demo.HISTORY_SEED), promotion_day=promotion_day
+    planned = core_demo.plan_purchases(
+        today=today, rng=random.Random(core_demo.HISTORY_SEED), promotion_day=promotion_day
     )
-    again = demo.plan_purchases(
-        today=today, rng=random.Random(demo.HISTORY_SEED), promotion_day=promotion_day
+    again = core_demo.plan_purchases(
+        today=today, rng=random.Random(core_demo.HISTORY_SEED), promotion_day=promotion_day
     )
     assert planned == again
     recorded = list(Purchase.objects.order_by("occurred_at").values_list("occurred_at", "amount"))

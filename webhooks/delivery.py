@@ -267,6 +267,7 @@ def deliveries_enqueue_on_commit(delivery_ids: list[int]) -> None:
         return
 
     def enqueue_deliveries():
+        # (imported here: the tasks module imports this one)
         from .tasks import webhook_deliver_task
 
         for delivery_id in ids:

@@ -67,6 +67,13 @@ def event_emit(*, event_type: str, payload: dict, partner=None) -> WebhookEvent 
     return event
 
 
+def event_wanted(event_type: str) -> bool:
+    """Whether any active endpoint wants a program-wide event: one query for a whole batch of
+    members (the scheduled jobs), instead of event_emit's one per member when nobody listens."""
+    endpoints = WebhookEndpoint.objects.filter(is_active=True).only("id", "event_types")
+    return any(endpoint.wants(event_type) for endpoint in endpoints)
+
+
 @transaction.atomic
 def delivery_resend(*, delivery: WebhookDelivery) -> WebhookDelivery:
     """Staff's "Send again": make the delivery pending and due now, whatever its status, and

@@ -1,6 +1,8 @@
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
+from . import hooks
+
 
 class CoreConfig(AppConfig):
     """The points core. Its label stays "loyalty" (the app lived at loyalty/ before the floors
@@ -9,3 +11,53 @@ class CoreConfig(AppConfig):
     name = "loyalty.core"
     label = "loyalty"
     verbose_name = _("Points and tiers")
+
+    def ready(self):
+        tiers, expiry, housekeeping = (
+            "loyalty.core.tiers",
+            "loyalty.core.expiry",
+            "loyalty.core.housekeeping",
+        )
+        hooks.job_register(
+            hooks.Job(
+                "tier_review",
+                _("Tier review"),
+                (
+                    hooks.Step(
+                        "tier_review", f"{tiers}.tier_review_batch", f"{tiers}.tier_review_plan"
+                    ),
+                ),
+            )
+        )
+        hooks.job_register(
+            hooks.Job(
+                "expiry",
+                _("Points and voucher expiry"),
+                (
+                    hooks.Step("expire_points", f"{expiry}.expiry_batch", f"{expiry}.expiry_plan"),
+                    hooks.Step(
+                        "expiry_notices",
+                        f"{expiry}.expiry_notice_batch",
+                        f"{expiry}.expiry_notice_plan",
+                    ),
+                ),
+            )
+        )
+        hooks.job_register(
+            hooks.Job(
+                "housekeeping",
+                _("Housekeeping"),
+                (
+                    hooks.Step(
+                        "idempotency_keys",
+                        f"{housekeeping}.idempotency_keys_batch",
+                        f"{housekeeping}.idempotency_keys_plan",
+                    ),
+                    hooks.Step(
+                        "webhook_deliveries",
+                        f"{housekeeping}.webhook_deliveries_cleanup",
+                        atomic=False,
+                    ),
+                ),
+            )
+        )

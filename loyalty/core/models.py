@@ -16,6 +16,8 @@ from django.utils.translation import gettext_lazy as _
 
 from loyalty.base.languages import in_language
 
+from . import hooks
+
 
 class Tier(models.Model):
     """A level members climb by the points they earn from purchases over a rolling window."""
@@ -478,18 +480,12 @@ class IdempotencyRecord(models.Model):
 class JobRun(models.Model):
     """One run of a scheduled job for one day (see jobs.py): its batches, counts and errors."""
 
-    class Name(models.TextChoices):
-        ANNIVERSARY = "anniversary", _("Anniversary thank-you")
-        BIRTHDAYS = "birthdays", _("Birthday greetings")
-        TIER_REVIEW = "tier_review", _("Tier review")
-        EXPIRY = "expiry", _("Points and voucher expiry")
-        HOUSEKEEPING = "housekeeping", _("Housekeeping")
-
     class Trigger(models.TextChoices):
         SCHEDULE = "schedule", _("Schedule")
         MANUAL = "manual", _("By hand")
 
-    name = models.CharField(_("job"), max_length=32, choices=Name.choices)
+    # A job registered with loyalty.core.hooks (their names and labels live there).
+    name = models.CharField(_("job"), max_length=32)
     day = models.DateField(_("day"))
     trigger = models.CharField(
         _("started by"), max_length=10, choices=Trigger.choices, default=Trigger.SCHEDULE
@@ -516,7 +512,12 @@ class JobRun(models.Model):
         indexes = [models.Index(fields=["name", "-day"], name="job_run_by_name_day")]
 
     def __str__(self) -> str:
-        return f"{self.get_name_display()} {self.day.isoformat()}"
+        return f"{self.label} {self.day.isoformat()}"
+
+    @property
+    def label(self) -> str:
+        """The job's name for staff, in the active language."""
+        return hooks.jobs()[self.name].label if self.name in hooks.jobs() else self.name
 
     @property
     def duration(self):

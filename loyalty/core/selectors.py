@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
 
+from django.conf import settings
+from django.db import connection
 from django.db.models import Sum
 from django.utils import timezone
 
 from accounts.models import Member
 from loyalty.base.caching import ProcessCache
+from loyalty.base.prepared import PreparedSQL
 
-from .models import EarningRule, PointLot, Tier
+from .models import EarningRule, LedgerEntry, PointLot, Tier
 
 # How long a process keeps the earning rules and tiers (see ProcessCache): a change staff make
 # applies to every purchase within this many seconds.
@@ -48,8 +52,6 @@ def tiers_by_rank() -> tuple[Tier, ...]:
 
 def next_tier(*, member: Member, qualifying: int | None = None) -> dict | None:
     """The next tier up and the qualifying points still needed to reach it."""
-    from .services import qualifying_points
-
     rank = member.tier.rank if member.tier_id else -1
     tier = Tier.objects.filter(rank__gt=rank).order_by("rank").first()
     if tier is None:
@@ -77,3 +79,61 @@ def points_expiring(
         lots.values("expires_on").annotate(points=Sum("remaining")).order_by("expires_on")[:limit]
     )
     return [{"points": row["points"], "expires_on": row["expires_on"]} for row in rows]
+
+
+# --- qualifying points (tiers) ---------------------------------------------------------------
+
+
+def qualifying_points(*, member_id: int, at: datetime | None = None) -> int:
+    """Points earned from purchases (less their reversals) over the rolling tier window."""
+    return qualifying_points_many(member_ids=[member_id], at=at).get(member_id, 0)
+
+
+def qualifying_points_many(*, member_ids: Sequence[int], at: datetime | None = None) -> dict:
+    """qualifying_points of many members with one query: {member id: points} (0 left out)."""
+    at = at or timezone.now()
+    since = at - timezone.timedelta(days=settings.LOYALTY_TIER_WINDOW_DAYS)
+    member_ids = list(member_ids)
+    if not member_ids:
+        return {}
+    params = {
+        "earn": LedgerEntry.Kind.EARN,
+        "reversal": LedgerEntry.Kind.REVERSAL,
+        "since": connection.ops.adapt_datetimefield_value(since),
+        "at": connection.ops.adapt_datetimefield_value(at),
+    }
+    with connection.cursor() as cursor:
+        if len(member_ids) == 1:  # every purchase (the upgrade check): a prepared statement
+            _QUALIFYING_ONE.execute(cursor, {**params, "member": member_ids[0]})
+        else:
+            ids = {f"m{i}": member_id for i, member_id in enumerate(member_ids)}
+            cursor.execute(
+                _QUALIFYING_SQL.format(members=", ".join(f"%({key})s" for key in ids)),
+                {**params, **ids},
+            )
+        rows = cursor.fetchall()
+    return {member_id: int(total) for member_id, total in rows if total and total > 0}
+
+
+# What LedgerEntry.objects.filter(member_id__in=..., purchase__isnull=False,
+# kind__in=[earn, reversal], created_at__gt=since, created_at__lte=at)
+# .values_list("member_id").annotate(Sum("points")) compiles to, without compiling it each time.
+_QUALIFYING_SQL = (
+    f"SELECT member_id, SUM(points) FROM {LedgerEntry._meta.db_table} "
+    "WHERE member_id IN ({members}) AND purchase_id IS NOT NULL "
+    "AND kind IN (%(earn)s, %(reversal)s) AND created_at > %(since)s AND created_at <= %(at)s "
+    "GROUP BY member_id"
+)
+
+
+_QUALIFYING_ONE = PreparedSQL(
+    "loyalty_qualifying_points",
+    _QUALIFYING_SQL.format(members="%(member)s"),
+    {
+        "member": "bigint",
+        "earn": "varchar",
+        "reversal": "varchar",
+        "since": "timestamptz",
+        "at": "timestamptz",
+    },
+)

@@ -1,7 +1,7 @@
 """Celery tasks of the scheduled jobs: thin, idempotent, acks_late with reject_on_worker_lost.
 
 Beat sends a job's task (schedule in the admin, migration 0005); it starts a run and enqueues one
-`job_batch_task` per batch after its transaction commits (loyalty/jobs.py). A batch task run
+`job_batch_task` per batch after its transaction commits (jobs.py). A batch task run
 twice does its batch once. Nothing is given an ETA: a retry waits a few seconds, far less than
 the broker's visibility timeout.
 
@@ -42,16 +42,16 @@ def start(name: str, day: str | None) -> int:
 @shared_task(name="loyalty.tasks.tier_review_task", **JOB_TASK)
 def tier_review_task(day: str | None = None) -> int:
     """Monthly (beat): the tier review for `day` (YYYY-MM-DD; default today)."""
-    return start(JobRun.Name.TIER_REVIEW, day)
+    return start("tier_review", day)
 
 
 @shared_task(name="loyalty.tasks.points_expiry_task", **JOB_TASK)
 def points_expiry_task(day: str | None = None) -> int:
     """Daily (beat): points past their expiry date, notices ahead, vouchers past validity."""
-    return start(JobRun.Name.EXPIRY, day)
+    return start("expiry", day)
 
 
 @shared_task(name="loyalty.tasks.housekeeping_task", **JOB_TASK)
 def housekeeping_task(day: str | None = None) -> int:
     """Daily (beat): Idempotency-Keys past retention, old webhook deliveries."""
-    return start(JobRun.Name.HOUSEKEEPING, day)
+    return start("housekeeping", day)

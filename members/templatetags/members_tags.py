@@ -1,70 +1,11 @@
-"""Numbers and money in the reader's language (CLDR rules, via Babel)."""
+"""Numbers and money in the reader's language (loyalty.base.formats), as template filters."""
 
-from decimal import Decimal, InvalidOperation
-from functools import lru_cache
-
-from babel import Locale
-from babel.numbers import format_currency, format_decimal
 from django import template
-from django.utils import translation
+
+from loyalty.base import formats
 
 register = template.Library()
-
-
-def _locale() -> Locale:
-    return _babel_locale(translation.get_language() or "en")
-
-
-@lru_cache(maxsize=32)
-def _babel_locale(language: str) -> Locale:
-    return Locale.parse(translation.to_locale(language))
-
-
-def _decimal(value) -> Decimal | None:
-    if value is None or value == "" or isinstance(value, bool):
-        return None
-    try:
-        return value if isinstance(value, Decimal) else Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        return None
-
-
-@register.filter
-def num(value):
-    """1234 → "1,234" in English, "1 234" in Lithuanian; "12.5" → "12,5" in Danish."""
-    number = _decimal(value)
-    if number is None:
-        return value
-    return format_decimal(number, locale=_locale())
-
-
-@register.filter
-def signed(value, decimals=None):
-    """Like num, with a sign: "+120", "−40"; `signed:2` keeps at most two decimals."""
-    number = _decimal(value)
-    if number is None:
-        return value
-    pattern = "#,##0." + "#" * int(decimals) if decimals else None
-    text = format_decimal(abs(number), format=pattern, locale=_locale())
-    if not number or text.strip("0") == "":
-        return text
-    return f"+{text}" if number > 0 else f"−{text}"
-
-
-@register.filter
-def money(value, currency):
-    """An amount with its ISO 4217 currency: "€23.40", "23,40 €"."""
-    amount = _decimal(value)
-    if amount is None or not currency:
-        return value
-    return format_currency(amount, str(currency), locale=_locale())
-
-
-@register.filter
-def minutes(value) -> int:
-    """A timedelta in whole minutes, rounded up: what a person waits."""
-    try:
-        seconds = value.total_seconds()
-    except AttributeError:
-        return value
-    return max(1, -(-int(seconds) // 60))
+register.filter("num", formats.num)
+register.filter("signed", formats.signed)
+register.filter("money", formats.money)
+register.filter("minutes", formats.minutes)

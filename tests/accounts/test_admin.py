@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from accounts import services
 from accounts.models import Member, Partner, PartnerApiKey, User
-from loyalty.core import services as loyalty_services
+from loyalty.core.ledger import points_adjust
 from tests import factories
 
 
@@ -18,9 +18,7 @@ def _messages(response) -> list[str]:
 
 
 def _adjust(member, points, staff, reason="Goodwill"):
-    return loyalty_services.points_adjust(
-        member=member, points=points, staff_user=staff, reason=reason
-    )
+    return points_adjust(member=member, points=points, staff_user=staff, reason=reason)
 
 
 # --- changelists and pages ------------------------------------------------------------------
@@ -173,7 +171,7 @@ def test_member_ledger_inline_shows_the_newest_entries_only(
     admin_client, admin_user, member, monkeypatch
 ):
     # given
-    monkeypatch.setattr("accounts.admin.LEDGER_INLINE_LIMIT", 3)
+    monkeypatch.setattr("loyalty.core.admin.members.LEDGER_INLINE_LIMIT", 3)
     entries = [_adjust(member, points, admin_user, reason=f"r{points}") for points in range(1, 6)]
 
     # when

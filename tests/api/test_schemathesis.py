@@ -43,7 +43,7 @@ from schemathesis.specs.openapi.checks import (
 
 from accounts.models import Member
 from accounts.services import api_key_create
-from loyalty.core import services as loyalty_services
+from loyalty.core.purchases import purchase_record
 from rewards import services as reward_services
 from tests import factories
 from tests.ledger import assert_ledger_invariants
@@ -134,7 +134,7 @@ def known(db, settings, _keep_test_connection) -> Known:
     for i, member in enumerate(members):
         factories.give_points(member, 100_000)
         purchases.append(f"KNOWN-{i}")
-        loyalty_services.record_purchase(
+        purchase_record(
             partner=partner,
             member=member,
             external_id=purchases[-1],

@@ -15,7 +15,7 @@ import pytest
 from django.utils import translation
 
 from accounts.models import Member
-from loyalty.core.services import record_purchase
+from loyalty.core.purchases import purchase_record
 from tests import factories
 
 CHROMIUM = "/usr/bin/chromium"
@@ -84,7 +84,7 @@ def test_a_member_signs_up_earns_redeems_and_switches_language(
 
     # when: a partner's till records a purchase
     member = Member.objects.select_related("tier").get(user__email="rasa@example.com")
-    record_purchase(
+    purchase_record(
         partner=partner,
         member=member,
         external_id="T-100",

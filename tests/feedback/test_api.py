@@ -3,7 +3,7 @@
 import pytest
 
 from feedback.models import FeedbackItem
-from loyalty.core.services import record_purchase
+from loyalty.core.purchases import purchase_record
 from notifications.models import Message
 from tests import factories
 from tests.api.conftest import make_client
@@ -51,7 +51,7 @@ def assert_nothing_stored():
 
 def test_a_partner_files_a_complaint_about_its_purchase(api, partner, member):
     # given
-    record_purchase(
+    purchase_record(
         member=member, partner=partner, external_id="T-9", amount="4.20", currency="EUR"
     )
     # when
@@ -110,7 +110,7 @@ def test_an_unknown_purchase_is_not_found(api, member):
 
 def test_another_partners_purchase_is_not_found(api, member, other_partner):
     # given: the member bought at another shop
-    record_purchase(
+    purchase_record(
         member=member, partner=other_partner, external_id="O-1", amount="10.00", currency="EUR"
     )
     # when this partner names that purchase
@@ -121,7 +121,7 @@ def test_another_partners_purchase_is_not_found(api, member, other_partner):
 
 
 def test_another_members_purchase_is_not_found(api, partner, member, other_member):
-    record_purchase(
+    purchase_record(
         member=other_member, partner=partner, external_id="X-1", amount="10.00", currency="EUR"
     )
     response = api.post("/api/v1/feedback/", body(member, purchase_external_id="X-1"))

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from feedback import selectors, services
 from feedback.charts import survey_charts
-from loyalty.core.services import record_purchase
+from loyalty.core.purchases import purchase_record
 from tests import factories
 
 TZ = timezone.get_default_timezone()  # Europe/Vilnius: the program's time zone
@@ -33,7 +33,7 @@ def buy(member, partner):
     numbers = iter(range(1, 1000))
 
     def make(moment):
-        return record_purchase(
+        return purchase_record(
             partner=partner,
             member=member,
             external_id=f"P-{next(numbers)}",

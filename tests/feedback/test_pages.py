@@ -14,7 +14,7 @@ from django.utils import formats, timezone, translation
 from accounts.models import Member
 from feedback import services
 from feedback.models import TEXT_MAX_LENGTH, FeedbackItem, PublishedCase, SurveyResponse
-from loyalty.core.services import record_purchase
+from loyalty.core.purchases import purchase_record
 from notifications.models import Message
 
 BOOK = reverse("feedback:book")
@@ -36,7 +36,7 @@ def member_client(client, member):
 @pytest.fixture
 def buy(partner):
     def make(member, external_id, *, amount="25.00", days_ago=1):
-        return record_purchase(
+        return purchase_record(
             partner=partner,
             member=member,
             external_id=external_id,

@@ -30,7 +30,7 @@ from feedback.models import (
 from loyalty.base.errors import InvalidInput, NotAllowed
 from loyalty.core.errors import PurchaseNotFound
 from loyalty.core.models import LedgerEntry
-from loyalty.core.services import record_purchase
+from loyalty.core.purchases import purchase_record
 from notifications.models import Message
 from tests.concurrency import run_at_once
 
@@ -131,7 +131,7 @@ def test_text_at_the_limit_is_accepted(file_item):
 
 
 def test_a_purchase_must_be_the_members_own(file_item, member, other_member, partner):
-    others = record_purchase(
+    others = purchase_record(
         member=other_member, partner=partner, external_id="A", amount="5", currency="EUR"
     ).purchase
     with pytest.raises(PurchaseNotFound):
@@ -491,7 +491,7 @@ def test_the_daily_round_asks_yesterdays_buyers_and_answered_complainants(
     quiet = factories.make_member(email="quiet@example.com", language="en")
     with travel(datetime(2026, 11, 22, 10, tzinfo=TZ)):
         for n in range(2):  # two purchases, one question
-            record_purchase(
+            purchase_record(
                 member=member, partner=partner, external_id=f"P{n}", amount="9", currency="EUR"
             )
         item = services.feedback_file(

@@ -6,8 +6,10 @@ import pytest
 
 from accounts.models import Member
 from accounts.services import member_set_birthday
-from loyalty.core import jobs, services
+from loyalty.core import jobs
+from loyalty.core.ledger import points_credit
 from loyalty.core.models import LedgerEntry, TierChange
+from loyalty.core.purchases import purchase_record
 from notifications.models import Message
 from rewards.models import OccasionGrant
 from tests import factories
@@ -56,7 +58,7 @@ def test_two_expiry_runs_at_once_expire_each_lot_once(tiers):
     # given
     members = [enroll(joined_on=date(2024, 1, 1)) for _ in range(6)]
     for member in members:
-        services.points_credit(
+        points_credit(
             member=member, points=70, kind="gift", cause=member, expires_on=date(2026, 4, 1)
         )
     # when
@@ -72,7 +74,7 @@ def test_two_tier_reviews_at_once_downgrade_once(tiers, partner, base_rule):
     members = [enroll(joined_on=date(2024, 1, 1)) for _ in range(3)]
     with travel(date(2025, 1, 10)):
         for n, member in enumerate(members):
-            services.record_purchase(
+            purchase_record(
                 partner=partner, member=member, external_id=f"G-{n}", amount="1600", currency="EUR"
             )
     jobs.job_run(name="tier_review", day=date(2026, 2, 1))
@@ -93,7 +95,7 @@ def test_a_purchase_during_a_run_is_not_lost(tiers, partner, base_rule, settings
 
     def purchase():
         member = Member.objects.select_related("tier").get(pk=members[2].pk)
-        return services.record_purchase(
+        return purchase_record(
             partner=partner, member=member, external_id="P-1", amount="10", currency="EUR"
         )
 

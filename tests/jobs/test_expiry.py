@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Member
 from accounts.services import member_set_status
-from loyalty.core import services
+from loyalty.core.ledger import points_credit, points_debit
 from loyalty.core.models import LedgerEntry, LotMovement, PointLot
 from notifications.models import Message
 from rewards.models import Voucher
@@ -25,7 +25,7 @@ GIFT = LedgerEntry.Kind.GIFT
 
 
 def _lot(member, points: int, expires_on: date) -> PointLot:
-    entry = services.points_credit(
+    entry = points_credit(
         member=member, points=points, kind=GIFT, cause=member, expires_on=expires_on
     )
     return PointLot.objects.get(entry=entry)
@@ -71,7 +71,7 @@ def test_only_what_remains_of_a_lot_expires(tiers):
     # given: 100 of the 350 were spent
     member = enroll(joined_on=date(2024, 1, 1))
     _lot(member, 350, EXPIRES)
-    services.points_debit(member=member, points=100, cause=member)
+    points_debit(member=member, points=100, cause=member)
     # when
     run("expiry", EXPIRES)
     # then

@@ -24,14 +24,6 @@ from tests.jobs.conftest import enroll, run
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _fresh_registry():
-    """Tests that replace a job's work see it in the registry; nobody else does."""
-    jobs.registry.cache_clear()
-    yield
-    jobs.registry.cache_clear()
-
-
 JOB_TASKS = {
     "anniversary": "rewards.tasks.anniversary_task",
     "birthdays": "rewards.tasks.birthdays_task",
@@ -55,7 +47,7 @@ def test_run_job_runs_any_job_for_a_given_day(tiers, name):
     job = JobRun.objects.get()
     assert (job.name, job.day, job.trigger) == (name, date(2026, 3, 1), "manual")
     assert job.finished_at is not None and job.batches_done == job.batches_planned
-    assert output.startswith(f"{job.get_name_display()} for 2026-03-01: run {job.pk}, ")
+    assert output.startswith(f"{job.label} for 2026-03-01: run {job.pk}, ")
 
 
 def test_run_job_pays_and_reports_the_counts(tiers):
@@ -137,7 +129,6 @@ def test_a_failing_batch_is_rolled_back_recorded_and_the_run_completes(
         return counts
 
     monkeypatch.setattr(occasions, "anniversary_batch", flaky)
-    jobs.registry.cache_clear()
     # when
     job = run("anniversary", date(2026, 3, 1))
     # then
@@ -149,7 +140,6 @@ def test_a_failing_batch_is_rolled_back_recorded_and_the_run_completes(
     assert "batch 2 (anniversary, 1 ids): ValueError: boom" in job.error_log
     # and a second run pays what is left
     monkeypatch.undo()
-    jobs.registry.cache_clear()
     assert run("anniversary", date(2026, 3, 1)).paid == 1
 
 
@@ -162,7 +152,6 @@ def test_a_transient_failure_is_retried_not_recorded(tiers, monkeypatch):
         raise OperationalError("deadlock detected")
 
     monkeypatch.setattr(occasions, "anniversary_batch", deadlock)
-    jobs.registry.cache_clear()
     # when / then
     with pytest.raises(jobs.RetryLater):
         jobs.batch_run(

@@ -6,8 +6,8 @@ import pytest
 
 from accounts.models import Member
 from accounts.services import member_set_status
-from loyalty.core import services
 from loyalty.core.models import Tier, TierChange
+from loyalty.core.purchases import purchase_record
 from notifications.models import Message
 from tests.jobs.conftest import enroll, run, travel
 from webhooks.models import WebhookEvent
@@ -22,7 +22,7 @@ GRACE_END = REVIEW + timedelta(days=90)  # 2 May 2026
 def _buy(member, amount: str, on: date, ref: str, partner):
     with travel(on):
         fresh = Member.objects.select_related("tier").get(pk=member.pk)
-        return services.record_purchase(
+        return purchase_record(
             partner=partner, member=fresh, external_id=ref, amount=amount, currency="EUR"
         )
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from accounts import services as account_services
 from accounts.models import Member
-from loyalty.core import services
+from loyalty.core.ledger import points_adjust
 from loyalty.core.models import (
     EarningRule,
     LedgerEntry,
@@ -20,6 +20,8 @@ from loyalty.core.models import (
     Tier,
     TierChange,
 )
+from loyalty.core.purchases import purchase_record
+from loyalty.core.refunds import purchase_refund
 from tests import factories
 
 
@@ -30,7 +32,7 @@ def _messages(response) -> list[str]:
 @pytest.fixture
 def history(member, partner, base_rule, admin_user):
     """A purchase that lifts the member to Silver, a partial refund and a staff adjustment."""
-    result = services.record_purchase(
+    result = purchase_record(
         partner=partner,
         member=member,
         external_id="R-1001",
@@ -41,8 +43,8 @@ def history(member, partner, base_rule, admin_user):
             {"sku": "POT", "amount": "500.00"},
         ],
     )
-    services.points_adjust(member=member, points=-550, staff_user=admin_user, reason="Typo fix")
-    refund = services.refund_purchase(purchase=result.purchase, external_id="RF-1", amount="100")
+    points_adjust(member=member, points=-550, staff_user=admin_user, reason="Typo fix")
+    refund = purchase_refund(purchase=result.purchase, external_id="RF-1", amount="100")
     return {"purchase": result.purchase, "refund": refund}
 
 
@@ -137,7 +139,7 @@ def test_purchase_page_shows_lines_refunds_and_why(admin_client, history):
 def test_purchase_search_by_external_id_and_member_number(admin_client, history, member, partner):
     # given
     other = factories.make_member(email="other@example.com")
-    services.record_purchase(
+    purchase_record(
         partner=partner, member=other, external_id="R-2002", amount="10", currency="EUR"
     )
     url = reverse("admin:loyalty_purchase_changelist")
@@ -154,7 +156,7 @@ def test_purchase_search_by_external_id_and_member_number(admin_client, history,
 def test_purchase_list_filters_by_partner(admin_client, history, member):
     # given
     other_partner = factories.make_partner("Web Shop")
-    services.record_purchase(
+    purchase_record(
         partner=other_partner, member=member, external_id="W-1", amount="5", currency="EUR"
     )
 
@@ -185,7 +187,7 @@ def test_ledger_admin_grants_no_add_change_or_delete(admin_client, history):
 
 def test_posting_a_ledger_delete_is_refused(admin_client, admin_user, member):
     # given
-    entry = services.points_adjust(member=member, points=30, staff_user=admin_user, reason="x")
+    entry = points_adjust(member=member, points=30, staff_user=admin_user, reason="x")
 
     # when
     response = admin_client.post(
@@ -206,7 +208,7 @@ def test_posting_a_ledger_delete_is_refused(admin_client, admin_user, member):
 
 def test_posting_a_ledger_change_or_add_is_refused(admin_client, admin_user, member):
     # given
-    entry = services.points_adjust(member=member, points=30, staff_user=admin_user, reason="x")
+    entry = points_adjust(member=member, points=30, staff_user=admin_user, reason="x")
 
     # when
     change = admin_client.post(
@@ -248,8 +250,8 @@ def test_history_admins_refuse_delete(admin_client, history, model_name):
 def test_ledger_search_by_member_number_and_email(admin_client, admin_user, member):
     # given
     other = factories.make_member(email="other@example.com")
-    mine = services.points_adjust(member=member, points=5, staff_user=admin_user, reason="x")
-    services.points_adjust(member=other, points=7, staff_user=admin_user, reason="y")
+    mine = points_adjust(member=member, points=5, staff_user=admin_user, reason="x")
+    points_adjust(member=other, points=7, staff_user=admin_user, reason="y")
     url = reverse("admin:loyalty_ledgerentry_changelist")
 
     # when
@@ -283,8 +285,8 @@ def test_ledger_filters_by_kind_and_date(admin_client, history):
 def test_member_page_links_to_the_members_ledger(admin_client, admin_user, member):
     # given
     other = factories.make_member(email="other@example.com")
-    services.points_adjust(member=other, points=7, staff_user=admin_user, reason="y")
-    mine = services.points_adjust(member=member, points=5, staff_user=admin_user, reason="x")
+    points_adjust(member=other, points=7, staff_user=admin_user, reason="y")
+    mine = points_adjust(member=member, points=5, staff_user=admin_user, reason="x")
 
     # when
     response = admin_client.get(
@@ -335,7 +337,7 @@ def test_adjust_action_credits_with_a_reason(admin_client, admin_user, member):
 
 def test_adjust_action_debits_with_a_negative_number(admin_client, admin_user, member):
     # given
-    services.points_adjust(member=member, points=100, staff_user=admin_user, reason="x")
+    points_adjust(member=member, points=100, staff_user=admin_user, reason="x")
 
     # when
     response = _adjust_action(admin_client, [member], _apply="1", points="-40", reason="Oops")
@@ -372,7 +374,7 @@ def test_too_large_negative_adjust_shows_an_error_and_changes_nothing(
     admin_client, admin_user, member
 ):
     # given
-    services.points_adjust(member=member, points=100, staff_user=admin_user, reason="x")
+    points_adjust(member=member, points=100, staff_user=admin_user, reason="x")
 
     # when
     response = _adjust_action(admin_client, [member], _apply="1", points="-101", reason="Oops")
@@ -394,7 +396,7 @@ def test_adjust_action_changes_the_members_that_can_and_reports_the_others(
 ):
     # given
     rich = factories.make_member(email="rich@example.com")
-    services.points_adjust(member=rich, points=500, staff_user=admin_user, reason="x")
+    points_adjust(member=rich, points=500, staff_user=admin_user, reason="x")
 
     # when
     response = _adjust_action(admin_client, [member, rich], _apply="1", points="-200", reason="y")

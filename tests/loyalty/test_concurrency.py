@@ -6,9 +6,11 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import Member
-from loyalty.core import services
 from loyalty.core.errors import InsufficientPoints
+from loyalty.core.expiry import points_expire
+from loyalty.core.ledger import points_credit, points_debit
 from loyalty.core.models import LedgerEntry, PointLot
+from loyalty.core.purchases import PurchaseResult, purchase_record
 from tests import factories
 from tests.concurrency import run_at_once
 
@@ -23,7 +25,7 @@ def test_twenty_concurrent_debits_against_a_balance_for_seven():
     member = factories.make_member()
     today = timezone.localdate()
     for days in (30, 10, 20):
-        services.points_credit(
+        points_credit(
             member=member,
             points=35,
             kind=GIFT,
@@ -33,7 +35,7 @@ def test_twenty_concurrent_debits_against_a_balance_for_seven():
 
     def debit():
         m = Member.objects.get(pk=member.pk)
-        return services.points_debit(member=m, points=15, cause=m)
+        return points_debit(member=m, points=15, cause=m)
 
     # when
     results = run_at_once([debit] * 20)
@@ -53,10 +55,10 @@ def test_concurrent_earn_spend_and_expire_on_one_member():
     factories.make_rule(name="Base")
     member = factories.make_member()
     today = timezone.localdate()
-    services.points_credit(
+    points_credit(
         member=member, points=100, kind=GIFT, cause=member, expires_on=today - timedelta(days=1)
     )
-    services.points_credit(member=member, points=100, kind=GIFT, cause=member, expires_on=None)
+    points_credit(member=member, points=100, kind=GIFT, cause=member, expires_on=None)
 
     def fresh():
         return Member.objects.get(pk=member.pk)
@@ -64,13 +66,13 @@ def test_concurrent_earn_spend_and_expire_on_one_member():
     jobs = []
     for i in range(6):
         jobs.append(
-            lambda i=i: services.record_purchase(
+            lambda i=i: purchase_record(
                 partner=partner, member=fresh(), external_id=f"p{i}", amount="10", currency="EUR"
             )
         )
-        jobs.append(lambda: services.points_debit(member=fresh(), points=30, cause=member))
-    jobs.append(lambda: services.points_expire(member=fresh(), today=today))
-    jobs.append(lambda: services.points_expire(member=fresh(), today=today))
+        jobs.append(lambda: points_debit(member=fresh(), points=30, cause=member))
+    jobs.append(lambda: points_expire(member=fresh(), today=today))
+    jobs.append(lambda: points_expire(member=fresh(), today=today))
     # when
     results = run_at_once(jobs)
     # then: nothing but refusals for lack of points went wrong
@@ -97,7 +99,7 @@ def test_concurrent_purchases_with_the_same_id_record_once():
     member = factories.make_member()
 
     def buy():
-        return services.record_purchase(
+        return purchase_record(
             partner=partner,
             member=Member.objects.get(pk=member.pk),
             external_id="same",
@@ -108,10 +110,10 @@ def test_concurrent_purchases_with_the_same_id_record_once():
     # when
     results = run_at_once([buy] * 8)
     # then
-    assert sum(1 for r in results if isinstance(r, services.PurchaseResult)) == 1
+    assert sum(1 for r in results if isinstance(r, PurchaseResult)) == 1
     assert all(
         type(r).__name__ == "DuplicatePurchase"
         for r in results
-        if not isinstance(r, services.PurchaseResult)
+        if not isinstance(r, PurchaseResult)
     )
     assert Member.objects.get(pk=member.pk).points_balance == 10

@@ -8,15 +8,16 @@ from accounts.errors import MemberNotActive
 from accounts.models import Member
 from accounts.services import member_set_status
 from loyalty.base.errors import NotAllowed, ReasonRequired
-from loyalty.core import services
 from loyalty.core.errors import InsufficientPoints, InvalidPoints
+from loyalty.core.expiry import points_expire
+from loyalty.core.ledger import points_adjust, points_credit, points_debit, points_reverse
 from loyalty.core.models import LedgerEntry, LotMovement, PointLot
 
 GIFT = LedgerEntry.Kind.GIFT
 
 
 def credit(member, points, expires_on="policy", **kwargs):
-    return services.points_credit(
+    return points_credit(
         member=member, points=points, kind=GIFT, cause=member, expires_on=expires_on, **kwargs
     )
 
@@ -56,7 +57,7 @@ def test_debit_takes_from_the_soonest_expiring_lots_first(member):
     never = credit(member, 50, expires_on=None)
     soon = credit(member, 30, expires_on=today + timedelta(days=10))
     # when
-    entry = services.points_debit(member=member, points=60, cause=member)
+    entry = points_debit(member=member, points=60, cause=member)
     # then
     assert entry.points == -60 and entry.balance_after == 70
     remaining = {lot.entry_id: lot.remaining for lot in PointLot.objects.filter(member=member)}
@@ -71,7 +72,7 @@ def test_debit_refuses_a_short_balance_and_changes_nothing(member):
     entries_before = LedgerEntry.objects.count()
     # when
     with pytest.raises(InsufficientPoints):
-        services.points_debit(member=member, points=41, cause=member)
+        points_debit(member=member, points=41, cause=member)
     # then
     assert balance(member) == 40
     assert LedgerEntry.objects.count() == entries_before
@@ -86,7 +87,7 @@ def test_a_closed_member_can_neither_earn_nor_spend(member, staff_user):
     with pytest.raises(MemberNotActive):
         credit(member, 5)
     with pytest.raises(MemberNotActive):
-        services.points_debit(member=member, points=5, cause=member)
+        points_debit(member=member, points=5, cause=member)
     assert balance(member) == 10
 
 
@@ -95,9 +96,9 @@ def test_reversing_a_debit_returns_the_points_to_the_same_lots(member):
     today = timezone.localdate()
     soon = credit(member, 30, expires_on=today + timedelta(days=10))
     late = credit(member, 30, expires_on=today + timedelta(days=100))
-    spend = services.points_debit(member=member, points=40, cause=member)
+    spend = points_debit(member=member, points=40, cause=member)
     # when
-    result = services.points_reverse(entry=spend, description="cancelled")
+    result = points_reverse(entry=spend, description="cancelled")
     # then
     assert (result.points_reversed, result.points_unrecovered) == (40, 0)
     assert result.entry.reverses_id == spend.pk and result.entry.points == 40
@@ -111,9 +112,9 @@ def test_reversing_a_debit_returns_the_points_to_the_same_lots(member):
 def test_reversing_a_credit_stops_at_zero_and_reports_what_was_not_recovered(member):
     # given
     gift = credit(member, 100)
-    services.points_debit(member=member, points=70, cause=member)
+    points_debit(member=member, points=70, cause=member)
     # when
-    result = services.points_reverse(entry=gift, description="gift withdrawn")
+    result = points_reverse(entry=gift, description="gift withdrawn")
     # then
     assert (result.points_reversed, result.points_unrecovered) == (30, 70)
     assert balance(member) == 0
@@ -122,23 +123,19 @@ def test_reversing_a_credit_stops_at_zero_and_reports_what_was_not_recovered(mem
 def test_an_entry_cannot_be_reversed_twice_beyond_its_points(member):
     # given
     gift = credit(member, 10)
-    services.points_reverse(entry=gift)
+    points_reverse(entry=gift)
     # when / then
     with pytest.raises(InvalidPoints):
-        services.points_reverse(entry=gift)
+        points_reverse(entry=gift)
     assert balance(member) == 0
 
 
 def test_staff_adjust_needs_a_reason_and_goes_both_ways(member, staff_user):
     # given / when
     with pytest.raises(ReasonRequired):
-        services.points_adjust(member=member, points=10, staff_user=staff_user, reason="  ")
-    up = services.points_adjust(
-        member=member, points=25, staff_user=staff_user, reason="Till was offline"
-    )
-    down = services.points_adjust(
-        member=member, points=-5, staff_user=staff_user, reason="Double scan"
-    )
+        points_adjust(member=member, points=10, staff_user=staff_user, reason="  ")
+    up = points_adjust(member=member, points=25, staff_user=staff_user, reason="Till was offline")
+    down = points_adjust(member=member, points=-5, staff_user=staff_user, reason="Double scan")
     # then
     assert (up.kind, up.points, up.reason, up.staff_user_id) == (
         "adjust",
@@ -148,7 +145,7 @@ def test_staff_adjust_needs_a_reason_and_goes_both_ways(member, staff_user):
     )
     assert (down.points, down.balance_after) == (-5, 20)
     with pytest.raises(InsufficientPoints):
-        services.points_adjust(member=member, points=-21, staff_user=staff_user, reason="x")
+        points_adjust(member=member, points=-21, staff_user=staff_user, reason="x")
     assert balance(member) == 20
 
 
@@ -157,9 +154,9 @@ def test_adjust_refuses_zero_and_non_staff(member, staff_user):
 
     outsider = User.objects.create_user(email="x@example.com")
     with pytest.raises(InvalidPoints):
-        services.points_adjust(member=member, points=0, staff_user=staff_user, reason="r")
+        points_adjust(member=member, points=0, staff_user=staff_user, reason="r")
     with pytest.raises(NotAllowed):
-        services.points_adjust(member=member, points=5, staff_user=outsider, reason="r")
+        points_adjust(member=member, points=5, staff_user=outsider, reason="r")
     assert balance(member) == 0
 
 
@@ -168,18 +165,18 @@ def test_expiry_takes_what_remains_on_the_day_and_not_the_day_before(member):
     day = date(2027, 3, 1)
     lot_entry = credit(member, 100, expires_on=day)
     credit(member, 5, expires_on=None)
-    services.points_debit(member=member, points=30, cause=member)
+    points_debit(member=member, points=30, cause=member)
     # when: the day before
-    assert services.points_expire(member=member, today=day - timedelta(days=1)) == []
+    assert points_expire(member=member, today=day - timedelta(days=1)) == []
     assert balance(member) == 75
     # when: on the day
-    expired = services.points_expire(member=member, today=day)
+    expired = points_expire(member=member, today=day)
     # then
     assert [(e.kind, e.points) for e in expired] == [("expire", -70)]
     assert expired[0].cause == PointLot.objects.get(entry=lot_entry)
     assert balance(member) == 5
     # and running it again expires nothing more
-    assert services.points_expire(member=member, today=day) == []
+    assert points_expire(member=member, today=day) == []
 
 
 def test_a_paused_members_points_do_not_expire(member, staff_user):
@@ -187,7 +184,7 @@ def test_a_paused_members_points_do_not_expire(member, staff_user):
     credit(member, 100, expires_on=date(2027, 1, 1))
     member_set_status(member=member, status="paused", staff_user=staff_user, reason="Hard time")
     # when
-    expired = services.points_expire(member=member, today=date(2027, 6, 1))
+    expired = points_expire(member=member, today=date(2027, 6, 1))
     # then
     assert expired == []
     assert balance(member) == 100

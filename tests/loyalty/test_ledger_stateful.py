@@ -13,8 +13,9 @@ from hypothesis.stateful import (
 )
 
 from accounts.models import Member, User
-from loyalty.core import services
 from loyalty.core.errors import InsufficientPoints, InvalidPoints
+from loyalty.core.expiry import points_expire
+from loyalty.core.ledger import points_adjust, points_credit, points_debit, points_reverse
 from loyalty.core.models import LedgerEntry, PointLot
 from tests import factories
 from tests.ledger import assert_ledger_invariants
@@ -74,7 +75,7 @@ class LedgerMachine(RuleBasedStateMachine):
     @rule(points=st.integers(1, 500), days=st.one_of(st.none(), st.integers(0, 400)))
     def credit(self, points, days):
         expires_on = None if days is None else self.today + timedelta(days=days)
-        entry = services.points_credit(
+        entry = points_credit(
             member=self._fresh(),
             points=points,
             kind=LedgerEntry.Kind.GIFT,
@@ -88,9 +89,9 @@ class LedgerMachine(RuleBasedStateMachine):
     def debit(self, points):
         if points > self.balance:
             with pytest.raises(InsufficientPoints):
-                services.points_debit(member=self._fresh(), points=points, cause=self.member)
+                points_debit(member=self._fresh(), points=points, cause=self.member)
             return
-        entry = services.points_debit(member=self._fresh(), points=points, cause=self.member)
+        entry = points_debit(member=self._fresh(), points=points, cause=self.member)
         assert entry.balance_after == self.balance - points
         self.taken[entry.pk] = [list(pair) for pair in self._model_take(points)]
         self.debits.append(entry.pk)
@@ -99,11 +100,11 @@ class LedgerMachine(RuleBasedStateMachine):
     def adjust(self, points):
         if points < 0 and -points > self.balance:
             with pytest.raises(InsufficientPoints):
-                services.points_adjust(
+                points_adjust(
                     member=self._fresh(), points=points, staff_user=self.staff, reason="test"
                 )
             return
-        entry = services.points_adjust(
+        entry = points_adjust(
             member=self._fresh(), points=points, staff_user=self.staff, reason="test"
         )
         if points > 0:
@@ -122,10 +123,10 @@ class LedgerMachine(RuleBasedStateMachine):
         open_points = sum(amount for _, amount in outstanding)
         if open_points == 0:
             with pytest.raises(InvalidPoints):
-                services.points_reverse(entry=LedgerEntry.objects.get(pk=entry_id))
+                points_reverse(entry=LedgerEntry.objects.get(pk=entry_id))
             return
         points = data.draw(st.integers(1, open_points))
-        result = services.points_reverse(entry=LedgerEntry.objects.get(pk=entry_id), points=points)
+        result = points_reverse(entry=LedgerEntry.objects.get(pk=entry_id), points=points)
         assert (result.points_reversed, result.points_unrecovered) == (points, 0)
         left = points
         for pair in sorted(outstanding, key=lambda pair: pair[0].order()):
@@ -142,10 +143,10 @@ class LedgerMachine(RuleBasedStateMachine):
         open_points = lot.points - self.reversed.get(entry_id, 0)
         if open_points == 0:
             with pytest.raises(InvalidPoints):
-                services.points_reverse(entry=LedgerEntry.objects.get(pk=entry_id))
+                points_reverse(entry=LedgerEntry.objects.get(pk=entry_id))
             return
         expected = min(open_points, self.balance)
-        result = services.points_reverse(entry=LedgerEntry.objects.get(pk=entry_id))
+        result = points_reverse(entry=LedgerEntry.objects.get(pk=entry_id))
         assert (result.points_reversed, result.points_unrecovered) == (
             expected,
             open_points - expected,
@@ -157,7 +158,7 @@ class LedgerMachine(RuleBasedStateMachine):
     @rule(days=st.integers(0, 120))
     def expire(self, days):
         self.today += timedelta(days=days)
-        entries = services.points_expire(member=self._fresh(), today=self.today)
+        entries = points_expire(member=self._fresh(), today=self.today)
         due = [
             lot
             for lot in self.lots

@@ -8,7 +8,6 @@ from accounts.errors import MemberNotActive, PartnerNotActive
 from accounts.models import Member
 from accounts.services import member_set_status
 from loyalty.base.errors import InvalidAmount, UnknownCurrency
-from loyalty.core import services
 from loyalty.core.errors import (
     CurrencyMismatch,
     DuplicatePurchase,
@@ -16,13 +15,18 @@ from loyalty.core.errors import (
     InvalidPurchase,
     RefundExceedsPurchase,
 )
+from loyalty.core.expiry import points_expire
+from loyalty.core.ledger import points_debit
 from loyalty.core.models import LedgerEntry, Purchase, PurchaseLine, Refund, TierChange
+from loyalty.core.purchases import purchase_record
+from loyalty.core.refunds import purchase_refund
+from loyalty.core.selectors import qualifying_points
 from tests import factories
 
 
 def record(partner, member, external_id="T-1", amount="10.00", **kwargs):
     kwargs.setdefault("currency", "EUR")
-    return services.record_purchase(
+    return purchase_record(
         partner=partner, member=member, external_id=external_id, amount=amount, **kwargs
     )
 
@@ -222,7 +226,7 @@ def test_recording_a_purchase_takes_a_constant_number_of_queries(
     # given: a long history
     for i in range(30):
         record(partner, member, external_id=f"h{i}", amount="3")
-    services.points_debit(member=member, points=50, cause=member)
+    points_debit(member=member, points=50, cause=member)
     lines = [{"sku": f"S{i}", "amount": "1.00", "category": "c"} for i in range(10)]
     # when / then
     with django_assert_max_num_queries(12):
@@ -233,7 +237,7 @@ def test_a_full_refund_takes_back_everything(partner, member, base_rule):
     # given
     purchase = record(partner, member, amount="40").purchase
     # when
-    refund = services.refund_purchase(purchase=purchase, external_id="RF1")
+    refund = purchase_refund(purchase=purchase, external_id="RF1")
     # then
     assert (refund.amount, refund.points_reversed, refund.points_unrecovered) == (
         Decimal("40.00"),
@@ -250,7 +254,7 @@ def test_partial_refunds_add_up_to_exactly_what_was_earned(partner, member, base
     purchase = record(partner, member, amount="10.00").purchase
     # when: three refunds of a third each
     refunds = [
-        services.refund_purchase(purchase=purchase, external_id=f"r{i}", amount=amount)
+        purchase_refund(purchase=purchase, external_id=f"r{i}", amount=amount)
         for i, amount in enumerate(["3.33", "3.33", "3.34"])
     ]
     # then
@@ -261,9 +265,9 @@ def test_partial_refunds_add_up_to_exactly_what_was_earned(partner, member, base
 def test_a_refund_of_spent_points_records_what_was_not_recovered(partner, member, base_rule):
     # given
     purchase = record(partner, member, amount="100").purchase
-    services.points_debit(member=member, points=80, cause=member)
+    points_debit(member=member, points=80, cause=member)
     # when
-    refund = services.refund_purchase(purchase=purchase, external_id="RF")
+    refund = purchase_refund(purchase=purchase, external_id="RF")
     # then
     assert (refund.points_reversed, refund.points_unrecovered) == (20, 80)
     assert balance(member) == 0
@@ -272,21 +276,21 @@ def test_a_refund_of_spent_points_records_what_was_not_recovered(partner, member
 
 def test_refunding_more_than_was_bought_is_refused(partner, member, base_rule):
     purchase = record(partner, member, amount="10").purchase
-    services.refund_purchase(purchase=purchase, external_id="a", amount="6")
+    purchase_refund(purchase=purchase, external_id="a", amount="6")
     with pytest.raises(RefundExceedsPurchase):
-        services.refund_purchase(purchase=purchase, external_id="b", amount="4.01")
+        purchase_refund(purchase=purchase, external_id="b", amount="4.01")
     with pytest.raises(DuplicateRefund):
-        services.refund_purchase(purchase=purchase, external_id="a", amount="1")
+        purchase_refund(purchase=purchase, external_id="a", amount="1")
     with pytest.raises(CurrencyMismatch):
-        services.refund_purchase(purchase=purchase, external_id="c", amount="1", currency="USD")
+        purchase_refund(purchase=purchase, external_id="c", amount="1", currency="USD")
     assert Refund.objects.count() == 1
     assert balance(member) == 4
 
 
 def test_refunds_lower_qualifying_points(partner, member, base_rule):
     purchase = record(partner, member, amount="100").purchase
-    services.refund_purchase(purchase=purchase, external_id="a", amount="25")
-    assert services.qualifying_points(member_id=member.pk) == 75
+    purchase_refund(purchase=purchase, external_id="a", amount="25")
+    assert qualifying_points(member_id=member.pk) == 75
 
 
 def test_purchase_points_expire_by_the_policy(partner, member, base_rule, settings):
@@ -295,8 +299,8 @@ def test_purchase_points_expire_by_the_policy(partner, member, base_rule, settin
     at = timezone.make_aware(timezone.datetime(2026, 1, 15, 12))
     record(partner, member, amount="10", at=at, occurred_at=at)
     # when
-    services.points_expire(member=member, today=date(2028, 1, 14))
+    points_expire(member=member, today=date(2028, 1, 14))
     assert balance(member) == 10
-    services.points_expire(member=member, today=date(2028, 1, 15))
+    points_expire(member=member, today=date(2028, 1, 15))
     # then
     assert balance(member) == 0

@@ -7,8 +7,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Member
+from loyalty.core.ledger import points_credit
 from loyalty.core.models import LedgerEntry, Tier
-from loyalty.core.services import points_credit, record_purchase
+from loyalty.core.purchases import purchase_record
 from members.charts import balance_chart
 from members.selectors import next_anniversary
 from tests import factories
@@ -40,7 +41,7 @@ def test_the_dashboard_shows_points_tier_progress_and_membership(member_client, 
     factories.make_rule(name="One point per euro")
     with time_machine.travel(datetime(2026, 1, 10, 12, tzinfo=timezone.get_current_timezone())):
         factories.give_points(web_member, 80)
-        record_purchase(
+        purchase_record(
             partner=partner, member=web_member, external_id="P1", amount="1400.00", currency="EUR"
         )
 
@@ -158,7 +159,7 @@ def test_the_chart_counts_month_end_balances_backwards_from_today(web_member):
 
 def test_the_latest_activity_says_why(member_client, web_member, rules, shop):
     # given
-    record_purchase(
+    purchase_record(
         partner=shop,
         member=web_member,
         external_id="A-1",

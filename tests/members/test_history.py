@@ -2,7 +2,9 @@ from decimal import Decimal
 
 from django.urls import reverse
 
-from loyalty.core.services import points_adjust, record_purchase, refund_purchase
+from loyalty.core.ledger import points_adjust
+from loyalty.core.purchases import purchase_record
+from loyalty.core.refunds import purchase_refund
 from rewards.services import redemption_cancel, reward_redeem
 from tests import factories
 
@@ -11,7 +13,7 @@ HISTORY = reverse("members:history")
 
 def test_every_line_says_why(member_client, web_member, rules, shop, staff_user):
     # given
-    result = record_purchase(
+    result = purchase_record(
         partner=shop,
         member=web_member,
         external_id="A-1",
@@ -19,7 +21,7 @@ def test_every_line_says_why(member_client, web_member, rules, shop, staff_user)
         currency="EUR",
         lines=[{"sku": "ESPRESSO", "amount": "10.00", "category": "coffee"}],
     )
-    refund_purchase(purchase=result.purchase, external_id="R-1", amount="5.00")
+    purchase_refund(purchase=result.purchase, external_id="R-1", amount="5.00")
     points_adjust(
         member=web_member, points=7, staff_user=staff_user, reason="Receipt from the offline till"
     )

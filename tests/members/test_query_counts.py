@@ -9,7 +9,9 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
-from loyalty.core.services import points_adjust, record_purchase, refund_purchase
+from loyalty.core.ledger import points_adjust
+from loyalty.core.purchases import purchase_record
+from loyalty.core.refunds import purchase_refund
 from notifications.services import notify
 from rewards.services import redemption_cancel, reward_redeem
 from tests import factories
@@ -28,7 +30,7 @@ PAGES = {
 def _long_history(member, staff_user, partner, rules):
     reward = factories.make_reward(slug="free-coffee", name_en="Free coffee", points_cost=10)
     for i in range(40):
-        result = record_purchase(
+        result = purchase_record(
             partner=partner,
             member=member,
             external_id=f"P-{i}",
@@ -40,7 +42,7 @@ def _long_history(member, staff_user, partner, rules):
             ],
         )
         if i % 10 == 0:
-            refund_purchase(purchase=result.purchase, external_id=f"R-{i}", amount="5.00")
+            purchase_refund(purchase=result.purchase, external_id=f"R-{i}", amount="5.00")
     for i in range(5):
         points_adjust(member=member, points=3, staff_user=staff_user, reason=f"Note {i}")
     redemptions = [reward_redeem(member=member, reward=reward) for _ in range(30)]

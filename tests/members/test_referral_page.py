@@ -17,9 +17,9 @@ def test_the_referral_page_shows_code_link_qr_and_friends(client, member, partne
     page = login(client, member).get("/referrals/")
     code = page.context["page"]["code"]
     friend = factories.make_member(email="lina@example.com", first_name="Lina", referral_code=code)
-    from loyalty.core.services import record_purchase
+    from loyalty.core.purchases import purchase_record
 
-    record_purchase(
+    purchase_record(
         partner=partner, member=friend, external_id="F1", amount=Decimal("100"), currency="EUR"
     )
     Member.objects.filter(pk=member.pk).update(language="en")

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from loyalty.core import services as loyalty_services
+from loyalty.core.purchases import purchase_record
 from tests import factories
 
 _seq = itertools.count(1)
@@ -51,7 +51,7 @@ def join(code, email=None, **kwargs):
 
 def buy(partner, member, amount="25.00", at: datetime | None = None, **kwargs):
     kwargs.setdefault("external_id", f"P{next(_seq)}")
-    return loyalty_services.record_purchase(
+    return purchase_record(
         partner=partner,
         member=member,
         amount=Decimal(amount),

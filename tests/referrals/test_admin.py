@@ -134,9 +134,9 @@ def test_approving_a_decided_referral_changes_nothing(admin_client, referrer, co
 def test_a_refund_while_waiting_for_review_takes_the_purchase_out(flagged, shop, staff_user):
     # given
     purchase = buy(shop, flagged.referee, amount="30").purchase
-    from loyalty.core.services import refund_purchase
+    from loyalty.core.refunds import purchase_refund
 
-    refund_purchase(purchase=purchase, external_id="R1")
+    purchase_refund(purchase=purchase, external_id="R1")
     # when
     referral = services.referral_approve(referral=flagged, staff_user=staff_user)
     # then

@@ -5,8 +5,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Member
-from loyalty.core import services as loyalty_services
+from loyalty.core.errors import InvalidPurchase
+from loyalty.core.ledger import points_debit
 from loyalty.core.models import Purchase
+from loyalty.core.refunds import purchase_refund
 from referrals import services
 from referrals.models import Referral
 from tests.api.conftest import make_client
@@ -88,7 +90,7 @@ def test_a_payment_fingerprint_is_at_most_128_characters(api, referrer, shop):
     )
     assert response.status_code == 400
     assert not Purchase.objects.exists()
-    with pytest.raises(loyalty_services.InvalidPurchase):
+    with pytest.raises(InvalidPurchase):
         buy(shop, referrer, payment_fingerprint="y" * 129)
 
 
@@ -129,8 +131,8 @@ def test_points_earned_is_net_of_what_was_taken_back(api, referrer, code, shop):
     # given
     friend = join(code)
     purchase = buy(shop, friend, amount="40").purchase
-    loyalty_services.points_debit(member=referrer, points=50, cause=referrer)
-    loyalty_services.refund_purchase(purchase=purchase, external_id="R1")
+    points_debit(member=referrer, points=50, cause=referrer)
+    purchase_refund(purchase=purchase, external_id="R1")
     # when
     [line] = referrals_of(api, referrer).json()["results"]
     # then: 150 of the 200 were taken back, 50 had been spent

@@ -4,7 +4,7 @@ import pytest
 
 from accounts.models import Member
 from loyalty.core.models import LedgerEntry, Purchase
-from loyalty.core.services import PurchaseResult
+from loyalty.core.purchases import PurchaseResult
 from referrals import services
 from referrals.models import Referral
 from tests import factories

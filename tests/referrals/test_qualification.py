@@ -8,8 +8,11 @@ from django.utils import timezone
 from accounts import services as account_services
 from accounts.models import Member, User
 from loyalty.base.errors import InvalidInput
-from loyalty.core import services as loyalty_services
+from loyalty.core.enrolment import member_enroll
+from loyalty.core.ledger import points_debit
 from loyalty.core.models import LedgerEntry, Purchase
+from loyalty.core.purchases import purchase_record
+from loyalty.core.refunds import purchase_refund
 from notifications.models import Message
 from referrals import services
 from referrals.errors import InvalidReferralCode
@@ -64,7 +67,7 @@ def test_an_unknown_code_refuses_the_enrolment_and_creates_nothing(referrer, typ
     users, members = User.objects.count(), Member.objects.count()
     # when
     with pytest.raises(InvalidReferralCode) as caught:
-        account_services.member_enroll(email="new@example.com", referral_code=typed or "-")
+        member_enroll(email="new@example.com", referral_code=typed or "-")
     # then
     assert caught.value.code == "invalid_referral_code"
     assert caught.value.extra["field"] == "referral_code"
@@ -171,9 +174,7 @@ def test_a_purchase_in_another_currency_does_not_qualify(referrer, code, tiers):
     krone = factories.make_partner("Krone shop", currency="DKK")
     factories.make_rule(name="DKK", partner=krone)
     # when
-    loyalty_services.record_purchase(
-        partner=krone, member=friend, external_id="K1", amount="500", currency="DKK"
-    )
+    purchase_record(partner=krone, member=friend, external_id="K1", amount="500", currency="DKK")
     # then
     assert Referral.objects.get().status == Referral.Status.PENDING
 
@@ -272,7 +273,7 @@ def test_a_refund_within_the_return_window_reverses_both_bonuses(referrer, code,
     friend = join(code)
     purchase = buy(shop, friend, amount="40").purchase
     # when
-    loyalty_services.refund_purchase(purchase=purchase, external_id="R1")
+    purchase_refund(purchase=purchase, external_id="R1")
     # then
     referral = Referral.objects.get()
     assert referral.status == Referral.Status.REVERSED
@@ -292,9 +293,9 @@ def test_what_was_spent_is_recorded_as_unrecovered(referrer, code, shop):
     # given
     friend = join(code)
     purchase = buy(shop, friend, amount="40").purchase
-    loyalty_services.points_debit(member=referrer, points=150, cause=referrer)
+    points_debit(member=referrer, points=150, cause=referrer)
     # when
-    loyalty_services.refund_purchase(purchase=purchase, external_id="R1")
+    purchase_refund(purchase=purchase, external_id="R1")
     # then
     referral = Referral.objects.get()
     assert referral.status == Referral.Status.REVERSED
@@ -307,12 +308,12 @@ def test_a_partial_refund_that_keeps_the_minimum_keeps_the_bonus(referrer, code,
     friend = join(code)
     purchase = buy(shop, friend, amount="50").purchase
     # when
-    loyalty_services.refund_purchase(purchase=purchase, external_id="R1", amount="30")
+    purchase_refund(purchase=purchase, external_id="R1", amount="30")
     # then
     assert Referral.objects.get().status == Referral.Status.QUALIFIED
     assert balance(referrer) == REFERRER_BONUS
     # and a second one below the minimum reverses
-    loyalty_services.refund_purchase(purchase=purchase, external_id="R2", amount="0.01")
+    purchase_refund(purchase=purchase, external_id="R2", amount="0.01")
     assert Referral.objects.get().status == Referral.Status.REVERSED
     assert balance(referrer) == 0
 
@@ -322,9 +323,7 @@ def test_a_refund_after_the_return_window_keeps_the_bonus(referrer, code, shop):
     friend = join(code)
     purchase = buy(shop, friend, amount="40").purchase
     # when
-    loyalty_services.refund_purchase(
-        purchase=purchase, external_id="R1", at=timezone.now() + timedelta(days=31)
-    )
+    purchase_refund(purchase=purchase, external_id="R1", at=timezone.now() + timedelta(days=31))
     # then
     assert Referral.objects.get().status == Referral.Status.QUALIFIED
     assert balance(referrer) == REFERRER_BONUS
@@ -337,7 +336,7 @@ def test_a_refund_of_another_purchase_changes_nothing(referrer, code, shop):
     buy(shop, friend, amount="40")
     other = buy(shop, friend, amount="40").purchase
     # when
-    loyalty_services.refund_purchase(purchase=other, external_id="R1")
+    purchase_refund(purchase=other, external_id="R1")
     # then
     assert Referral.objects.get().status == Referral.Status.QUALIFIED
     assert balance(referrer) == REFERRER_BONUS

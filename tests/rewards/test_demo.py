@@ -12,7 +12,7 @@ from PIL import Image
 
 from accounts.models import Member
 from loyalty import demo
-from loyalty.demo import SeedReport
+from loyalty.core.demo import SeedReport
 from rewards import demo as rewards_demo
 from rewards.models import Redemption, Reward, Voucher
 from rewards.services import member_cost, redemption_cancel

@@ -68,7 +68,7 @@ def test_loyal_members_pay_less(member, tiers):
 
 
 def test_spending_uses_the_soonest_expiring_points_first(member):
-    from loyalty.core.services import points_credit
+    from loyalty.core.ledger import points_credit
 
     today = timezone.localdate()
     late = points_credit(

@@ -6,10 +6,11 @@ machinery around the few functions that do the work. This middleware, last in
 settings.API_MIDDLEWARE (so security, language and Content-Length are handled as for every API
 answer), calls those same functions directly:
 
-- the key: accounts.services.api_key_authenticate_cached, as ApiKeyAuthentication does;
+- the key: accounts.authentication.api_key_from_header and
+  accounts.services.api_key_authenticate_cached, as ApiKeyAuthentication does;
 - the body: DecimalJSONParser, and PurchaseInput through validated_input;
 - the rate: ApiKeyRateThrottle, last, so a request it lets through is counted once;
-- the work: IdempotentRun with purchase_record, as PurchaseView runs them;
+- the work: IdempotentRun with purchase_answer, as PurchaseView runs them;
 - refusals: problems.exception_handler, DRF's EXCEPTION_HANDLER.
 
 It takes only requests it can answer exactly as the view would and passes any other one on to
@@ -19,21 +20,23 @@ tests/api/test_purchase_lane.py holds the two to the same answers, headers inclu
 """
 
 import io
-from types import SimpleNamespace
 
 from django.core.exceptions import RequestDataTooBig
+from django.http import HttpResponse
 from rest_framework.exceptions import APIException, ParseError, ValidationError
 from rest_framework.renderers import JSONRenderer
 
+from accounts.authentication import api_key_from_header
 from accounts.services import api_key_authenticate_cached
 from loyalty.base.api.parsers import DecimalJSONParser
 from loyalty.base.api.problems import exception_handler, server_error_response
+from loyalty.base.api.serializers import validated_input
 from loyalty.base.api.throttling import ApiKeyRateThrottle
 from loyalty.base.errors import LoyaltyError
 from loyalty.core.errors import IdempotencyKeyRequired
 
-from .base import IdempotentRun, idempotency_key_and_digest, validated_input
-from .purchases import PurchaseInput, PurchaseView, purchase_record
+from .idempotency import IdempotentRun, idempotency_key_and_digest
+from .purchases import PurchaseInput, PurchaseView, purchase_answer
 
 PURCHASES_PATH = "/api/v1/purchases/"
 # What DRF's negotiation answers with plain JSON and no rendering options (no Accept header is
@@ -69,10 +72,8 @@ def purchase_lane(request):
         for name, value in request.content_params.items()
     ):
         return None
-    scheme, _, raw_key = meta.get("HTTP_AUTHORIZATION", "").partition(" ")
-    if scheme.lower() != "api-key" or not raw_key.strip():
-        return None
-    key = api_key_authenticate_cached(raw_key.strip())
+    raw_key = api_key_from_header(meta.get("HTTP_AUTHORIZATION", ""))
+    key = api_key_authenticate_cached(raw_key) if raw_key is not None else None
     if key is None:
         return None
     try:
@@ -81,18 +82,18 @@ def purchase_lane(request):
         values = validated_input(PurchaseInput, data)
     except (IdempotencyKeyRequired, RequestDataTooBig, ParseError, ValidationError):
         return None
-    if not ApiKeyRateThrottle().allow_request(SimpleNamespace(auth=key), None):
+    if not ApiKeyRateThrottle().allow_key(key):
         return None
     partner = key.partner
     run = IdempotentRun(partner, idempotency_key, digest, _refusal)
     try:
         answer = run.run(
-            lambda savepoint: purchase_record(partner, values, savepoint=savepoint),
-            savepoint_free=True,
+            lambda: purchase_answer(partner, values),
+            without_savepoint=lambda: purchase_answer(partner, values, savepoint=False),
         )
     except (LoyaltyError, APIException) as exc:  # a replay refused: key reused or busy
         answer = _refusal(exc)
-    return _rendered(answer)
+    return _rendered(answer, run.body)
 
 
 def _refusal(exc):
@@ -102,15 +103,13 @@ def _refusal(exc):
     return answer
 
 
-def _rendered(answer):
-    """The DRF Response as DRF's JSONRenderer and finalize_response would render it."""
-    from django.http import HttpResponse
-
-    content = getattr(answer, "rendered_json", None)  # as IdempotentRun stored it
-    if content is None:  # a replay, or a refusal of the key
-        content = JSONRenderer().render(answer.data, "application/json", {})
+def _rendered(answer, body: bytes | None) -> HttpResponse:
+    """The DRF Response as DRF's JSONRenderer and finalize_response would render it: with the
+    body IdempotentRun stored (or replayed), or, for a refusal of the key itself, rendered."""
+    if body is None:
+        body = JSONRenderer().render(answer.data, "application/json", {})
     response = HttpResponse(
-        content, status=answer.status_code, content_type=answer.content_type or "application/json"
+        body, status=answer.status_code, content_type=answer.content_type or "application/json"
     )
     for name, value in answer.items():
         if name.lower() != "content-type":

@@ -6,13 +6,18 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from accounts.services import member_for_purchase
-from loyalty.core import services
+from loyalty.base.api.serializers import problems, validated_input
 from loyalty.core.errors import PurchaseNotFound
 from loyalty.core.models import Purchase
+from loyalty.core.purchases import (
+    member_for_purchase,
+    purchase_record,
+    purchase_record_without_savepoint,
+)
+from loyalty.core.refunds import purchase_refund
 
-from .base import IDEMPOTENCY_HEADER, PartnerAPIView, validated_input
-from .serializers import MemberBriefSerializer, member_brief, problems
+from .base import IDEMPOTENCY_HEADER, PartnerAPIView
+from .serializers import MemberBriefSerializer, member_brief
 
 MONEY = {"max_digits": 12, "decimal_places": 2, "coerce_to_string": True}
 
@@ -65,40 +70,42 @@ class PurchaseView(PartnerAPIView):
         "is refused with 409 duplicate_purchase.",
     )
     def post(self, request, *args, **kwargs):
-        # No savepoint around create(): it writes nothing before record_purchase, the one
-        # atomic service it calls, and tells it whether to take a savepoint of its own.
         return self.run_idempotent(
             request,
-            lambda savepoint: self.create(request, savepoint=savepoint),
-            savepoint_free=True,
+            lambda: self.create(request),
+            # create() writes nothing before purchase_record, the one atomic service it calls, so
+            # it may first run without any savepoint (IdempotentRun).
+            without_savepoint=lambda: self.create(request, savepoint=False),
         )
 
     def create(self, request, *, savepoint: bool = True):
         values = validated_input(PurchaseInput, request.data)
-        return purchase_record(self.partner, values, savepoint=savepoint)
+        return purchase_answer(self.partner, values, savepoint=savepoint)
 
 
-def purchase_record(partner, values: dict, *, savepoint: bool = True) -> Response:
-    """Record a validated PurchaseInput for the partner: the 201 answer, or the service's
-    refusal raised. The view and the purchase lane (loyalty.core.api.lane) both answer with it."""
-    member = member_for_purchase(values["member_number"])
-    result = services.record_purchase(
+def purchase_answer(partner, values: dict, *, savepoint: bool = True) -> Response:
+    """Record a validated PurchaseInput for the partner: the 201 answer, or the service's refusal
+    raised. The view and the purchase lane (loyalty.core.api.lane) both answer with it.
+    `savepoint=False` records with purchase_record_without_savepoint (IdempotentRun's first
+    pass)."""
+    buyer = member_for_purchase(values["member_number"])
+    record = purchase_record if savepoint else purchase_record_without_savepoint
+    result = record(
         partner=partner,
-        member=member,
+        member=buyer,
         external_id=values["external_id"],
         amount=values["amount"],
         currency=values["currency"],
         occurred_at=values.get("occurred_at"),
         lines=[dict(line) for line in values.get("lines", [])] or None,
         payment_fingerprint=values.get("payment_fingerprint") or None,
-        savepoint=savepoint,
     )
     body = {
         "external_id": result.purchase.external_id,
         "points_earned": result.points,
         "explanation": result.explanation_text,
         "rules": result.explanation,
-        "member": member_brief(member),
+        "member": member_brief(buyer.member),
     }
     return Response(body, status=status.HTTP_201_CREATED)
 
@@ -151,7 +158,7 @@ class RefundView(PartnerAPIView):
         data = RefundInput(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        refund = services.refund_purchase(
+        refund = purchase_refund(
             purchase=purchase,
             external_id=values["external_id"],
             amount=values.get("amount"),

@@ -38,7 +38,7 @@ class Command(BaseCommand):
 
     @staticmethod
     def summary(run: JobRun, via_broker: bool) -> str:
-        title = f"{run.get_name_display()} for {run.day.isoformat()}: run {run.pk}"
+        title = f"{run.label} for {run.day.isoformat()}: run {run.pk}"
         if via_broker and run.finished_at is None:
             return f"{title}, {run.batches_planned} batch(es) sent to the workers."
         seconds = run.duration.total_seconds() if run.duration else 0.0

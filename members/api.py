@@ -1,4 +1,9 @@
-"""Partner API: enrolling and looking up members, and a member's ledger."""
+"""Partner API: enrolling and looking up members, and a member's ledger.
+
+The member resource shows what the program knows of a member, gathered from every floor (the
+account, the points and the tier, the referral code), so it stands on the top floor with the
+member pages.
+"""
 
 from django.db.models import F
 from drf_spectacular.types import OpenApiTypes
@@ -6,13 +11,66 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
+from accounts.models import Member
+from accounts.services import member_by_number
 from loyalty.base.api.pagination import NewestFirstPagination
+from loyalty.base.api.serializers import problems
+from loyalty.core import selectors
 from loyalty.core.api.base import IDEMPOTENCY_HEADER, PartnerAPIView
-from loyalty.core.api.serializers import MemberSerializer, member_full, problems
+from loyalty.core.api.serializers import TierRefSerializer, tier_ref
+from loyalty.core.enrolment import member_enroll
 from loyalty.core.models import LedgerEntry
+from referrals.selectors import referral_code_for
 
-from . import services
-from .models import Member
+
+class NextTierSerializer(TierRefSerializer):
+    points_needed = serializers.IntegerField()
+
+
+class ExpiringSerializer(serializers.Serializer):
+    points = serializers.IntegerField()
+    expires_on = serializers.DateField()
+
+
+class MemberSerializer(serializers.Serializer):
+    member_number = serializers.CharField()
+    email = serializers.EmailField()
+    first_name = serializers.CharField()
+    last_name = serializers.CharField()
+    language = serializers.CharField()
+    points_balance = serializers.IntegerField()
+    tier = TierRefSerializer(allow_null=True)
+    next_tier = NextTierSerializer(allow_null=True)
+    points_expiring = ExpiringSerializer(many=True)
+    joined_on = serializers.DateField()
+    referral_code = serializers.CharField(
+        help_text="The member's code for friends to join with (8 characters)."
+    )
+
+
+def member_full(member: Member) -> dict:
+    upcoming = selectors.next_tier(member=member)
+    return MemberSerializer(
+        {
+            "member_number": member.member_number,
+            "email": member.user.email,
+            "first_name": member.user.first_name,
+            "last_name": member.user.last_name,
+            "language": member.language,
+            "points_balance": member.points_balance,
+            "tier": tier_ref(member.tier),
+            "next_tier": {
+                "code": upcoming["tier"].code,
+                "name": upcoming["tier"].name,
+                "points_needed": upcoming["points_needed"],
+            }
+            if upcoming
+            else None,
+            "points_expiring": selectors.points_expiring(member_id=member.pk),
+            "joined_on": member.joined_on,
+            "referral_code": referral_code_for(member=member),
+        }
+    ).data
 
 
 class MemberEnrollInput(serializers.Serializer):
@@ -45,7 +103,7 @@ class MemberListView(PartnerAPIView):
     def create(self, request, *args, **kwargs):
         data = MemberEnrollInput(data=request.data)
         data.is_valid(raise_exception=True)
-        member = services.member_enroll(
+        member = member_enroll(
             email=data.validated_data["email"],
             first_name=data.validated_data.get("first_name", ""),
             last_name=data.validated_data.get("last_name", ""),
@@ -64,7 +122,7 @@ class MemberDetailView(PartnerAPIView):
         responses={200: MemberSerializer, **problems(404)},
     )
     def get(self, request, member_number: str):
-        return Response(member_full(services.member_by_number(member_number)))
+        return Response(member_full(member_by_number(member_number)))
 
 
 class LedgerLineSerializer(serializers.ModelSerializer):
@@ -117,7 +175,7 @@ class MemberLedgerView(PartnerAPIView):
         responses={200: LedgerPageSerializer, **problems(400, 404)},
     )
     def get(self, request, member_number: str):
-        member: Member = services.member_by_number(member_number)
+        member: Member = member_by_number(member_number)
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(ledger_lines(member), request, view=self)
         lines = LedgerLineSerializer(page, many=True, context={"partner_id": self.partner.pk})

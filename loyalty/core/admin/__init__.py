@@ -1,0 +1,9 @@
+"""Staff pages of the core: the ledger and purchases (history, read-only), the program's
+configuration (tiers, earning rules), job runs, and the members with "Adjust points".
+
+The ledger, lots, purchases, refunds and tier changes are history: staff can look, never add,
+change or delete (points change only through services, e.g. the member admin's "Adjust points").
+Tiers and earning rules are configuration and are edited here.
+"""
+
+from . import ledger, members, program  # noqa: F401 (each registers its admins)

@@ -1,0 +1,163 @@
+"""Refunds: money a partner gave back on a purchase, and the points taken back for it.
+
+`purchase_refund` takes an amount, lines, or neither (the rest of the purchase). Points are
+proportional and cumulative, so several partial refunds add up to exactly what the purchase
+earned; what the member already spent is kept as unrecovered. The refund hooks
+(loyalty.core.hooks) run in its transaction (a refund may take a referral's bonuses back).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.db import transaction
+from django.db.models import Sum
+
+from loyalty.base.money import clean_amount, clean_currency
+from webhooks.services import event_emit
+
+from . import hooks
+from .errors import CurrencyMismatch, DuplicateRefund, InvalidPurchase, RefundExceedsPurchase
+from .ledger import lock_member, reverse_locked, write_time
+from .models import LedgerEntry, Purchase, Refund, RefundLine
+
+
+@transaction.atomic
+def purchase_refund(
+    *,
+    purchase: Purchase,
+    external_id: str,
+    amount=None,
+    lines: list[dict] | None = None,
+    currency: str | None = None,
+    at: datetime | None = None,
+) -> Refund:
+    """Record a refund and take back the points it undoes, never below a zero balance.
+
+    The points to take back are the purchase's points in proportion to all refunded so far, so
+    several partial refunds add up to exactly what the purchase earned. What the member already
+    spent is kept on the refund as points_unrecovered.
+    """
+    external_id = str(external_id or "").strip()
+    if not external_id or len(external_id) > 100:
+        raise InvalidPurchase("The refund id must have 1 to 100 characters.")
+    if currency is not None and clean_currency(currency) != purchase.currency:
+        raise CurrencyMismatch()
+    at = write_time(at)
+    member = lock_member(purchase.member_id)
+    # Lock the purchase too (after the member, the one lock order), so refunds of one purchase
+    # queue up and cannot together refund more than it was.
+    purchase = Purchase.objects.select_for_update().get(pk=purchase.pk)
+    totals = purchase.refunds.aggregate(
+        amount=Sum("amount"), reversed=Sum("points_reversed"), lost=Sum("points_unrecovered")
+    )
+    refunded = (totals["amount"] or Decimal(0)).quantize(Decimal("0.01"))
+    left = purchase.amount - refunded
+    refund_lines = []
+    if lines is not None:
+        if amount is not None:
+            raise InvalidPurchase("Give an amount or lines, not both.")
+        refund_lines = _refund_lines(purchase, lines)
+        amount = sum((line.amount for line in refund_lines), Decimal(0))
+    amount = left if amount is None else clean_amount(amount)
+    if left <= 0 or amount > left:
+        raise RefundExceedsPurchase()
+    if purchase.refunds.filter(external_id=external_id).exists():
+        raise DuplicateRefund()
+    settled = (totals["reversed"] or 0) + (totals["lost"] or 0)
+    target = (Decimal(purchase.points_earned) * (refunded + amount) / purchase.amount).quantize(
+        Decimal(1), rounding=ROUND_HALF_UP
+    )
+    points = int(target) - settled
+    refund = Refund.objects.create(
+        purchase=purchase, external_id=external_id, amount=amount, created_at=at
+    )
+    if refund_lines:
+        for line in refund_lines:
+            line.refund = refund
+        RefundLine.objects.bulk_create(refund_lines)
+    earn_entry = (
+        LedgerEntry.objects.filter(purchase=purchase, kind=LedgerEntry.Kind.EARN).first()
+        if points > 0
+        else None
+    )
+    if earn_entry is not None:
+        result = reverse_locked(
+            member=member,
+            entry=earn_entry,
+            points=points,
+            cause=refund,
+            description=f"Refund {external_id} of {purchase.external_id}",
+            at=at,
+        )
+        refund.points_reversed = result.points_reversed
+        refund.points_unrecovered = result.points_unrecovered
+        refund.save(update_fields=["points_reversed", "points_unrecovered"])
+        event_emit(
+            event_type="points.reversed",
+            partner=purchase.partner,
+            payload={
+                "member_number": member.member_number,
+                "purchase": purchase.external_id,
+                "refund": external_id,
+                "points": result.points_reversed,
+                "points_unrecovered": result.points_unrecovered,
+                "balance": member.points_balance,
+            },
+        )
+    # What the features do with a refund (it may take a referral's bonuses back).
+    for hook in hooks.refund_hooks():
+        hook.run(refund=refund)
+    return refund
+
+
+def _refund_lines(purchase: Purchase, lines) -> list[RefundLine]:
+    """Turn [{sku, quantity}] into refund lines priced from the purchase lines.
+
+    Each unit costs its line's amount / quantity; the refund that takes a line's last units
+    gets what is left of its amount, so line refunds add up to the line exactly.
+    """
+    if not isinstance(lines, (list, tuple)) or not lines or len(lines) > 500:
+        raise InvalidPurchase("Refund lines must be a list of 1 to 500 items.")
+    bought = list(purchase.lines.order_by("id"))
+    done = {
+        row["purchase_line_id"]: (row["quantity"], row["amount"])
+        for row in RefundLine.objects.filter(purchase_line__purchase=purchase)
+        .values("purchase_line_id")
+        .annotate(quantity=Sum("quantity"), amount=Sum("amount"))
+    }
+    taken: dict[int, int] = {}
+    result: list[RefundLine] = []
+    for wanted in lines:
+        sku = str(wanted.get("sku") or "").strip() if isinstance(wanted, dict) else ""
+        quantity = wanted.get("quantity") if isinstance(wanted, dict) else None
+        if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity <= 0:
+            raise InvalidPurchase("A refund line needs a SKU and a positive quantity.")
+        candidates = [line for line in bought if line.sku == sku]
+        if not candidates:
+            raise InvalidPurchase(f"The purchase has no line with SKU {sku!r}.")
+        for line in candidates:
+            if not quantity:
+                break
+            done_qty, done_amount = done.get(line.pk, (0, Decimal(0)))
+            free = line.quantity - done_qty - taken.get(line.pk, 0)
+            take = min(free, quantity)
+            if take <= 0:
+                continue
+            taken[line.pk] = taken.get(line.pk, 0) + take
+            quantity -= take
+            if done_qty + taken[line.pk] == line.quantity:
+                earlier = sum(
+                    (r.amount for r in result if r.purchase_line_id == line.pk), Decimal(0)
+                )
+                # SQLite sums decimals as floats, hence the quantize.
+                price = (line.amount - done_amount - earlier).quantize(Decimal("0.01"))
+            else:
+                price = (line.amount * take / line.quantity).quantize(
+                    Decimal("0.01"), rounding=ROUND_HALF_UP
+                )
+            result.append(RefundLine(purchase_line=line, quantity=take, amount=price))
+        if quantity:
+            raise RefundExceedsPurchase("More units than were bought (or are left) of that SKU.")
+    return result
