@@ -1,10 +1,17 @@
+from datetime import timedelta
+from decimal import Decimal
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.test import Client
+from django.utils import timezone
 
 from feedback import services
 from feedback.models import FeedbackItem
+from loyalty.core.purchases import purchase_record
 from tests import factories
+from tests.feedback.page_helpers import _answer
 
 PASSWORD = "a-long-Secret-42"
 
@@ -52,5 +59,58 @@ def file_item(member):
         kwargs.setdefault("category", FeedbackItem.Category.SERVICE)
         kwargs.setdefault("text", "The cashier was rude to me today.")
         return services.feedback_file(**kwargs)
+
+    return make
+
+
+@pytest.fixture
+def chief(db):
+    """A superuser: sees and does everything in the admin."""
+    return get_user_model().objects.create_superuser(
+        email="chief@example.com", password=PASSWORD, first_name="Eglė"
+    )
+
+
+@pytest.fixture
+def web(chief):
+    client = Client()
+    client.force_login(chief)
+    return client
+
+
+@pytest.fixture
+def member_client(client, member):
+    client.force_login(member.user)
+    return client
+
+
+@pytest.fixture
+def buy(partner):
+    def make(member, external_id, *, amount="25.00", days_ago=1):
+        return purchase_record(
+            partner=partner,
+            member=member,
+            external_id=external_id,
+            amount=Decimal(amount),
+            currency="EUR",
+            occurred_at=timezone.now() - timedelta(days=days_ago),
+        ).purchase
+
+    return make
+
+
+@pytest.fixture
+def publish(file_item, staff):
+    def make(item=None, *, language="en", problem="Long queues.", what_changed="A second till."):
+        item = item or file_item(publish_consent=True)
+        if item.first_answered_at is None:
+            _answer(item, staff)
+        return services.case_publish(
+            item=item,
+            staff_user=staff,
+            language=language,
+            problem=problem,
+            what_changed=what_changed,
+        )
 
     return make

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from feedback import selectors, services
+from feedback import surveys as feedback_surveys
 from feedback.charts import survey_charts
 from loyalty.core.purchases import purchase_record
 from tests import factories
@@ -177,9 +178,11 @@ def surveys(tiers):
     def answered(would_tell, recommend, moment):
         member = factories.make_member()
         with travel(moment):
-            services.survey_invite(member=member, trigger="purchase")
+            feedback_surveys.survey_invite(member=member, trigger="purchase")
             if would_tell is not None:
-                services.survey_answer(member=member, would_tell=would_tell, recommend=recommend)
+                feedback_surveys.survey_answer(
+                    member=member, would_tell=would_tell, recommend=recommend
+                )
 
     answered(5, 10, at(1, 10, 9))
     answered(3, 6, at(1, 11, 9))

@@ -9,7 +9,7 @@ from django.core import mail
 from django.utils import timezone
 
 from accounts.errors import MemberNotActive
-from feedback import services
+from feedback import services, surveys
 from feedback.errors import (
     AlreadyRated,
     ConsentRequired,
@@ -461,7 +461,7 @@ def test_withdrawing_consent_unpublishes(answered, staff, member):
 
 
 def test_quarters():
-    assert [services.quarter_of(date(2026, m, 1)) for m in (1, 3, 4, 7, 10, 12)] == [
+    assert [surveys.quarter_of(date(2026, m, 1)) for m in (1, 3, 4, 7, 10, 12)] == [
         "2026-Q1",
         "2026-Q1",
         "2026-Q2",
@@ -473,11 +473,11 @@ def test_quarters():
 
 def test_a_member_is_asked_at_most_once_a_quarter(member):
     with travel(datetime(2026, 10, 2, 12, tzinfo=TZ)):
-        first = services.survey_invite(member=member, trigger="purchase")
+        first = surveys.survey_invite(member=member, trigger="purchase")
     with travel(datetime(2026, 12, 30, 12, tzinfo=TZ)):
-        assert services.survey_invite(member=member, trigger="feedback") is None
+        assert surveys.survey_invite(member=member, trigger="feedback") is None
     with travel(datetime(2027, 1, 2, 12, tzinfo=TZ)):
-        assert services.survey_invite(member=member, trigger="purchase").quarter == "2027-Q1"
+        assert surveys.survey_invite(member=member, trigger="purchase").quarter == "2027-Q1"
     assert first.quarter == "2026-Q4"
     assert SurveyResponse.objects.filter(member=member).count() == 2
     assert Message.objects.filter(member=member, kind="survey").count() == 2
@@ -499,8 +499,8 @@ def test_the_daily_round_asks_yesterdays_buyers_and_answered_complainants(
         )
         services.feedback_answer(item=item, author=staff, what_was_done="Sorry, fixed.")
     with travel(datetime(2026, 11, 23, 5, 45, tzinfo=TZ)):
-        assert services.surveys_invite_due() == 2
-        assert services.surveys_invite_due() == 0
+        assert surveys.surveys_invite_due() == 2
+        assert surveys.surveys_invite_due() == 0
     triggers = dict(SurveyResponse.objects.values_list("member__user__email", "trigger"))
     assert triggers == {"ona@example.com": "purchase", "jonas@example.com": "feedback"}
     assert not SurveyResponse.objects.filter(member=quiet).exists()
@@ -509,14 +509,14 @@ def test_the_daily_round_asks_yesterdays_buyers_and_answered_complainants(
 def test_answering_the_survey(member):
     with travel(datetime(2026, 11, 20, 12, tzinfo=TZ)):
         with pytest.raises(SurveyNotFound):
-            services.survey_answer(member=member, would_tell=5, recommend=9)
-        services.survey_invite(member=member, trigger="purchase")
-        assert services.open_survey(member=member)
+            surveys.survey_answer(member=member, would_tell=5, recommend=9)
+        surveys.survey_invite(member=member, trigger="purchase")
+        assert surveys.open_survey(member=member)
         for would_tell, recommend in ((0, 5), (6, 5), (3, 11), (3, -1), ("x", 5), (3, "7.5")):
             with pytest.raises(InvalidInput):
-                services.survey_answer(member=member, would_tell=would_tell, recommend=recommend)
-        survey = services.survey_answer(member=member, would_tell="5", recommend=0)
+                surveys.survey_answer(member=member, would_tell=would_tell, recommend=recommend)
+        survey = surveys.survey_answer(member=member, would_tell="5", recommend=0)
         assert (survey.would_tell, survey.recommend) == (5, 0)
-        assert services.open_survey(member=member) is None
+        assert surveys.open_survey(member=member) is None
         with pytest.raises(SurveyAnswered):
-            services.survey_answer(member=member, would_tell=1, recommend=1)
+            surveys.survey_answer(member=member, would_tell=1, recommend=1)

@@ -1,7 +1,7 @@
 from django.urls import reverse
 
 from notifications.models import Message
-from notifications.services import notify
+from notifications.services import message_send
 from tests import factories
 
 INBOX = reverse("members:inbox")
@@ -9,7 +9,7 @@ INBOX = reverse("members:inbox")
 
 def test_the_inbox_lists_my_messages_newest_first_with_the_unread_count(member_client, web_member):
     # given: the welcome and one more
-    notify(web_member, "welcome", dedupe_key="again")
+    message_send(web_member, "welcome", dedupe_key="again")
 
     # when
     response = member_client.get(INBOX)
@@ -40,7 +40,7 @@ def test_opening_a_message_marks_it_read(member_client, web_member):
 
 def test_mark_all_read_is_a_post(member_client, web_member):
     # given
-    notify(web_member, "welcome", dedupe_key="again")
+    message_send(web_member, "welcome", dedupe_key="again")
 
     # when
     refused = member_client.get(reverse("members:inbox_read_all"))

@@ -12,12 +12,12 @@ from django.urls import reverse
 from loyalty.core.ledger import points_adjust
 from loyalty.core.purchases import purchase_record
 from loyalty.core.refunds import purchase_refund
-from notifications.services import notify
+from notifications.services import message_send
 from rewards.services import redemption_cancel, reward_redeem
 from tests import factories
 
 # Session, user and member (with tier) are three of each page's queries; the header's unread
-# count is one more. The dashboard also asks for an open survey (feedback.services.open_survey).
+# count is one more. The dashboard also asks for an open survey (feedback.surveys.open_survey).
 PAGES = {
     "members:dashboard": 10,
     "members:history": 6,
@@ -49,7 +49,7 @@ def _long_history(member, staff_user, partner, rules):
     for redemption in redemptions[:5]:
         redemption_cancel(redemption=redemption)
     for i in range(30):
-        notify(member, "welcome", dedupe_key=f"again-{i}")
+        message_send(member, "welcome", dedupe_key=f"again-{i}")
 
 
 @pytest.mark.parametrize("history", ["new member", "long history"])

@@ -2,7 +2,7 @@ import pytest
 
 from accounts.models import Member
 from notifications.models import Message
-from notifications.services import message_send_email, messages_mark_read, notify
+from notifications.services import message_send, message_send_email, messages_mark_read
 from tests import factories
 
 
@@ -22,8 +22,8 @@ def test_joining_leaves_a_welcome_message_and_emails_it_once(
 
 
 def test_a_message_with_a_key_is_stored_at_most_once(member, mailoutbox):
-    first = notify(member, "welcome", dedupe_key="again")
-    second = notify(member, "welcome", dedupe_key="again")
+    first = message_send(member, "welcome", dedupe_key="again")
+    second = message_send(member, "welcome", dedupe_key="again")
     assert first.pk == second.pk
     assert Message.objects.filter(member=member, dedupe_key="again").count() == 1
 
@@ -34,7 +34,7 @@ def test_no_email_when_the_member_does_not_want_it(
     Member.objects.filter(pk=member.pk).update(email_messages=False)
     member.refresh_from_db()
     with django_capture_on_commit_callbacks(execute=True):
-        message = notify(member, "welcome", dedupe_key="quiet")
+        message = message_send(member, "welcome", dedupe_key="quiet")
     assert message.email_wanted is False
     assert mailoutbox == []
 

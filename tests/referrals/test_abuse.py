@@ -6,7 +6,7 @@ from django.db import IntegrityError, transaction
 from accounts import services as account_services
 from accounts.models import Member
 from loyalty.core.models import LedgerEntry
-from referrals import services
+from referrals import invitations, services
 from referrals.emails import canonical_email, mask_email
 from referrals.models import Referral
 from tests import factories
@@ -210,7 +210,7 @@ def test_other_devices_and_addresses_raise_no_flag(tiers):
 def test_a_vouched_friend_passes_soft_flags(tiers, shop):
     # given
     ona = factories.make_member(email="ona@example.com", device_hash="dev-1")
-    services.referral_invite(referrer=ona, email="Jonas@Example.com", vouched=True)
+    invitations.referral_invite(referrer=ona, email="Jonas@Example.com", vouched=True)
     # when
     friend = join(ona.referral_code.code, email="jonas@example.com", device_hash="dev-1")
     buy(shop, friend)
@@ -228,7 +228,7 @@ def test_vouching_does_not_lift_a_hard_rule(referrer, code, staff_user):
     account_services.member_set_status(
         member=old, status=Member.Status.CLOSED, staff_user=staff_user, reason="Left"
     )
-    services.referral_invite(referrer=referrer, email="jonasp@gmail.com", vouched=True)
+    invitations.referral_invite(referrer=referrer, email="jonasp@gmail.com", vouched=True)
     # when
     join(code, email="jonasp@gmail.com")
     # then
@@ -244,7 +244,7 @@ def test_beyond_the_monthly_cap_referrals_wait_for_review(referrer, code, shop, 
     # given
     settings.REFERRAL_MONTHLY_CAP = 2
     friends = [join(code) for _ in range(3)]
-    services.referral_invite(referrer=referrer, email="vouched@example.com", vouched=True)
+    invitations.referral_invite(referrer=referrer, email="vouched@example.com", vouched=True)
     vouched = join(code, email="vouched@example.com")
     # when
     for friend in [*friends, vouched]:

@@ -7,7 +7,7 @@ from django.urls import reverse
 from accounts.models import Member
 from loyalty.base.errors import NotAllowed
 from loyalty.core.models import LedgerEntry
-from referrals import services
+from referrals import invitations, services
 from referrals.errors import ReferralNotReviewable
 from referrals.models import Referral
 from tests import factories
@@ -165,6 +165,6 @@ def test_an_expired_referral_cannot_be_decided(flagged, staff_user):
 
 @pytest.mark.parametrize("model", ["invitation", "referralcode"])
 def test_invitations_and_codes_are_listed(admin_client, referrer, model):
-    services.referral_invite(referrer=referrer, email="rasa@example.com", vouched=True)
+    invitations.referral_invite(referrer=referrer, email="rasa@example.com", vouched=True)
     response = admin_client.get(reverse(f"admin:referrals_{model}_changelist"))
     assert response.status_code == 200

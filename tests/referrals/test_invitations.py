@@ -8,7 +8,7 @@ from django.utils import timezone
 from accounts.errors import MemberNotActive
 from loyalty.base.errors import InvalidInput
 from notifications.models import Message
-from referrals import services
+from referrals import invitations
 from referrals.errors import AlreadyInvited, InvitationLimitReached
 from referrals.models import Invitation, Referral
 from tests import factories
@@ -20,7 +20,7 @@ def test_an_invitation_is_emailed_after_commit_with_the_join_link(
 ):
     # when
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        invitation = services.referral_invite(referrer=referrer, email=" Rasa@Example.com ")
+        invitation = invitations.referral_invite(referrer=referrer, email=" Rasa@Example.com ")
         assert mailoutbox == []  # nothing before commit
     for callback in callbacks:
         callback()
@@ -35,14 +35,14 @@ def test_an_invitation_is_emailed_after_commit_with_the_join_link(
     assert "&#x27;" not in mail.body
     invitation.refresh_from_db()
     assert invitation.sent_at is not None
-    assert services.invitation_send_email(invitation_id=invitation.pk) is False  # never twice
+    assert invitations.invitation_send_email(invitation_id=invitation.pk) is False  # never twice
     assert len(mailoutbox) == 1
 
 
 def test_a_vouched_invitation_says_so(referrer, mailoutbox, django_capture_on_commit_callbacks):
     # when
     with django_capture_on_commit_callbacks(execute=True):
-        services.referral_invite(referrer=referrer, email="rasa@example.com", vouched=True)
+        invitations.referral_invite(referrer=referrer, email="rasa@example.com", vouched=True)
     # then
     assert "know you personally" in mailoutbox[0].body
     assert Invitation.objects.get().vouched is True
@@ -52,31 +52,31 @@ def test_at_most_a_few_invitations_a_day(referrer, settings):
     # given
     settings.REFERRAL_INVITES_PER_DAY = 3
     for i in range(3):
-        services.referral_invite(referrer=referrer, email=f"f{i}@example.com")
-    assert services.invitations_left_today(member=referrer) == 0
+        invitations.referral_invite(referrer=referrer, email=f"f{i}@example.com")
+    assert invitations.invitations_left_today(member=referrer) == 0
     # when / then
     with pytest.raises(InvitationLimitReached) as caught:
-        services.referral_invite(referrer=referrer, email="f9@example.com")
+        invitations.referral_invite(referrer=referrer, email="f9@example.com")
     assert caught.value.status == 429
     assert Invitation.objects.count() == 3
     # and tomorrow there are new ones
     tomorrow = timezone.now() + timedelta(days=1)
-    services.referral_invite(referrer=referrer, email="f9@example.com", now=tomorrow)
+    invitations.referral_invite(referrer=referrer, email="f9@example.com", now=tomorrow)
     assert Invitation.objects.count() == 4
 
 
 def test_a_friend_is_invited_once(referrer):
     # given
-    services.referral_invite(referrer=referrer, email="rasa.m@gmail.com")
+    invitations.referral_invite(referrer=referrer, email="rasa.m@gmail.com")
     # when / then
     with pytest.raises(AlreadyInvited):
-        services.referral_invite(referrer=referrer, email="RasaM+x@googlemail.com", vouched=True)
+        invitations.referral_invite(referrer=referrer, email="RasaM+x@googlemail.com", vouched=True)
     assert Invitation.objects.count() == 1
 
 
 def test_a_member_cannot_invite_themselves(referrer):
     with pytest.raises(InvalidInput) as caught:
-        services.referral_invite(referrer=referrer, email="o.n.a.kaz@gmail.com")
+        invitations.referral_invite(referrer=referrer, email="o.n.a.kaz@gmail.com")
     assert caught.value.extra["field"] == "email"
     assert not Invitation.objects.exists()
 
@@ -84,7 +84,7 @@ def test_a_member_cannot_invite_themselves(referrer):
 @pytest.mark.parametrize("email", ["", "nope", "a@", "@b.com"])
 def test_an_invalid_address_is_refused(referrer, email):
     with pytest.raises(InvalidInput):
-        services.referral_invite(referrer=referrer, email=email)
+        invitations.referral_invite(referrer=referrer, email=email)
     assert not Invitation.objects.exists()
 
 
@@ -93,7 +93,7 @@ def test_a_closed_member_cannot_invite(referrer, staff_user):
 
     member_set_status(member=referrer, status="closed", staff_user=staff_user, reason="Left")
     with pytest.raises(MemberNotActive):
-        services.referral_invite(referrer=referrer, email="rasa@example.com")
+        invitations.referral_invite(referrer=referrer, email="rasa@example.com")
 
 
 def test_an_existing_member_gets_no_invitation_email(
@@ -104,7 +104,7 @@ def test_an_existing_member_gets_no_invitation_email(
     mailoutbox.clear()
     # when
     with django_capture_on_commit_callbacks(execute=True):
-        invitation = services.referral_invite(referrer=referrer, email="rasa@example.com")
+        invitation = invitations.referral_invite(referrer=referrer, email="rasa@example.com")
     # then: recorded, not sent, and the inviting member is not told who is a member
     assert invitation.pk is not None
     assert mailoutbox == []
@@ -112,7 +112,9 @@ def test_an_existing_member_gets_no_invitation_email(
 
 def test_vouching_is_recorded_on_the_referral_and_thanked(referrer, code):
     # given
-    invitation = services.referral_invite(referrer=referrer, email="rasa@example.com", vouched=True)
+    invitation = invitations.referral_invite(
+        referrer=referrer, email="rasa@example.com", vouched=True
+    )
     # when
     friend = join(code, email="rasa@example.com", first_name="Rasa")
     # then
@@ -125,7 +127,7 @@ def test_vouching_is_recorded_on_the_referral_and_thanked(referrer, code):
 
 def test_an_invitation_without_a_vouch_is_linked_but_not_vouched(referrer, code):
     # given
-    invitation = services.referral_invite(referrer=referrer, email="rasa@example.com")
+    invitation = invitations.referral_invite(referrer=referrer, email="rasa@example.com")
     # when
     join(code, email="rasa@example.com")
     # then
@@ -137,7 +139,7 @@ def test_an_invitation_without_a_vouch_is_linked_but_not_vouched(referrer, code)
 def test_another_members_vouch_does_not_count(referrer, code):
     # given
     other = factories.make_member()
-    services.referral_invite(referrer=other, email="rasa@example.com", vouched=True)
+    invitations.referral_invite(referrer=other, email="rasa@example.com", vouched=True)
     # when
     join(code, email="rasa@example.com")
     # then
