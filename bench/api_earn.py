@@ -24,42 +24,62 @@ What it does, bounded in time and only on 127.0.0.1:
    loyalty_pgbench, `-i -s 10`, then `-c 8 -j 2 -T 30`) and prints its tps and the ratio.
 6. Appends a dated section to bench/RESULTS.md (unless --no-results).
 
-Usage: `make bench`, or `.venv/bin/python bench/api_earn.py --help`.
+Usage: `make bench`, or `.venv/bin/python bench/api_earn.py --help`. gunicorn and the load
+generators are in bench/_earn_load.py, what the benchmarks share in bench/_shared.py.
 """
 # ruff: noqa: T201 - a benchmark reports on stdout
 
 from __future__ import annotations
 
 import argparse
-import http.client
-import json
-import multiprocessing
 import os
-import platform
 import re
 import secrets
 import shutil
 import signal
-import socket
-import subprocess
 import sys
-import threading
 import time
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
-DEFAULT_SERVER_URL = "postgres://postgres@127.0.0.1:5432"
+from _earn_load import (
+    PURCHASE_PATH,
+    ServerCpu,
+    free_port,
+    purchase_body,
+    run_load,
+    run_load_wrk,
+    start_gunicorn,
+    stop_gunicorn,
+    wait_until_ready,
+)
+from _shared import (
+    DEFAULT_SERVER_URL,
+    LOOPBACK,
+    ROOT,
+    add_common_options,
+    append_results,
+    database_params,
+    database_url,
+    django_env,
+    ensure_database,
+    is_postgres,
+    machine,
+    migrate,
+    parse_known,
+    process_cpu,
+    run_pgbench,
+    server_version,
+    setup_django,
+    wait_quiet,
+)
+
 BENCH_DB = "loyalty_bench"
-PGBENCH_DB = "loyalty_pgbench"
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 PARTNER_NAME = "Bench Shop"
 RULE_NAME = "Bench: 1 point per euro"
 EMAIL_DOMAIN = "bench.invalid"
-PURCHASE_PATH = "/api/v1/purchases/"
 TARGET_RPS = 300
 TARGET_P99_MS = 150
 QUIET = 0.15  # share of the CPU busy before a run above which the figures are not trusted
@@ -98,7 +118,6 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--pgbench-duration", type=int, default=30, help="seconds (30)")
     parser.add_argument("--no-pgbench", action="store_true", help="skip pgbench")
-    parser.add_argument("--fresh", action="store_true", help="drop and recreate the database")
     parser.add_argument("--profile", action="store_true", help="cProfile 200 purchases in process")
     parser.add_argument(
         "--in-process",
@@ -108,7 +127,16 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="first post N purchases through loyalty.wsgi in this process, one at a time, and "
         "print the Python and PostgreSQL CPU per purchase (steadier than the load's figures)",
     )
-    parser.add_argument("--no-results", action="store_true", help="do not append to RESULTS.md")
+    parser.add_argument(
+        "--no-lane",
+        action="store_true",
+        help="serve without the purchase lane (LOYALTY_PURCHASE_LANE=false): DRF's view answers",
+    )
+    parser.add_argument(
+        "--no-prepared",
+        action="store_true",
+        help="run the hot statements as plain SQL, not prepared (DISABLE_SERVER_SIDE_CURSORS)",
+    )
     parser.add_argument(
         "--wait-quiet",
         type=float,
@@ -116,10 +144,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         metavar="SECONDS",
         help="before each run wait up to this long for the machine to be idle (60; 0: no wait)",
     )
-    # bench/run.py passes options after -- to every benchmark: ignore the ones for others
-    args, unknown = parser.parse_known_args(argv)
-    if unknown:
-        print(f"api_earn ignores {' '.join(unknown)}")
+    add_common_options(parser, fresh="drop and recreate the database")
+    args = parse_known(parser, argv, name="api_earn")
     args.server = [parse_server(spec) for spec in (args.server or [f"gthread:{cores}x4"])]
     if args.client == "auto":
         args.client = "wrk" if shutil.which("wrk") else "python"
@@ -146,75 +172,34 @@ def server_label(server: tuple[str, int, int]) -> str:
 
 
 def database_urls() -> tuple[str, dict]:
-    """The benchmark database URL and the server's connection parameters (loopback only)."""
+    """The benchmark database URL and its connection parameters (loopback only)."""
     if os.environ.get("BENCH_DATABASE_URL"):
         url = os.environ["BENCH_DATABASE_URL"]
     else:
         server = os.environ.get("DATABASE_URL", "")
-        if not server.startswith(("postgres://", "postgresql://")):
+        if not is_postgres(server):
             server = DEFAULT_SERVER_URL  # unset, or SQLite: the local PostgreSQL
-        parts = urlsplit(server)
-        url = parts._replace(path=f"/{BENCH_DB}", query="").geturl()
-    parts = urlsplit(url)
-    if parts.scheme not in {"postgres", "postgresql"}:
-        raise SystemExit(f"The benchmark needs PostgreSQL, not {parts.scheme}.")
-    host = parts.hostname or "127.0.0.1"
-    if host not in LOOPBACK:
-        raise SystemExit(f"The benchmark only talks to 127.0.0.1, not {host}.")
-    params = {
-        "host": host,
-        "port": parts.port or 5432,
-        "user": unquote(parts.username or "postgres"),
-        "password": unquote(parts.password or ""),
-        "dbname": unquote(parts.path.lstrip("/")) or BENCH_DB,
-    }
+        url = database_url(server, BENCH_DB)
+    if not is_postgres(url):
+        raise SystemExit(f"The benchmark needs PostgreSQL, not {urlsplit(url).scheme}.")
+    params = database_params(url, default_db=BENCH_DB)
+    if params["host"] not in LOOPBACK:
+        raise SystemExit(f"The benchmark only talks to 127.0.0.1, not {params['host']}.")
+    if not urlsplit(url).path.strip("/"):  # a server without a database: loyalty_bench on it
+        url = database_url(url, BENCH_DB)
     return url, params
 
 
-# --- database -----------------------------------------------------------------------------------
-
-
-def ensure_database(params: dict, name: str, *, fresh: bool = False) -> None:
-    import psycopg2
-    from psycopg2 import sql
-
-    server = {k: v for k, v in params.items() if k != "dbname"}
-    connection = psycopg2.connect(dbname="postgres", **server)
-    connection.autocommit = True
-    try:
-        with connection.cursor() as cursor:
-            if fresh:
-                cursor.execute(
-                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-                )
-            cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
-            if cursor.fetchone() is None:
-                cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-                print(f"Created database {name}.")
-    finally:
-        connection.close()
-
-
-def server_version(params: dict) -> str:
-    import psycopg2
-
-    connection = psycopg2.connect(**params)
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SHOW server_version")
-            return cursor.fetchone()[0]
-    finally:
-        connection.close()
-
-
-def server_env(url: str) -> dict[str, str]:
-    """The environment of gunicorn and of the in-process Django: production-like, local."""
-    env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DATABASE_URL"}}
-    env.update(
-        DATABASE_URL=url,
+def server_env(url: str, *, lane: bool = True, prepared: bool = True) -> dict[str, str]:
+    """The environment of gunicorn and of the in-process Django: production-like, local.
+    `lane=False` leaves the purchase lane out, `prepared=False` the prepared statements (the
+    database setting a transaction-mode pooler sets), to measure what each buys."""
+    if not prepared:
+        url += ("&" if "?" in url else "?") + "DISABLE_SERVER_SIDE_CURSORS=true"
+    return django_env(
+        url,
+        LOYALTY_PURCHASE_LANE="true" if lane else "false",
         DJANGO_SETTINGS_MODULE="loyalty.settings",
-        DEBUG="false",
-        SECRET_KEY=env.get("BENCH_SECRET_KEY") or "bench-" + secrets.token_urlsafe(32),
         ALLOWED_HOSTS="127.0.0.1,localhost,testserver",
         LOYALTY_API_RATE="",
         SECURE_SSL_REDIRECT="false",
@@ -222,29 +207,9 @@ def server_env(url: str) -> dict[str, str]:
         LOG_LEVEL="ERROR",
         PYTHONPATH=str(ROOT),
     )
-    return env
 
 
-def migrate(env: dict[str, str]) -> None:
-    started = time.monotonic()
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        timeout=600,
-    )
-    print(f"Migrated in {time.monotonic() - started:.1f} s.")
-
-
-def setup_django(env: dict[str, str]) -> None:
-    os.environ.update(env)
-    os.environ.pop("REDIS_URL", None)
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
+# --- database -----------------------------------------------------------------------------------
 
 
 def seed(members: int) -> tuple[str, list[str]]:
@@ -256,8 +221,8 @@ def seed(members: int) -> tuple[str, list[str]]:
 
     from accounts.models import Member, Partner, User
     from accounts.services import api_key_create, new_member_number, partner_create
+    from loyalty.core.demo import SeedReport, seed_tiers
     from loyalty.core.models import EarningRule
-    from loyalty.demo import SeedReport, seed_tiers
 
     started = time.monotonic()
     with transaction.atomic():
@@ -324,17 +289,6 @@ def entry_tier_member(numbers: list[str]) -> str:
         .order_by(F("tier__rank").asc(nulls_first=True), "points_balance", "pk")
         .values_list("member_number", flat=True)
         .first()
-    )
-
-
-def purchase_body(member_number: str, external_id: str) -> str:
-    return json.dumps(
-        {
-            "member_number": member_number,
-            "external_id": external_id,
-            "amount": "12.34",
-            "currency": "EUR",
-        }
     )
 
 
@@ -454,448 +408,7 @@ def cpu_in_process(api_key: str, numbers: list[str], requests: int) -> tuple[flo
     return 1000 * python / requests, 1000 * postgres / requests
 
 
-# --- gunicorn -----------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_gunicorn(server, port: int, env: dict[str, str], log_path: Path) -> subprocess.Popen:
-    worker_class, workers, threads = server
-    gunicorn = Path(sys.executable).parent / "gunicorn"
-    command = [
-        str(gunicorn) if gunicorn.exists() else "gunicorn",
-        "loyalty.wsgi",
-        "--bind", f"127.0.0.1:{port}",
-        "--workers", str(workers),
-        "--worker-class", worker_class,
-        "--threads", str(threads),
-        "--backlog", "2048",
-        "--keep-alive", "30",
-        "--timeout", "60",
-        "--log-level", "warning",
-    ]  # fmt: skip
-    if Path("/dev/shm").is_dir():
-        command += ["--worker-tmp-dir", "/dev/shm"]
-    log = log_path.open("w")
-    return subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-    )
-
-
-def stop_gunicorn(process: subprocess.Popen) -> None:
-    if process.poll() is not None:
-        return
-    try:
-        os.killpg(process.pid, signal.SIGTERM)  # gunicorn's own session: master and workers
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
-    except ProcessLookupError:
-        pass
-
-
-def wait_until_ready(process, port: int, api_key: str, member_number: str, log_path: Path):
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            log = log_path.read_text()
-            raise SystemExit(f"gunicorn stopped (exit {process.returncode}):\n{log}")
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            connection.request(
-                "GET",
-                f"/api/v1/members/{member_number}/",
-                headers={"Authorization": f"Api-Key {api_key}"},
-            )
-            response = connection.getresponse()
-            body = response.read()
-            connection.close()
-            if response.status == 200:
-                return
-            raise SystemExit(f"gunicorn answered {response.status}: {body[:500]!r}")
-        except (
-            ConnectionRefusedError,
-            ConnectionResetError,
-            http.client.RemoteDisconnected,
-            TimeoutError,  # workers still starting on a busy machine
-        ):
-            time.sleep(0.2)
-    raise SystemExit(f"gunicorn did not answer within 60 s:\n{log_path.read_text()}")
-
-
-# --- load ---------------------------------------------------------------------------------------
-
-
-def client_process(
-    port: int,
-    api_key: str,
-    slices: list[list[str]],
-    run_id: str,
-    measure_from: float,
-    stop_at: float,
-) -> dict:
-    """One client process: a thread per slice of members, each with its own connection."""
-    results = [None] * len(slices)
-
-    def worker(index: int, numbers: list[str]) -> None:
-        latencies: list[float] = []
-        statuses: Counter = Counter()
-        samples: list[str] = []
-        warm = 0
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        headers = {"Authorization": f"Api-Key {api_key}", "Content-Type": "application/json"}
-        sent = 0
-        while True:
-            started_wall = time.time()
-            if started_wall >= stop_at:
-                break
-            ident = f"{run_id}-{os.getpid()}-{index}-{sent}"
-            body = purchase_body(numbers[sent % len(numbers)], ident)
-            sent += 1
-            started = time.perf_counter()
-            try:
-                connection.request(
-                    "POST", PURCHASE_PATH, body, {**headers, "Idempotency-Key": ident}
-                )
-                response = connection.getresponse()
-                payload = response.read()
-                status = response.status
-            except (OSError, http.client.HTTPException) as exc:
-                status, payload = type(exc).__name__, str(exc).encode()
-                connection.close()
-                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-            elapsed = time.perf_counter() - started
-            if started_wall < measure_from:
-                warm += 1
-                continue
-            latencies.append(elapsed)
-            statuses[status] += 1
-            if status != 201 and len(samples) < 3:
-                samples.append(f"{status}: {payload[:300]!r}")
-        connection.close()
-        results[index] = {
-            "latencies": latencies,
-            "statuses": statuses,
-            "samples": samples,
-            "warm": warm,
-        }
-
-    cpu = {}
-
-    def meter() -> None:
-        time.sleep(max(0.0, measure_from - time.time()))
-        cpu["from"] = time.process_time()
-        time.sleep(max(0.0, stop_at - time.time()))
-        cpu["to"] = time.process_time()
-
-    threads = [
-        threading.Thread(target=worker, args=(i, numbers), daemon=True)
-        for i, numbers in enumerate(slices)
-    ]
-    threads.append(threading.Thread(target=meter, daemon=True))
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=max(0.0, stop_at - time.time()) + 60)
-    merged = {"latencies": [], "statuses": Counter(), "samples": [], "warm": 0, "stuck": 0}
-    merged["cpu"] = cpu.get("to", 0.0) - cpu.get("from", 0.0)
-    for result in results:
-        if result is None:
-            merged["stuck"] += 1
-            continue
-        merged["latencies"] += result["latencies"]
-        merged["statuses"].update(result["statuses"])
-        merged["samples"] += result["samples"]
-        merged["warm"] += result["warm"]
-    return merged
-
-
-def process_cpu(pid: int) -> float | None:
-    """CPU seconds (user + system) a process has used, from /proc; None if unreadable."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-def children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                    found.append(int(entry.name))
-            except (OSError, ValueError, IndexError):
-                continue
-    return found
-
-
-class ServerCpu:
-    """CPU time used by gunicorn (master and workers) and the PostgreSQL backends serving it."""
-
-    def __init__(self, gunicorn_pid: int, params: dict):
-        self.gunicorn_pid = gunicorn_pid
-        self.params = params
-
-    def backends(self) -> list[int]:
-        import psycopg2
-
-        try:
-            connection = psycopg2.connect(**self.params)
-        except psycopg2.Error:
-            return []
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    "SELECT pid FROM pg_stat_activity"
-                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-                )
-                return [row[0] for row in cursor.fetchall()]
-        finally:
-            connection.close()
-
-    def snapshot(self) -> dict[str, dict[int, float]]:
-        groups = {
-            "gunicorn": [self.gunicorn_pid, *children(self.gunicorn_pid)],
-            "postgres": self.backends(),
-        }
-        snapshot = {
-            name: {pid: cpu for pid in pids if (cpu := process_cpu(pid)) is not None}
-            for name, pids in groups.items()
-        }
-        snapshot["system"] = {0: system_busy_seconds() or 0.0}
-        return snapshot
-
-    @staticmethod
-    def used(before: dict, after: dict) -> dict[str, float]:
-        """CPU seconds per group between two snapshots (processes new since count in full)."""
-        return {
-            name: sum(cpu - before[name].get(pid, 0.0) for pid, cpu in after[name].items())
-            for name in after
-        }
-
-
-def run_load(args, port: int, api_key: str, numbers: list[str], meter: ServerCpu) -> dict:
-    connections = args.clients * args.client_threads
-    slices = [numbers[i::connections] for i in range(connections)]
-    per_process = [
-        slices[p * args.client_threads : (p + 1) * args.client_threads] for p in range(args.clients)
-    ]
-    run_id = secrets.token_hex(4)
-    start = time.time() + 1.0  # the processes start first
-    measure_from = start + args.warmup
-    stop_at = measure_from + args.duration
-    snapshots = []
-
-    def take(at: float) -> None:
-        time.sleep(max(0.0, at - time.time()))
-        snapshots.append(meter.snapshot())
-
-    metering = threading.Thread(target=lambda: (take(measure_from), take(stop_at)), daemon=True)
-    metering.start()
-    context = multiprocessing.get_context("spawn")
-    with context.Pool(args.clients) as pool:
-        async_result = pool.starmap_async(
-            client_process,
-            [(port, api_key, chunk, run_id, measure_from, stop_at) for chunk in per_process],
-        )
-        outputs = async_result.get(timeout=args.warmup + args.duration + 120)
-    latencies = sorted(x for out in outputs for x in out["latencies"])
-    statuses = Counter()
-    for out in outputs:
-        statuses.update(out["statuses"])
-    ok = statuses.get(201, 0)
-    metering.join(timeout=30)
-    cpu = ServerCpu.used(*snapshots) if len(snapshots) == 2 else {}
-    system = cpu.pop("system", None)
-    cpu["clients"] = sum(out["cpu"] for out in outputs)
-    cpu_ms = {name: 1000 * seconds / max(ok, 1) for name, seconds in cpu.items()}
-    cores = os.cpu_count() or 1
-    # what other processes (other users' work, PostgreSQL's background writers) used meanwhile
-    others = None if system is None else max(0.0, system - sum(cpu.values()))
-    return {
-        "others": None if others is None else others / (cores * args.duration),
-        "cpu_ms": cpu_ms,
-        "ceiling": cores * 1000 / sum(cpu_ms.values()) if ok and len(cpu_ms) == 3 else None,
-        "connections": connections,
-        "requests": len(latencies),
-        "ok": ok,
-        "errors": len(latencies) - ok,
-        "statuses": dict(statuses),
-        "samples": [s for out in outputs for s in out["samples"]][:5],
-        "stuck": sum(out["stuck"] for out in outputs),
-        "rps": ok / args.duration,
-        "p50_ms": 1000 * percentile(latencies, 50),
-        "p99_ms": 1000 * percentile(latencies, 99),
-        "max_ms": 1000 * latencies[-1] if latencies else float("nan"),
-    }
-
-
-WRK_SCRIPT = Path(__file__).resolve().parent / "purchases.lua"
-
-
-def run_load_wrk(args, port: int, api_key: str, numbers: list[str], meter: ServerCpu) -> dict:
-    """The same load from wrk (bench/purchases.lua): --clients threads, --clients ×
-    --client-threads keep-alive connections. A C load generator takes a fraction of the CPU of
-    Python clients, which on a 2-core machine compete with the server for its cores (real tills
-    are other machines)."""
-    import resource
-    import tempfile
-
-    connections = args.clients * args.client_threads
-    run_id = secrets.token_hex(4)
-    with tempfile.NamedTemporaryFile("w", suffix=".members", delete=False) as members:
-        members.write("\n".join(numbers) + "\n")
-
-    def wrk(seconds: float, run: str) -> subprocess.CompletedProcess:
-        command = [
-            shutil.which("wrk") or "wrk",
-            "-t", str(args.clients), "-c", str(connections), "-d", f"{max(1, round(seconds))}s",
-            "--timeout", "30s", "-s", str(WRK_SCRIPT), f"http://127.0.0.1:{port}",
-            "--", members.name, run, api_key, str(args.clients),
-        ]  # fmt: skip
-        return subprocess.run(
-            command, capture_output=True, text=True, timeout=seconds + 120, check=False
-        )
-
-    try:
-        if args.warmup > 0:
-            wrk(args.warmup, f"{run_id}-warm")
-        children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        before = meter.snapshot()
-        started = time.monotonic()
-        completed = wrk(args.duration, run_id)
-        elapsed = time.monotonic() - started
-        after = meter.snapshot()
-        children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    finally:
-        os.unlink(members.name)
-    line = next((x for x in completed.stdout.splitlines() if x.startswith("RESULT ")), None)
-    if completed.returncode != 0 or line is None:
-        raise SystemExit(f"wrk failed ({completed.returncode}):\n{completed.stderr[-2000:]}")
-    result = json.loads(line.removeprefix("RESULT "))
-    seconds = result["duration_us"] / 1e6
-    ok = result["requests"] - result["non201"]
-    cpu = ServerCpu.used(before, after)
-    system = cpu.pop("system", None)
-    cpu["clients"] = (children_after.ru_utime - children_before.ru_utime) + (
-        children_after.ru_stime - children_before.ru_stime
-    )
-    cpu_ms = {name: 1000 * used / max(ok, 1) for name, used in cpu.items()}
-    cores = os.cpu_count() or 1
-    others = None if system is None else max(0.0, system - sum(cpu.values()))
-    statuses = {201: ok}
-    if result["non201"]:
-        statuses["other"] = result["non201"]
-    if result["socket_errors"]:
-        statuses["socket errors"] = result["socket_errors"]
-    return {
-        "others": None if others is None else others / (cores * elapsed),
-        "cpu_ms": cpu_ms,
-        "ceiling": cores * 1000 / sum(cpu_ms.values()) if ok else None,
-        "connections": connections,
-        "requests": result["requests"],
-        "ok": ok,
-        "errors": result["non201"] + result["socket_errors"],
-        "statuses": statuses,
-        "samples": result["samples"][:5],
-        "stuck": 0,
-        "rps": ok / seconds,
-        "p50_ms": result["p50_us"] / 1000,
-        "p99_ms": result["p99_us"] / 1000,
-        "max_ms": result["max_us"] / 1000,
-    }
-
-
-def percentile(values: list[float], pct: float) -> float:
-    if not values:
-        return float("nan")
-    index = min(len(values) - 1, max(0, round(pct / 100 * len(values) + 0.5) - 1))
-    return values[index]
-
-
-# --- pgbench ------------------------------------------------------------------------------------
-
-
-def run_pgbench(params: dict, duration: int) -> float | None:
-    pgbench = shutil.which("pgbench")
-    if pgbench is None:
-        print("pgbench is not installed (it comes with the PostgreSQL client); skipped.")
-        return None
-    ensure_database(params, PGBENCH_DB)
-    env = {**os.environ, "PGPASSWORD": params["password"]} if params["password"] else None
-    conn = ["-h", params["host"], "-p", str(params["port"]), "-U", params["user"]]
-    started = time.monotonic()
-    subprocess.run(
-        [pgbench, "-i", "-q", "-s", "10", *conn, PGBENCH_DB],
-        env=env,
-        check=True,
-        timeout=600,
-        capture_output=True,
-    )
-    print(f"pgbench -i -s 10 in {time.monotonic() - started:.0f} s; running simple-update...")
-    result = subprocess.run(
-        [pgbench, "-b", "simple-update", "-c", "8", "-j", "2", "-T", str(duration), *conn,
-         PGBENCH_DB],
-        env=env,
-        check=True,
-        timeout=duration + 300,
-        capture_output=True,
-        text=True,
-    )  # fmt: skip
-    match = re.search(r"tps = ([\d.]+) \((?:without initial connection|excluding)", result.stdout)
-    if not match:
-        print(result.stdout)
-        return None
-    return float(match[1])
-
-
-def system_busy_seconds() -> float | None:
-    """CPU seconds all cores have spent busy since boot, from /proc/stat."""
-    try:
-        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
-        return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-def cpu_busy(seconds: float = 2.0) -> float:
-    """The share of all cores busy over `seconds` (before a run: other load on the machine)."""
-
-    def sample():
-        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
-        return sum(fields), idle
-
-    try:
-        total1, idle1 = sample()
-        time.sleep(seconds)
-        total2, idle2 = sample()
-    except (OSError, ValueError, IndexError):
-        return float("nan")
-    return 1 - (idle2 - idle1) / max(1, total2 - total1)
-
-
 # --- report -------------------------------------------------------------------------------------
-
-
-def machine() -> str:
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} cores ({model}), {platform.system()} {platform.release()}"
 
 
 def report_row(server, load: dict) -> str:
@@ -907,19 +420,17 @@ def report_row(server, load: dict) -> str:
     )
 
 
-def append_results(args, runs, queries: dict, pg_version: str, tps: float | None) -> None:
+def record_results(args, runs, queries: dict, pg_version: str, tps: float | None) -> None:
     best = max(runs, key=lambda run: run[1]["rps"])
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     command = " ".join([".venv/bin/python bench/api_earn.py", *sys.argv[1:]])
     if os.environ.get("BENCH_DATABASE_URL"):
         command = f"BENCH_DATABASE_URL=…/{database_urls()[1]['dbname']} {command}"
     lines = [
-        "",
         f"## {stamp}: api_earn",
         "",
         f"- Command: `{command}` (`make bench` runs it with its defaults)",
-        f"- Machine: {machine()}; Python {platform.python_version()}; PostgreSQL {pg_version} "
-        "on the same machine",
+        f"- Machine: {machine()}; PostgreSQL {pg_version} on the same machine",
         f"- Server: gunicorn, DEBUG=false, CONN_MAX_AGE=60, throttling off, no Redis "
         f"(Celery eager, no webhook endpoints); {args.members} members",
         f"- Load: {load_label(args)}, {args.warmup:g} s warm-up, {args.duration:g} s measured; "
@@ -952,23 +463,25 @@ def append_results(args, runs, queries: dict, pg_version: str, tps: float | None
         f"Target (≥ {TARGET_RPS} purchases/s with p99 < {TARGET_P99_MS} ms): "
         + ("met" if met else "missed")
         + f" (best: {server_label(best[0])}).",
-        "",
     ]
-    if not RESULTS.exists():
-        RESULTS.write_text("# Benchmark results\n\nAppended by `make bench`; newest last.\n")
-    with RESULTS.open("a") as out:
-        out.write("\n".join(lines))
-    print(f"Appended to {RESULTS.relative_to(ROOT)}.")
+    append_results("\n".join(lines))
 
 
 def load_label(args) -> str:
     connections = args.clients * args.client_threads
+    without = [
+        name for name, off in [("lane", args.no_lane), ("prepared", args.no_prepared)] if off
+    ]
+    variant = f"; without {' and '.join(without)}" if without else ""
     if args.client == "wrk":
         return (
             f"wrk (bench/purchases.lua), {args.clients} threads, {connections} keep-alive "
-            "connections"
+            f"connections{variant}"
         )
-    return f"{args.clients} Python client processes × {args.client_threads} keep-alive connections"
+    return (
+        f"{args.clients} Python client processes × {args.client_threads} keep-alive "
+        f"connections{variant}"
+    )
 
 
 def percent(share: float | None) -> str:
@@ -994,9 +507,17 @@ def main(argv: list[str]) -> int:
     args = parse_args(argv)
     url, params = database_urls()
     print(f"Database {params['dbname']} on {params['host']}:{params['port']}; {machine()}")
-    ensure_database(params, params["dbname"], fresh=args.fresh)
-    env = server_env(url)
-    migrate(env)
+    if ensure_database(url, params["dbname"], fresh=args.fresh):
+        print(f"Created database {params['dbname']}.")
+    env = server_env(url, lane=not args.no_lane, prepared=not args.no_prepared)
+    if args.no_lane or args.no_prepared:
+        left_out = [
+            name
+            for name, off in [("lane", args.no_lane), ("prepared statements", args.no_prepared)]
+            if off
+        ]
+        print(f"Without: {', '.join(left_out)}.")
+    print(f"Migrated in {migrate(env, timeout=600):.1f} s.")
     setup_django(env)
     api_key, numbers = seed(args.members)
     queries = count_queries(api_key, entry_tier_member(numbers))
@@ -1014,14 +535,11 @@ def main(argv: list[str]) -> int:
     from django.db import connections
 
     connections.close_all()
-    pg_version = server_version(params)
+    pg_version = server_version(url)
 
     runs = []
     for server in args.server:
-        busy = cpu_busy()
-        waited_until = time.monotonic() + args.wait_quiet
-        while busy > QUIET and time.monotonic() < waited_until:
-            busy = cpu_busy(5)
+        busy = wait_quiet(args.wait_quiet, QUIET)
         if busy > QUIET:
             print(
                 f"Warning: the machine is {100 * busy:.0f}% busy before the run; figures are low."
@@ -1037,7 +555,7 @@ def main(argv: list[str]) -> int:
                 flush=True,
             )
             run = run_load_wrk if args.client == "wrk" else run_load
-            load = run(args, port, api_key, numbers, ServerCpu(process.pid, params))
+            load = run(args, port, api_key, numbers, ServerCpu(process.pid, url))
         finally:
             stop_gunicorn(process)
         load["busy_before"] = busy
@@ -1060,12 +578,12 @@ def main(argv: list[str]) -> int:
         if load["stuck"]:
             print(f"  {load['stuck']} client threads did not finish in time")
 
-    tps = None if args.no_pgbench else run_pgbench(params, args.pgbench_duration)
+    tps = None if args.no_pgbench else run_pgbench(url, args.pgbench_duration)
     best = max(runs, key=lambda run: run[1]["rps"])[1]
     if tps is not None:
         print(f"pgbench simple-update: {tps:.0f} tps; purchases/s ÷ tps = {best['rps'] / tps:.3f}")
     if not args.no_results:
-        append_results(args, runs, queries, pg_version, tps)
+        record_results(args, runs, queries, pg_version, tps)
     failed = any(load["errors"] or load["stuck"] or not load["ok"] for _, load in runs)
     return 1 if failed else 0
 

@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
-import secrets
 import shutil
 import statistics
 import sys
@@ -35,11 +33,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
-DEFAULT_SERVER_URL = "postgres://postgres@127.0.0.1:5432"
+from _shared import (
+    DEFAULT_SERVER_URL,
+    add_common_options,
+    append_results,
+    database_url,
+    django_env,
+    ensure_database,
+    is_loopback,
+    is_postgres,
+    machine,
+    parse_known,
+    setup_django,
+)
+
 BENCH_DB = "loyalty_bench_pages"
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 TARGET_MS = 100
 
 
@@ -54,58 +62,35 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="purchases added for the second round (0: only the demo data)",
     )
     parser.add_argument("--postgres", action="store_true", help="PostgreSQL instead of SQLite")
-    parser.add_argument("--fresh", action="store_true", help="drop the PostgreSQL database first")
-    parser.add_argument("--no-results", action="store_true", help="do not append to RESULTS.md")
-    # bench/run.py hands every benchmark the same options: ignore those meant for others.
-    args, _unknown = parser.parse_known_args(argv)
-    return args
+    add_common_options(parser, fresh="drop the PostgreSQL database first")
+    return parse_known(parser, argv)
 
 
 # --- the database --------------------------------------------------------------------------------
 
 
 def postgres_url(fresh: bool) -> str:
-    import psycopg2
-
     server = os.environ.get("DATABASE_URL", DEFAULT_SERVER_URL)
-    parts = urlsplit(server)
-    if parts.scheme not in {"postgres", "postgresql"} or parts.hostname not in LOOPBACK:
-        sys.exit(f"Refusing to benchmark against {parts.hostname!r}: only 127.0.0.1.")
-    admin = parts._replace(path="/postgres").geturl()
-    connection = psycopg2.connect(admin)
-    connection.autocommit = True
-    with connection.cursor() as cursor:
-        if fresh:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}"')
-        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DB])
-        if cursor.fetchone() is None:
-            cursor.execute(f'CREATE DATABASE "{BENCH_DB}"')
-    connection.close()
-    return parts._replace(path=f"/{BENCH_DB}").geturl()
+    if not (is_postgres(server) and is_loopback(server)):
+        sys.exit(f"Refusing to benchmark against {urlsplit(server).hostname!r}: only 127.0.0.1.")
+    ensure_database(server, BENCH_DB, fresh=fresh)
+    return database_url(server, BENCH_DB)
 
 
 def configure(args, scratch: Path) -> str:
     """Environment for the settings, before Django starts."""
     sqlite = f"sqlite:///{scratch / 'pages.sqlite3'}"
     url = postgres_url(args.fresh) if args.postgres else sqlite
-    os.environ.update(
-        {
-            "DATABASE_URL": url,
-            "DEBUG": "false",
-            "SECRET_KEY": secrets.token_urlsafe(50),
-            "ALLOWED_HOSTS": "testserver,127.0.0.1",
-            "SECURE_SSL_REDIRECT": "false",
-            "EMAIL_URL": "dummymail://",
-            "MEDIA_ROOT": str(scratch / "media"),
-            "LOG_LEVEL": "WARNING",
-        }
+    setup_django(
+        django_env(
+            url,
+            ALLOWED_HOSTS="testserver,127.0.0.1",
+            SECURE_SSL_REDIRECT="false",
+            EMAIL_URL="dummymail://",
+            MEDIA_ROOT=scratch / "media",
+            LOG_LEVEL="WARNING",
+        )
     )
-    os.environ.pop("REDIS_URL", None)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "loyalty.settings")
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
     from django.test.utils import override_settings
 
     # Nothing is collected for a benchmark: serve static URLs without the manifest.
@@ -228,15 +213,13 @@ def run_round(label: str, demo, args) -> list[tuple[str, dict]]:
     return rows
 
 
-def append_results(args, engine: str, rounds: list[tuple[str, list]]) -> None:
+def record_results(args, engine: str, rounds: list[tuple[str, list]]) -> None:
     worst = max(f["p95"] for _label, rows in rounds for _name, f in rows)
     verdict = "met" if worst < TARGET_MS else "NOT met"
     lines = [
-        "",
         f"## pages: member pages ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)",
         "",
-        f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python "
-        f"{platform.python_version()}, {engine}. Command: `bench/pages.py "
+        f"Machine: {machine()}, {engine}. Command: `bench/pages.py "
         f"--requests {args.requests} --extra-purchases {args.extra_purchases}"
         f"{' --postgres' if args.postgres else ''}` (Django test Client in process, DEBUG off, "
         "the demo member logged in; no HTTP server in the way).",
@@ -256,11 +239,8 @@ def append_results(args, engine: str, rounds: list[tuple[str, list]]) -> None:
             for name, f in rows
         ]
         lines.append("")
-    if not RESULTS.exists():
-        RESULTS.write_text("# Benchmark results\n\nAppended by `make bench`; newest last.\n")
-    with RESULTS.open("a") as out:
-        out.write("\n".join(lines))
-    print(f"\nAppended to {RESULTS.relative_to(ROOT)}.")
+    print()
+    append_results("\n".join(lines))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -288,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
         worst = max(f["p95"] for _label, rows in rounds for _name, f in rows)
         print(f"\nWorst p95: {worst:.1f} ms (target {TARGET_MS} ms).")
         if not args.no_results:
-            append_results(args, engine, rounds)
+            record_results(args, engine, rounds)
         return 1 if changed or worst >= TARGET_MS else 0
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

@@ -12,7 +12,7 @@ from django.db import transaction
 from accounts.models import Member
 from loyalty.core.demo import SeedReport
 
-from . import services
+from . import services, surveys
 from .models import AnswerTemplate, FeedbackItem, SurveyResponse
 
 SeedReport.describe(
@@ -131,10 +131,8 @@ def seed_feedback(*, report, member: Member, staff, partner, now: datetime) -> N
         report.add("feedback_items", 2)
         for days_ago, would_tell, recommend in ((300, 3, 7), (210, 4, 8), (120, 4, 9)):
             at = now - timedelta(days=days_ago)
-            if services.survey_invite(
-                member=member, trigger=SurveyResponse.Trigger.PURCHASE, at=at
-            ):
-                services.survey_answer(
+            if surveys.survey_invite(member=member, trigger=SurveyResponse.Trigger.PURCHASE, at=at):
+                surveys.survey_answer(
                     member=member, would_tell=would_tell, recommend=recommend, at=at
                 )
                 report.add("surveys")

@@ -8,7 +8,8 @@ from datetime import date, timedelta
 from loyalty.core.jobs import Counts
 from loyalty.core.models import JobRun
 
-from .services import feedback_escalate_due, surveys_invite_due
+from .services import feedback_escalate_due
+from .surveys import surveys_invite_due
 
 
 def escalation(*, ids: list[int], day: date, run: JobRun | None = None) -> Counts:

@@ -1,22 +1,23 @@
-"""Every write of the feedback book: filing, triage, answers, thanks, publication, surveys.
+"""Every write of the feedback book: filing, triage, answers, thanks, publication (the surveys
+are in surveys.py).
 
 Deadlines: an item's first answer and resolution are due a number of hours after it was filed,
 from the ResponsePolicy of its severity (DEFAULT_POLICY when staff have not set one). An item is
 overdue when it has no first answer by the first deadline, or is not closed by the second.
 
 Escalation: a severe item (high, critical) is escalated to the managers when it is filed or
-raised; any other item when it becomes overdue (the `feedback_escalate_task` beat task). Either
-way at most once per item: escalated_at is claimed with a conditional UPDATE, and the e-mail is
-sent after that commits.
+raised; any other item when it becomes overdue (the `feedback_escalation` job, every 15
+minutes). Either way at most once per item: escalated_at is claimed with a conditional UPDATE,
+and the e-mail is sent after that commits.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -26,7 +27,7 @@ from loyalty.base.errors import InvalidInput, NotAllowed
 from loyalty.core.errors import PurchaseNotFound
 from loyalty.core.ledger import points_credit
 from loyalty.core.models import LedgerEntry, Purchase
-from notifications.services import notify
+from notifications.services import message_send
 
 from .errors import (
     AlreadyRated,
@@ -35,8 +36,6 @@ from .errors import (
     FeedbackNotAnswered,
     FeedbackNotFound,
     NotAnonymous,
-    SurveyAnswered,
-    SurveyNotFound,
 )
 from .models import (
     ANSWER_MAX_LENGTH,
@@ -50,7 +49,6 @@ from .models import (
     PublishedCase,
     ResponsePolicy,
     Severity,
-    SurveyResponse,
     overdue_q,
 )
 
@@ -155,7 +153,7 @@ def feedback_file(
         resolution_due=resolution_due,
         publish_consent=bool(publish_consent),
     )
-    notify(
+    message_send(
         member,
         "feedback_received",
         {"item": item, "url": item_url(item)},
@@ -292,7 +290,7 @@ def feedback_answer(
         item.closed_at = at
         fields.append("closed_at")
     item.save(update_fields=fields)
-    notify(
+    message_send(
         item.member,
         "feedback_answered",
         {"item": item, "answer": answer, "url": item_url(item)},
@@ -350,7 +348,7 @@ def feedback_thank(
         item.thanks_entry = entry
     item.save(update_fields=["led_to_change", "thanks_entry"])
     if not already_marked:
-        notify(
+        message_send(
             item.member,
             "feedback_thanks",
             {"item": item, "points": entry.points if entry else 0, "url": item_url(item)},
@@ -524,118 +522,6 @@ def escalation_email_send(*, item_id: int) -> bool:
             body = render_to_string("feedback/escalation_body.txt", context)
         send_mail(" ".join(subject.split()), body, None, sorted(emails))
     return True
-
-
-# --- surveys -----------------------------------------------------------------------------------
-
-
-def quarter_of(day: date) -> str:
-    return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
-
-
-def survey_invite(*, member: Member, trigger: str, at: datetime | None = None):
-    """Ask the member the two questions, unless they were asked this quarter. None if so."""
-    from django.urls import reverse
-
-    at = at or timezone.now()
-    quarter = quarter_of(timezone.localdate(at))
-    try:
-        with transaction.atomic():
-            survey = SurveyResponse.objects.create(
-                member=member, quarter=quarter, trigger=trigger, invited_at=at
-            )
-            notify(
-                member,
-                "survey",
-                {"survey": survey, "url": settings.SITE_URL + reverse("feedback:survey")},
-                dedupe_key=quarter,
-            )
-    except IntegrityError:
-        return None
-    return survey
-
-
-def surveys_invite_due(*, day: date | None = None, limit: int = 5000) -> int:
-    """The daily survey round: members who bought something or got an answer to a complaint on
-    `day` (default: yesterday) and were not asked this quarter. Returns how many were asked."""
-    day = day or timezone.localdate() - timedelta(days=1)
-    start = timezone.make_aware(datetime.combine(day, datetime.min.time()))
-    end = start + timedelta(days=1)
-    quarter = quarter_of(day)
-    asked = SurveyResponse.objects.filter(quarter=quarter).values("member_id")
-    active = Member.objects.filter(status=Member.Status.ACTIVE)
-    after_feedback = set(
-        active.filter(
-            feedback_items__kind=FeedbackItem.Kind.COMPLAINT,
-            feedback_items__first_answered_at__gte=start,
-            feedback_items__first_answered_at__lt=end,
-        )
-        .exclude(pk__in=asked)
-        .values_list("pk", flat=True)[:limit]
-    )
-    after_purchase = (
-        set(
-            active.filter(purchases__created_at__gte=start, purchases__created_at__lt=end)
-            .exclude(pk__in=asked)
-            .values_list("pk", flat=True)
-            .distinct()[:limit]
-        )
-        - after_feedback
-    )
-    invited = 0
-    at = min(end, timezone.now())
-    for trigger, ids in (
-        (SurveyResponse.Trigger.FEEDBACK, after_feedback),
-        (SurveyResponse.Trigger.PURCHASE, after_purchase),
-    ):
-        for member in Member.objects.filter(pk__in=ids).select_related("user"):
-            if survey_invite(member=member, trigger=trigger, at=at) is not None:
-                invited += 1
-    return invited
-
-
-def open_survey(*, member: Member, at: datetime | None = None) -> SurveyResponse | None:
-    """The member's unanswered survey of this quarter, if any."""
-    quarter = quarter_of(timezone.localdate(at or timezone.now()))
-    return SurveyResponse.objects.filter(
-        member=member, quarter=quarter, answered_at__isnull=True
-    ).first()
-
-
-@transaction.atomic
-def survey_answer(
-    *, member: Member, would_tell, recommend, at: datetime | None = None
-) -> SurveyResponse:
-    """Record the member's two scores on this quarter's survey, once."""
-    scores = {}
-    for field, value, low, high in (
-        ("would_tell", would_tell, 1, 5),
-        ("recommend", recommend, 0, 10),
-    ):
-        try:
-            number = int(value)
-        except (TypeError, ValueError):
-            number = None
-        if number is None or not low <= number <= high or str(value).strip() != str(number):
-            raise InvalidInput(
-                _("Choose a number from %(low)s to %(high)s.") % {"low": low, "high": high},
-                field=field,
-            )
-        scores[field] = number
-    at = at or timezone.now()
-    quarter = quarter_of(timezone.localdate(at))
-    survey = (
-        SurveyResponse.objects.select_for_update().filter(member=member, quarter=quarter).first()
-    )
-    if survey is None:
-        raise SurveyNotFound()
-    if survey.answered_at is not None:
-        raise SurveyAnswered()
-    survey.would_tell = scores["would_tell"]
-    survey.recommend = scores["recommend"]
-    survey.answered_at = at
-    survey.save(update_fields=["would_tell", "recommend", "answered_at"])
-    return survey
 
 
 def items_overdue(now: datetime | None = None):

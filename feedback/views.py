@@ -20,7 +20,7 @@ from django.views.decorators.http import require_http_methods
 from loyalty.base.errors import LoyaltyError
 from loyalty.base.web import PER_PAGE, member_required
 
-from . import services
+from . import services, surveys
 from .errors import FeedbackNotFound
 from .forms import FeedbackForm, RatingForm, SurveyForm, purchase_label
 from .models import LANGUAGE_CODES, FeedbackItem, PublishedCase, SurveyResponse
@@ -74,7 +74,7 @@ def feedback_book(request):
     return render(
         request,
         "feedback/book.html",
-        {"page": page, "open_survey": services.open_survey(member=request.member)},
+        {"page": page, "open_survey": surveys.open_survey(member=request.member)},
     )
 
 
@@ -199,11 +199,11 @@ def _set_consent(request, item):
 def survey(request):
     """This quarter's two questions, answered once; without an open survey, a friendly page."""
     member = request.member
-    survey = services.open_survey(member=member)
+    survey = surveys.open_survey(member=member)
     answered = survey is None and (
         SurveyResponse.objects.filter(
             member=member,
-            quarter=services.quarter_of(timezone.localdate()),
+            quarter=surveys.quarter_of(timezone.localdate()),
             answered_at__isnull=False,
         ).exists()
     )
@@ -214,7 +214,7 @@ def survey(request):
             return redirect("feedback:survey")
         if form.is_valid():
             try:
-                services.survey_answer(
+                surveys.survey_answer(
                     member=member,
                     would_tell=form.cleaned_data["would_tell"],
                     recommend=form.cleaned_data["recommend"],

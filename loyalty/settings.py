@@ -70,14 +70,16 @@ MIDDLEWARE = [
 
 # The partner API (/api/v1/) has a shorter chain of its own (loyalty.base.api.handlers): partners
 # send a key with every request, so sessions, CSRF, logins, messages and the member lookup are
-# of no use there. Last, the purchase lane answers the commonest request without DRF's dispatch.
+# of no use there. Last, the purchase lane answers the commonest request without DRF's dispatch
+# (LOYALTY_PURCHASE_LANE=false leaves it out: to measure it, or to rule it out).
 API_MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "loyalty.base.api.problems.ApiProblemMiddleware",
-    "loyalty.core.api.lane.PurchaseLaneMiddleware",
 ]
+if env.bool("LOYALTY_PURCHASE_LANE", default=True):
+    API_MIDDLEWARE.append("loyalty.core.api.lane.PurchaseLaneMiddleware")
 
 ROOT_URLCONF = "loyalty.urls"
 WSGI_APPLICATION = "loyalty.wsgi.application"

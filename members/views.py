@@ -21,14 +21,14 @@ from django.views.decorators.http import require_POST
 
 from accounts import services as account_services
 from accounts.errors import MemberExists
-from feedback import services as feedback_services
+from feedback import surveys as feedback_surveys
 from loyalty.base.errors import InvalidInput, LoyaltyError
 from loyalty.base.web import PER_PAGE, member_required
 from loyalty.core.enrolment import member_enroll
 from loyalty.core.models import LedgerEntry
 from notifications.services import messages_mark_read
+from referrals import invitations as referral_invitations
 from referrals import selectors as referral_selectors
-from referrals import services as referral_services
 from rewards import services as reward_services
 from rewards.models import Voucher
 
@@ -203,7 +203,7 @@ def dashboard(request):
     return render(
         request,
         "members/dashboard.html",
-        {"dash": data, "open_survey": feedback_services.open_survey(member=request.member)},
+        {"dash": data, "open_survey": feedback_surveys.open_survey(member=request.member)},
     )
 
 
@@ -303,7 +303,7 @@ def referrals(request):
     form = InviteForm(data=request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            referral_services.referral_invite(
+            referral_invitations.referral_invite(
                 referrer=member,
                 email=form.cleaned_data["email"],
                 vouched=form.cleaned_data["vouched"],

@@ -1,4 +1,4 @@
-"""notify(): render a message in the member's language, keep it, e-mail it after commit.
+"""message_send(): render a message in the member's language, keep it, e-mail it after commit.
 
 Templates live in templates/notifications/<kind>/subject.txt and body.txt and are rendered
 with translation switched to the member's language. A dedupe_key makes a message at most once
@@ -21,7 +21,7 @@ def render_message(*, kind: str, language: str, context: dict) -> tuple[str, str
     return " ".join(subject.split())[:200], body
 
 
-def notify(
+def message_send(
     member, kind: str, context: dict | None = None, *, dedupe_key: str = "", email: bool = True
 ) -> Message:
     """Store a message for the member and e-mail it after commit (when they want e-mail)."""

@@ -10,7 +10,7 @@ class ReferralsConfig(AppConfig):
 
     def ready(self):
         hooks.enrolment_hook_register(
-            hooks.EnrolmentHook("referrals", "referrals.services.member_enrolled")
+            hooks.EnrolmentHook("referrals", "referrals.services.signup_record")
         )
         hooks.purchase_hook_register(
             hooks.PurchaseHook(

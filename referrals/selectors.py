@@ -33,8 +33,9 @@ from accounts.models import Member
 from loyalty.core.models import LedgerEntry
 
 from .emails import mask_email
+from .invitations import invitations_left_today
 from .models import Referral
-from .services import invitations_left_today, join_url, referral_code_ensure
+from .services import join_url, referral_code_ensure
 
 PUBLIC_STATUS = {
     Referral.Status.PENDING: "pending",

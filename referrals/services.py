@@ -63,25 +63,20 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
-from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.errors import MemberNotActive
-from accounts.models import Member, User
+from accounts.models import Member
 from loyalty.base.errors import InvalidInput, NotAllowed
 from loyalty.core.errors import InvalidPoints
 from loyalty.core.ledger import points_credit, points_reverse
 from loyalty.core.models import LedgerEntry, Purchase, Refund
-from notifications.services import notify, render_message
+from notifications.services import message_send
 
 from .emails import canonical_email
 from .errors import (
-    AlreadyInvited,
     InvalidReferralCode,
-    InvitationLimitReached,
     ReferralNotReviewable,
 )
 from .models import Invitation, Referral, ReferralCode, SignupFingerprint
@@ -185,7 +180,7 @@ def _fingerprint_record(
 
 
 @transaction.atomic
-def member_enrolled(*, member: Member, signup) -> Referral | None:
+def signup_record(*, member: Member, signup) -> Referral | None:
     """The enrolment hook (loyalty.core.hooks), in the enrolment's transaction: remember the
     sign-up's fingerprint, give the member their own code, and start the referral if they came
     with one (signup: loyalty.core.enrolment.Signup)."""
@@ -294,7 +289,7 @@ def referral_start(
     except IntegrityError:
         raise InvalidReferralCode("This member already joined with a referral code.") from None
     if vouched and status != Referral.Status.REJECTED:
-        notify(
+        message_send(
             referrer,
             "referral_vouch_thanks",
             {"friend_name": _first_name(referee)},
@@ -305,96 +300,6 @@ def referral_start(
 
 def _first_name(member: Member) -> str:
     return member.user.first_name or member.user.email.split("@")[0]
-
-
-# --- invitations ----------------------------------------------------------------------------------
-
-
-def _day_start(now: datetime) -> datetime:
-    local = timezone.localtime(now)
-    return local.replace(hour=0, minute=0, second=0, microsecond=0)
-
-
-def invitations_left_today(*, member: Member, now: datetime | None = None) -> int:
-    sent = Invitation.objects.filter(
-        referrer_id=member.pk, created_at__gte=_day_start(now or timezone.now())
-    ).count()
-    return max(settings.REFERRAL_INVITES_PER_DAY - sent, 0)
-
-
-@transaction.atomic
-def referral_invite(
-    *, referrer: Member, email: str, vouched: bool = False, now: datetime | None = None
-) -> Invitation:
-    """Invite a friend by e-mail (at most REFERRAL_INVITES_PER_DAY a day), perhaps vouching
-    for them. The e-mail with the join link goes out after commit. An address that already
-    belongs to a member gets no e-mail, and the member inviting is not told so (another
-    person's membership is not theirs to learn); the invitation is recorded all the same.
-    """
-    email = str(email or "").strip().lower()
-    try:
-        validate_email(email)
-    except ValidationError:
-        raise InvalidInput("Enter a valid e-mail address.", field="email") from None
-    canonical = canonical_email(email)
-    now = now or timezone.now()
-    # The member's row lock makes two invitations at once queue up, so the daily cap holds.
-    locked = (
-        Member.objects.select_for_update(of=("self",)).select_related("user").get(pk=referrer.pk)
-    )
-    if locked.status == Member.Status.CLOSED:
-        raise MemberNotActive()
-    if canonical == canonical_email(locked.user.email):
-        raise InvalidInput("You cannot invite yourself.", field="email")
-    if Invitation.objects.filter(referrer_id=referrer.pk, email_canonical=canonical).exists():
-        raise AlreadyInvited()
-    if invitations_left_today(member=referrer, now=now) <= 0:
-        raise InvitationLimitReached()
-    invitation = Invitation.objects.create(
-        referrer_id=referrer.pk,
-        email=email,
-        email_canonical=canonical,
-        vouched=bool(vouched),
-        created_at=now,
-    )
-    is_member = (
-        SignupFingerprint.objects.filter(email_canonical=canonical).exists()
-        or User.objects.filter(email__iexact=email, member__isnull=False).exists()
-    )
-    if not is_member:
-        # (imported here: the tasks module imports this one)
-        from .tasks import invitation_email_task
-
-        transaction.on_commit(lambda: invitation_email_task.delay(invitation.pk))
-    return invitation
-
-
-def invitation_send_email(*, invitation_id: int) -> bool:
-    """E-mail an invitation once: claim it with a conditional UPDATE, then send."""
-    claimed = Invitation.objects.filter(pk=invitation_id, sent_at__isnull=True).update(
-        sent_at=timezone.now()
-    )
-    if not claimed:
-        return False
-    invitation = Invitation.objects.select_related("referrer__user").get(pk=invitation_id)
-    referrer = invitation.referrer
-    code = referral_code_ensure(member=referrer)
-    subject, body = render_message(
-        kind="referral_invitation",
-        language=referrer.language,
-        context={
-            "referrer_name": referrer.display_name,
-            "join_url": join_url(code.code),
-            "code": code.display_code,
-            "vouched": invitation.vouched,
-            "days": settings.REFERRAL_QUALIFY_DAYS,
-            "bonus": settings.REFERRAL_BONUS_FRIEND,
-            "min_purchase": settings.REFERRAL_MIN_PURCHASE,
-            "currency": settings.LOYALTY_CURRENCY,
-        },
-    )
-    send_mail(subject, body, None, [invitation.email])
-    return True
 
 
 # --- qualification ------------------------------------------------------------------------------
@@ -531,14 +436,14 @@ def _pay(*, referral: Referral, friend: Member, at: datetime) -> None:
     referral.save(update_fields=["friend_entry", "referrer_entry"])
     key = f"referral-{referral.pk}"
     if referral.referrer_entry is not None:
-        notify(
+        message_send(
             referrer,
             "referral_qualified_referrer",
             {"friend_name": _first_name(friend), "points": referrer_points},
             dedupe_key=key,
         )
     if referral.friend_entry is not None:
-        notify(
+        message_send(
             friend,
             "referral_qualified_friend",
             {"referrer_name": _first_name(referrer), "points": friend_points},

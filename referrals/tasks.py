@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from .services import invitation_send_email
+from .invitations import invitation_send_email
 
 
 @shared_task(acks_late=True, ignore_result=True)

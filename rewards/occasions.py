@@ -10,7 +10,7 @@ the grants they already have, locks only the members still to pay (id order), ch
 the lock, inserts the OccasionGrant rows (unique per member, occasion and year: the database's
 "once"), credits the points of all of them at once (loyalty.core.services.points_credit_many, kind
 `gift`, cause: the grant), and sends each member a card in their language
-(notifications.notify, dedupe key per year). A voucher gift (birthday) goes through the
+(notifications.message_send, dedupe key per year). A voucher gift (birthday) goes through the
 catalogue's own services, per member.
 """
 
@@ -31,7 +31,7 @@ from loyalty.base.errors import LoyaltyError
 from loyalty.core.jobs import Counts, keyset
 from loyalty.core.ledger import Credit, points_credit, points_credit_many
 from loyalty.core.models import JobRun, LedgerEntry
-from notifications.services import notify
+from notifications.services import message_send
 
 from .models import OccasionGrant, Redemption, Reward
 from .services import member_cost, reward_redeem
@@ -197,7 +197,7 @@ def anniversary_batch(*, ids: list[int], day: date, run: JobRun | None = None) -
     OccasionGrant.objects.bulk_create(grants)
     _credit_grants(grants, lambda g: f"Anniversary thank-you: {g.years} years")
     for member, grant in zip(members, grants, strict=True):
-        notify(
+        message_send(
             member,
             "anniversary",
             {
@@ -343,7 +343,7 @@ def birthday_batch(*, ids: list[int], day: date, run: JobRun | None = None) -> C
         [g for g in grants if g.gift == Gift.POINTS], lambda g: f"Birthday gift {g.period}"
     )
     for member, grant in zip(members, grants, strict=True):
-        notify(
+        message_send(
             member, "birthday", _greeting(member, grant, day), dedupe_key=f"birthday:{grant.period}"
         )
         counts.details.update({f"birthday_{grant.gift}": 1})

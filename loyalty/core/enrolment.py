@@ -17,7 +17,7 @@ from django.db import transaction
 
 from accounts.models import Member, Partner
 from accounts.services import member_create
-from notifications.services import notify
+from notifications.services import message_send
 from webhooks.services import event_emit
 
 from . import hooks
@@ -87,7 +87,7 @@ def member_enroll(
             cause=member,
             description="Welcome gift",
         )
-    notify(
+    message_send(
         member, "welcome", {"welcome_points": settings.LOYALTY_WELCOME_POINTS}, dedupe_key="welcome"
     )
     event_emit(

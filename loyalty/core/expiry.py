@@ -21,12 +21,12 @@ from django.utils import timezone
 
 from accounts.models import Member
 from notifications.models import Message
-from notifications.services import notify
+from notifications.services import message_send
 from webhooks.services import event_emit, event_wanted
 
 from .errors import LedgerInconsistent
 from .jobs import Counts, keyset
-from .ledger import apply_deltas, bulk_insert_entries, lock_member, lock_members
+from .ledger import balances_apply, entries_insert, member_lock, members_lock
 from .models import JobRun, LedgerEntry, LotMovement, PointLot
 
 # --- the ledger's expiry -----------------------------------------------------------------------
@@ -39,7 +39,7 @@ def points_expire(*, member: Member, today: date | None = None) -> list[LedgerEn
     A paused member's points do not expire while the pause lasts.
     """
     today = today or timezone.localdate()
-    locked = lock_member(member.pk)
+    locked = member_lock(member.pk)
     if locked.status == Member.Status.PAUSED:
         return []
     entries, _expired = _expire_due_lots(numbers={locked.pk: locked.member_number}, today=today)
@@ -68,7 +68,7 @@ def points_expire_many(*, member_ids: Sequence[int], today: date | None = None) 
     """
     today = today or timezone.localdate()
     with transaction.atomic():
-        locked = lock_members(member_ids)
+        locked = members_lock(member_ids)
         numbers = {pk: number for pk, status, number in locked if status == Member.Status.ACTIVE}
         _entries, expired = _expire_due_lots(numbers=numbers, today=today)
     return expired
@@ -92,7 +92,7 @@ def _expire_due_lots(
     for _lot_id, member_id, remaining, _expires_on in lots:
         totals[member_id] = totals.get(member_id, 0) + remaining
         counts[member_id] = counts.get(member_id, 0) + 1
-    balances = apply_deltas({member_id: -total for member_id, total in totals.items()})
+    balances = balances_apply({member_id: -total for member_id, total in totals.items()})
     if len(balances) != len(totals):
         raise LedgerInconsistent()
     at = timezone.now()
@@ -113,7 +113,7 @@ def _expire_due_lots(
                 created_at=at,
             )
         )
-    bulk_insert_entries(entries)
+    entries_insert(entries)
     lot_ids = [lot[0] for lot in lots]
     if PointLot.objects.filter(pk__in=lot_ids, remaining__gt=0).update(remaining=0) != len(lots):
         raise LedgerInconsistent()
@@ -202,7 +202,7 @@ def expiry_notice_batch(*, ids: list[int], day: date, run: JobRun | None = None)
     ]
     members = Member.objects.select_related("user").in_bulk({m for m, _d, _p in todo})
     for member_id, expires_on, points in todo:
-        notify(
+        message_send(
             members[member_id],
             "points_expiring",
             {"points": points, "expires_on": expires_on},

@@ -10,7 +10,7 @@ How a balance changes (the ledger invariants in docs/ARCHITECTURE.md):
   (LotMovement); so the balance, the sum of entries and the sum of lot remainders stay equal.
 
 Purchases (purchases.py), refunds (refunds.py) and expiry (expiry.py) write through the
-helpers here; the set-based twins for the scheduled jobs (points_credit_many, apply_deltas)
+helpers here; the set-based twins for the scheduled jobs (points_credit_many, balances_apply)
 keep the same invariants for a whole batch.
 """
 
@@ -108,7 +108,7 @@ def refuse_balance_change(member_id: int) -> NoReturn:
     raise InsufficientPoints()
 
 
-def lock_member(member_id: int) -> Member:
+def member_lock(member_id: int) -> Member:
     try:
         member = Member.objects.select_for_update().get(pk=member_id)
     except Member.DoesNotExist:
@@ -118,7 +118,7 @@ def lock_member(member_id: int) -> Member:
     return member
 
 
-def lock_members(member_ids) -> list[tuple[int, str, str]]:
+def members_lock(member_ids) -> list[tuple[int, str, str]]:
     """Lock many members' rows in id order (one order for every writer of several members, so
     two batches cannot deadlock); their (id, status, member number), closed ones included."""
     return list(
@@ -129,11 +129,11 @@ def lock_members(member_ids) -> list[tuple[int, str, str]]:
     )
 
 
-def apply_deltas(deltas: dict[int, int]) -> dict[int, int]:
+def balances_apply(deltas: dict[int, int]) -> dict[int, int]:
     """_apply_delta for many members in one statement: {member id: new balance}.
 
     The same conditional UPDATE, joined to a list of (member, delta). Callers lock the rows first
-    with lock_members (id order). A member missing from the result is closed or gone, or would
+    with members_lock (id order). A member missing from the result is closed or gone, or would
     go below zero; the caller rolls back.
     """
     if not deltas:
@@ -215,7 +215,7 @@ def points_credit(
 ) -> LedgerEntry:
     """Add points as a new lot. `expires_on` defaults to the expiry policy; None never expires."""
     with transaction.atomic():
-        return credit_in_transaction(
+        return points_credit_in_transaction(
             member=member,
             points=points,
             kind=kind,
@@ -229,7 +229,7 @@ def points_credit(
         )
 
 
-def credit_in_transaction(
+def points_credit_in_transaction(
     *,
     member: Member,
     points: int,
@@ -312,7 +312,7 @@ class Reversal:
     points_unrecovered: int
 
 
-def reverse_locked(
+def points_reverse_locked(
     *,
     member: Member,
     entry: LedgerEntry,
@@ -399,7 +399,7 @@ def points_reverse(
     balance allows; the rest is returned as unrecovered, for the caller to record.
     """
     at = write_time(at)
-    member = lock_member(entry.member_id)
+    member = member_lock(entry.member_id)
     already = (
         LedgerEntry.objects.filter(reverses=entry).aggregate(total=Sum("points"))["total"] or 0
     )
@@ -409,7 +409,7 @@ def points_reverse(
         raise InvalidPoints("There is nothing left of that entry to reverse.")
     if cause is None and entry.purchase_id is None:
         cause = entry
-    return reverse_locked(
+    return points_reverse_locked(
         member=member, entry=entry, points=points, cause=cause, description=description, at=at
     )
 
@@ -458,7 +458,7 @@ def points_adjust(
 #
 # The same writes as points_credit for a batch of members, with a few statements in all instead
 # of a few per member: lock the members in id order, apply every delta with one conditional
-# UPDATE (apply_deltas), insert the entries and lots in bulk. The invariants are the same.
+# UPDATE (balances_apply), insert the entries and lots in bulk. The invariants are the same.
 
 
 @dataclass(frozen=True)
@@ -471,7 +471,7 @@ class Credit:
     description: str = ""
 
 
-def bulk_insert_entries(entries: list[LedgerEntry]) -> list[LedgerEntry]:
+def entries_insert(entries: list[LedgerEntry]) -> list[LedgerEntry]:
     LedgerEntry.objects.bulk_create(entries)
     if entries and entries[0].pk is None:  # backends without RETURNING on bulk insert
         raise LedgerInconsistent("The database did not return the new entries' ids.")
@@ -502,11 +502,11 @@ def points_credit_many(
     if expires_on == "policy":
         expires_on = default_expiry(at)
     with transaction.atomic():
-        lock_members(member_ids)
-        balances = apply_deltas({c.member_id: c.points for c in credits})
+        members_lock(member_ids)
+        balances = balances_apply({c.member_id: c.points for c in credits})
         if len(balances) != len(credits):
             raise MemberNotActive()
-        entries = bulk_insert_entries(
+        entries = entries_insert(
             [
                 LedgerEntry(
                     member_id=c.member_id,

@@ -19,7 +19,7 @@ from webhooks.services import event_emit
 
 from . import hooks
 from .errors import CurrencyMismatch, DuplicateRefund, InvalidPurchase, RefundExceedsPurchase
-from .ledger import lock_member, reverse_locked, write_time
+from .ledger import member_lock, points_reverse_locked, write_time
 from .models import LedgerEntry, Purchase, Refund, RefundLine
 
 
@@ -45,7 +45,7 @@ def purchase_refund(
     if currency is not None and clean_currency(currency) != purchase.currency:
         raise CurrencyMismatch()
     at = write_time(at)
-    member = lock_member(purchase.member_id)
+    member = member_lock(purchase.member_id)
     # Lock the purchase too (after the member, the one lock order), so refunds of one purchase
     # queue up and cannot together refund more than it was.
     purchase = Purchase.objects.select_for_update().get(pk=purchase.pk)
@@ -83,7 +83,7 @@ def purchase_refund(
         else None
     )
     if earn_entry is not None:
-        result = reverse_locked(
+        result = points_reverse_locked(
             member=member,
             entry=earn_entry,
             points=points,

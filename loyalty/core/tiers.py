@@ -18,7 +18,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Member
-from notifications.services import notify
+from notifications.services import message_send
 from webhooks.services import event_emit, event_wanted
 
 from .jobs import Counts, day_end, keyset
@@ -240,7 +240,7 @@ def tier_review_batch(*, ids: list[int], day: date, run: JobRun | None = None) -
 
 def _tier_messages(*, started, downgrades, lower, grace_end) -> None:
     for member, tier, qualifying in started:
-        notify(
+        message_send(
             member,
             "tier_grace",
             {
@@ -256,7 +256,7 @@ def _tier_messages(*, started, downgrades, lower, grace_end) -> None:
     wanted = downgrades and event_wanted("tier.changed")
     for member, old, new, qualifying in downgrades:
         still_below = qualifying < new.qualifying_points and lower[new.pk] is not None
-        notify(
+        message_send(
             member,
             "tier_changed",
             {

@@ -7,13 +7,10 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from loyalty.base.api.serializers import problems, validated_input
+from loyalty.core.buyer import member_for_purchase
 from loyalty.core.errors import PurchaseNotFound
 from loyalty.core.models import Purchase
-from loyalty.core.purchases import (
-    member_for_purchase,
-    purchase_record,
-    purchase_record_without_savepoint,
-)
+from loyalty.core.purchases import purchase_record, purchase_record_without_savepoint
 from loyalty.core.refunds import purchase_refund
 
 from .base import IDEMPOTENCY_HEADER, PartnerAPIView

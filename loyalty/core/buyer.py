@@ -1,0 +1,182 @@
+"""The buyer of a purchase the partner API reports: found, locked and sized up in one statement.
+
+`member_for_purchase` reads the member with their tier, locks their row (PostgreSQL) and asks,
+in the same statement, which purchase hooks (loyalty.core.hooks) have something to do for them;
+the answer is a `Buyer`, which purchases.purchase_record takes in place of a Member. This is
+the purchase's hot path (docs/ARCHITECTURE.md, "The purchase's hot path"); everything else
+passes a plain Member and loses nothing but the shortcut.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+
+from django.core.exceptions import ImproperlyConfigured
+from django.db import connection
+
+from accounts.errors import MemberNotFound
+from accounts.models import Member
+from accounts.services import clean_member_number
+from loyalty.base.prepared import PreparedSQL
+
+from . import hooks
+from .models import Tier
+
+
+@dataclass(frozen=True)
+class Buyer:
+    """A member found by member_for_purchase to record a purchase.
+
+    `row_locked`: the member's row is locked (PostgreSQL), so a statement run after the lookup
+    sees all of the member's entries, and the purchase's own statement can count the tier
+    points. `hooks`: the names of the purchase hooks that have something to do for this member
+    (None: not known, every hook runs).
+    """
+
+    member: Member
+    row_locked: bool = False
+    hooks: frozenset[str] | None = None
+
+    def wants(self, hook: hooks.PurchaseHook) -> bool:
+        return self.hooks is None or hook.name in self.hooks
+
+
+def member_for_purchase(number: str) -> Buyer:
+    """The member with this number, found to record a purchase: one statement.
+
+    It reads the member with their tier (the earn multiplier, the upgrade check) but not the
+    user, which a purchase does not need, and for each purchase hook that says when it applies
+    (PurchaseHook.applies) whether it does for this member. On PostgreSQL the member's row is
+    locked too (FOR NO KEY UPDATE, as the purchase's balance UPDATE would lock it a moment
+    later): every ledger write changes the balance under that lock, so a statement run after
+    this one sees all of the member's entries, and purchase_record counts the tier points in
+    its own statement.
+
+    The partner API calls this on every purchase, so the SQL is built once per process (what
+    Member.objects.select_related("tier").annotate(...) compiles to, without compiling it every
+    time) and the values go through the fields' converters as the ORM's would.
+    """
+    number = clean_member_number(number)
+    plan = _buyer_lookup_plan(connection.vendor)
+    with connection.cursor() as cursor:
+        plan.statement.execute(cursor, {"number": number, **plan.constants})
+        row = cursor.fetchone()
+    if row is None:
+        raise MemberNotFound()
+    row = list(row)
+    for position, converters, column in plan.converters:
+        value = row[position]
+        for convert in converters:
+            value = convert(value, column, connection)
+        row[position] = value
+    member_end = len(plan.member_names)
+    tier_end = member_end + len(plan.tier_names)
+    db = connection.alias
+    member = Member.from_db(db, plan.member_names, row[:member_end])
+    if member.tier_id is None:
+        Member.tier.field.set_cached_value(member, None)
+    else:
+        member.tier = Tier.from_db(db, plan.tier_names, row[member_end:tier_end])
+    applying = {
+        name for name, applies in zip(plan.hook_names, row[tier_end:], strict=True) if applies
+    }
+    return Buyer(member, row_locked=plan.locks, hooks=plan.unconditional | applying)
+
+
+@dataclass(frozen=True)
+class _LookupPlan:
+    statement: PreparedSQL
+    locks: bool
+    member_names: list[str]
+    tier_names: list[str]
+    constants: dict  # the parameters of the hooks' expressions
+    hook_names: list[str]  # the hooks whose `applies` is a column of the statement, in order
+    unconditional: frozenset[str]  # the hooks that always run
+    converters: list[tuple[int, list, object]]
+
+
+@functools.cache
+def _buyer_lookup_plan(vendor: str) -> _LookupPlan:
+    quote = connection.ops.quote_name
+    member_table = quote(Member._meta.db_table)
+    member_fields = Member._meta.concrete_fields
+    tier_fields = Tier._meta.concrete_fields
+    columns = [f"{member_table}.{quote(f.column)}" for f in member_fields]
+    columns += [f"t.{quote(f.column)}" for f in tier_fields]
+    conditional = [hook for hook in hooks.purchase_hooks() if hook.applies is not None]
+    constants: dict = {}
+    columns += [
+        _member_expression_sql(hook.condition(), hook.name, constants) for hook in conditional
+    ]
+    sql = (
+        f"SELECT {', '.join(columns)} "
+        f"FROM {member_table} LEFT OUTER JOIN {quote(Tier._meta.db_table)} t "
+        f"ON t.{quote(Tier._meta.pk.column)} = {member_table}.{quote(Member.tier.field.column)} "
+        f"WHERE {member_table}.{quote(Member._meta.get_field('member_number').column)} "
+        "= %(number)s"
+    )
+    locks = vendor == "postgresql"
+    if locks:
+        sql += f" FOR NO KEY UPDATE OF {member_table}"
+    converters = []
+    for position, (field, alias) in enumerate(
+        [(f, Member._meta.db_table) for f in member_fields] + [(f, "t") for f in tier_fields]
+    ):
+        column = field.get_col(alias)
+        found = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
+        if found:
+            converters.append((position, found, column))
+    return _LookupPlan(
+        statement=PreparedSQL(
+            "loyalty_member_for_purchase",
+            sql,
+            {"number": "varchar", **{key: _sql_type(value) for key, value in constants.items()}},
+        ),
+        constants=constants,
+        locks=locks,
+        member_names=[f.attname for f in member_fields],
+        tier_names=[f.attname for f in tier_fields],
+        hook_names=[hook.name for hook in conditional],
+        unconditional=frozenset(
+            hook.name for hook in hooks.purchase_hooks() if hook.applies is None
+        ),
+        converters=converters,
+    )
+
+
+def _member_expression_sql(expression, name: str, constants: dict) -> str:
+    """The SQL of a boolean expression over the member row (OuterRef("pk") and the like), as a
+    column of the lookup: what the ORM compiles for Member.objects.annotate(x=expression). Its
+    parameters (constants such as EXISTS's SELECT 1) become named ones, added to `constants`."""
+    marker = "hook_applies"
+    query = Member.objects.annotate(**{marker: expression}).values(marker).query
+    sql, params = query.sql_with_params()
+    prefix, suffix = "SELECT ", f" AS {connection.ops.quote_name(marker)} FROM "
+    suffix += connection.ops.quote_name(Member._meta.db_table)
+    if not sql.startswith(prefix) or not sql.endswith(suffix) or "%(" in sql:
+        raise ImproperlyConfigured(
+            f"The purchase hook {name!r}: `applies` must be an expression over the member."
+        )
+    keys = [f"hook_{len(constants) + i}" for i in range(len(params))]
+    names = iter(keys)
+
+    def named(match) -> str:
+        return match[0] if match[0] == "%%" else f"%({next(names)})s"
+
+    sql = re.sub(r"%%|%s", named, sql[len(prefix) : -len(suffix)])
+    constants.update(zip(keys, params, strict=True))
+    return sql
+
+
+def _sql_type(value) -> str:
+    """The PostgreSQL type of a constant of a hook's expression (a prepared statement's
+    parameters are declared)."""
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "bigint"
+    if isinstance(value, str):
+        return "varchar"
+    raise ImproperlyConfigured(f"A purchase hook's expression has a constant {value!r}.")
