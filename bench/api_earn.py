@@ -325,7 +325,7 @@ def _statement_kind(sql: str) -> str:
         return "savepoint"
     if head == "SELECT" and "FOR UPDATE" in sql.upper():
         return "select for update"
-    if head == "EXECUTE":  # a statement prepared once per connection (loyalty.core.services)
+    if head == "EXECUTE":  # a statement prepared once per connection (loyalty.base.prepared)
         return "execute (prepared)"
     if head == "WITH":
         return "with (writes)"

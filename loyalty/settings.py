@@ -256,7 +256,7 @@ LOYALTY_TIER_WINDOW_DAYS = env.int("LOYALTY_TIER_WINDOW_DAYS", default=365)
 # so a date long past cannot earn points, promotions of old or a friend's referral bonus.
 LOYALTY_PURCHASE_MAX_AGE_DAYS = env.int("LOYALTY_PURCHASE_MAX_AGE_DAYS", default=90)
 
-# Scheduled jobs (loyalty/jobs.py; `manage.py run_job NAME [--date]`, schedule in the admin).
+# Scheduled jobs (loyalty/core/jobs.py; `manage.py run_job NAME [--date]`, schedule in the admin).
 # Members per batch (one task and one transaction each).
 LOYALTY_JOB_BATCH_SIZE = env.int("LOYALTY_JOB_BATCH_SIZE", default=1000)
 # After downtime, anniversaries, birthdays and expiry notices of the last N days are caught up.

@@ -3,7 +3,7 @@
 The ledger's invariants (see docs/ARCHITECTURE.md):
 - ledger entries are append-only; a correction is a new entry pointing at what it corrects;
 - a member's points_balance equals the sum of their entries and the sum of their lots' remainders;
-- every balance change is one transaction (loyalty.core.services), made with a conditional UPDATE;
+- every balance change is one transaction (loyalty.core.ledger), made with a conditional UPDATE;
 - points are integers, money is Decimal with an ISO 4217 currency.
 """
 

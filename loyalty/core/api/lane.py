@@ -1,16 +1,19 @@
 """The purchase lane: POST /api/v1/purchases/ answered without DRF's dispatch.
 
-Partners send purchases by the thousand, and a fifth of a purchase's Python time went to URL
-resolution and DRF's request, authentication, permission, throttle, negotiation and response
-machinery around the few functions that do the work. This middleware, last in
-settings.API_MIDDLEWARE (so security, language and Content-Length are handled as for every API
-answer), calls those same functions directly:
+Partners send purchases by the thousand, and URL resolution and DRF's request, authentication,
+permission, throttle, negotiation and response machinery cost a sixth of a purchase's CPU
+around the few functions that do the work (bench/RESULTS.md, 2026-12-06: measured alone, the
+lane saves 12-17% of the CPU per purchase and gives 10-13% more purchases a second over HTTP;
+bench/lane.py measures it again). This middleware, last in settings.API_MIDDLEWARE (so
+security, language and Content-Length are handled as for every API answer; LOYALTY_PURCHASE_LANE
+=false leaves it out), calls those same functions directly:
 
 - the key: accounts.authentication.api_key_from_header and
   accounts.services.api_key_authenticate_cached, as ApiKeyAuthentication does;
 - the body: DecimalJSONParser, and PurchaseInput through validated_input;
-- the rate: ApiKeyRateThrottle, last, so a request it lets through is counted once;
-- the work: IdempotentRun with purchase_answer, as PurchaseView runs them;
+- the rate: ApiKeyRateThrottle.allow_key, last, so a request it lets through is counted once;
+- the work: IdempotentRun with purchase_answer, as PurchaseView runs them, answering with the
+  bytes IdempotentRun stored (or replayed);
 - refusals: problems.exception_handler, DRF's EXCEPTION_HANDLER.
 
 It takes only requests it can answer exactly as the view would and passes any other one on to
