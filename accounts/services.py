@@ -14,7 +14,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet, prefetch_related_objects
 from django.utils import timezone
 
 from loyalty.base.caching import ProcessCache
@@ -68,13 +68,38 @@ def clean_member_number(number) -> str:
     return number
 
 
-def member_by_number(number: str, *, for_update: bool = False) -> Member:
+def member_by_number(number: str) -> Member:
     number = clean_member_number(number)
     queryset = Member.objects.select_related("user", "tier")
     try:
         return queryset.get(member_number=number)
     except Member.DoesNotExist:
         raise MemberNotFound() from None
+
+
+# --- row locks ---------------------------------------------------------------------------------
+#
+# A member's row is locked alone, then what it points to is read. Under READ COMMITTED a SELECT
+# ... FOR UPDATE that waited for the lock re-reads only the locked row: a joined row read with it
+# (the tier, the user) is the one of before the wait, or none at all, so a member whose tier
+# changed meanwhile came back with the new tier_id and NULL tier columns.
+
+
+def members_locked(members: QuerySet, related: tuple[str, ...] = ()) -> list[Member]:
+    """The queryset's members with their rows locked, in id order (the one lock order of every
+    writer of several members), and `related` ("user", "tier") read after the lock."""
+    locked = list(members.select_for_update().order_by("pk"))
+    if related:
+        prefetch_related_objects(locked, *related)
+    return locked
+
+
+def member_locked(member_id: int, related: tuple[str, ...] = ()) -> Member:
+    """The member with their row locked and `related` read after the lock (MemberNotFound)."""
+    found = members_locked(Member.objects.filter(pk=member_id), related)
+    if not found:
+        raise MemberNotFound()
+    return found[0]
 
 
 # --- birthdays ---------------------------------------------------------------------------------

@@ -2,6 +2,7 @@ from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.core import hooks
+from notifications.kinds import EmailKind, email_kind_register
 
 
 class FeedbackConfig(AppConfig):
@@ -23,3 +24,4 @@ class FeedbackConfig(AppConfig):
                 (hooks.Step("survey_round", "feedback.jobs.survey_round", atomic=False),),
             )
         )
+        email_kind_register(EmailKind("escalation", render="feedback.services.escalation_emails"))

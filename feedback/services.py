@@ -17,16 +17,21 @@ import re
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.mail import EmailMessage
 from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from accounts.errors import MemberNotActive
 from accounts.models import Member
 from loyalty.base.errors import InvalidInput, NotAllowed
+from loyalty.base.text import plain_text
 from loyalty.core.errors import PurchaseNotFound
 from loyalty.core.ledger import points_credit
 from loyalty.core.models import LedgerEntry, Purchase
+from notifications.outbox import email_enqueue
 from notifications.services import message_send
 
 from .errors import (
@@ -163,8 +168,6 @@ def feedback_file(
 
 
 def item_url(item: FeedbackItem) -> str:
-    from django.urls import reverse
-
     return settings.SITE_URL + reverse("feedback:item", args=[item.pk])
 
 
@@ -461,11 +464,8 @@ def _escalate(item_ids: list[int], *, reason: str, at: datetime) -> list[int]:
     if not item_ids:
         return []
     FeedbackItem.objects.filter(pk__in=item_ids).update(escalated_at=at, escalation_reason=reason)
-    # (imported here: the tasks module imports this one)
-    from .tasks import feedback_escalation_email_task
-
     for item_id in item_ids:
-        transaction.on_commit(lambda item_id=item_id: feedback_escalation_email_task.delay(item_id))
+        email_enqueue(kind="escalation", object_id=item_id)
     return item_ids
 
 
@@ -495,33 +495,32 @@ def managers() -> list:
     return in_group or list(users.filter(is_superuser=True))
 
 
-def escalation_email_send(*, item_id: int) -> bool:
-    """E-mail the managers about one escalated item, each in their own language (a manager
-    without one reads the site's): one e-mail per language, to all who read it."""
-    from django.core.mail import send_mail
-    from django.template.loader import render_to_string
-    from django.urls import reverse
-
+def escalation_emails(item_id: int) -> list[EmailMessage]:
+    """The escalation's e-mails to the managers (the "escalation" kind of the outbox), each in
+    their own language (a manager without one reads the site's): one e-mail per language, to all
+    who read it. What the member wrote is plain text there."""
     item = FeedbackItem.objects.select_related("member__user").filter(pk=item_id).first()
     recipients = managers()
     if item is None or item.escalated_at is None or not recipients:
-        return False
+        return []
     by_language: dict[str, set[str]] = {}
     for user in recipients:
         by_language.setdefault(user.language or settings.LANGUAGE_CODE, set()).add(user.email)
     context = {
         "item": item,
+        "text": plain_text(item.text),
         "admin_url": settings.SITE_URL
         + reverse("admin:feedback_feedbackitem_change", args=[item.pk]),
     }
-    for language, emails in sorted(by_language.items()):
+    emails = []
+    for language, addresses in sorted(by_language.items()):
         with translation.override(language):
             reasons = {"severe": _("severe"), "overdue": _("overdue")}
             context["reason"] = reasons.get(item.escalation_reason, item.escalation_reason)
             subject = render_to_string("feedback/escalation_subject.txt", context).strip()
             body = render_to_string("feedback/escalation_body.txt", context)
-        send_mail(" ".join(subject.split()), body, None, sorted(emails))
-    return True
+        emails.append(EmailMessage(" ".join(subject.split()), body, to=sorted(addresses)))
+    return emails
 
 
 def items_overdue(now: datetime | None = None):

@@ -4,13 +4,14 @@ from celery import shared_task
 
 from loyalty.core.jobs import job_run
 from loyalty.core.models import JobRun
-
-from .services import escalation_email_send
+from notifications.outbox import email_send_for
 
 
 @shared_task(acks_late=True, ignore_result=True)
 def feedback_escalation_email_task(item_id: int) -> None:
-    escalation_email_send(item_id=item_id)
+    """Sent before the outbox (an escalation still in the broker at the upgrade): the outbox's
+    attempt for the item."""
+    email_send_for(kind="escalation", create=True, object_id=item_id)
 
 
 @shared_task(acks_late=True, ignore_result=True)

@@ -1,6 +1,8 @@
 from django.contrib import admin
 
-from .models import Message
+from loyalty.base.staff import ReadOnlyAdmin
+
+from .models import Message, OutgoingEmail
 
 
 @admin.register(Message)
@@ -16,3 +18,23 @@ class MessageAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+@admin.register(OutgoingEmail)
+class OutgoingEmailAdmin(ReadOnlyAdmin):
+    """The e-mail outbox: what went, what waits for its next attempt and why, what failed."""
+
+    list_display = ["created_at", "kind", "object_id", "status", "attempts", "next_attempt_at"]
+    list_filter = ["status", "kind"]
+    search_fields = ["=object_id", "=id"]
+    fields = [
+        "id",
+        "kind",
+        "object_id",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "sent_at",
+        "last_error",
+        "created_at",
+    ]

@@ -1,5 +1,7 @@
 """Messages the program sends a member: the one way it speaks to them (inbox and e-mail)."""
 
+import uuid
+
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -33,3 +35,49 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return self.subject
+
+
+class OutgoingEmail(models.Model):
+    """An e-mail that must leave the building: the outbox row, written in the transaction that
+    caused it (a message, an invitation, an escalation), so a broker or mail server that is down
+    delays it and never loses it. The dispatcher (notifications.outbox) sends it at least once;
+    its id is the Message-ID of what it sends, so a receiver sees it sent twice as one. What it
+    says is rendered when it is sent, in the reader's language, from `kind` and `object_id`."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # What it is about: "message" (a Message), "invitation" (a referral Invitation),
+    # "escalation" (a feedback item), rendered by the kind's registered function.
+    kind = models.CharField(_("kind"), max_length=40)
+    object_id = models.PositiveBigIntegerField(_("object id"))
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.PENDING
+    )
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    # When it is due; while an attempt runs, the end of its lease.
+    next_attempt_at = models.DateTimeField(_("next attempt at"), default=timezone.now)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("outgoing e-mail")
+        verbose_name_plural = _("outgoing e-mails")
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "object_id"], name="email_once_per_object")
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                name="email_pending_by_due",
+                condition=models.Q(status="pending"),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.object_id}"

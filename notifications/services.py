@@ -1,17 +1,22 @@
-"""message_send(): render a message in the member's language, keep it, e-mail it after commit.
+"""message_send(): render a message in the member's language, keep it, and e-mail it through
+the outbox (notifications.outbox: written with the message, sent at least once after commit).
 
 Templates live in templates/notifications/<kind>/subject.txt and body.txt and are rendered
 with translation switched to the member's language. A dedupe_key makes a message at most once
-per member and kind (a job run twice, a retried task); e-mail is sent at most once per message.
+per member and kind (a job run twice, a retried task); its e-mail is one outbox row.
 """
 
 from __future__ import annotations
 
+from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
+from loyalty.base.text import plain_line
+
 from .models import Message
+from .outbox import email_enqueue, email_send_for
 
 
 def render_message(*, kind: str, language: str, context: dict) -> tuple[str, str]:
@@ -24,9 +29,10 @@ def render_message(*, kind: str, language: str, context: dict) -> tuple[str, str
 def message_send(
     member, kind: str, context: dict | None = None, *, dedupe_key: str = "", email: bool = True
 ) -> Message:
-    """Store a message for the member and e-mail it after commit (when they want e-mail)."""
+    """Store a message for the member and, when they want e-mail, its e-mail in the outbox."""
     user = member.user
-    name = user.first_name or user.email.split("@")[0]
+    # (the member wrote their name: one plain line in what goes out)
+    name = plain_line(user.first_name) or user.email.split("@")[0]
     context = {"member": member, "name": name, **(context or {})}
     subject, body = render_message(kind=kind, language=member.language, context=context)
     email_wanted = email and getattr(member, "email_messages", True)
@@ -46,25 +52,26 @@ def message_send(
             raise
         return Message.objects.get(member=member, kind=kind, dedupe_key=dedupe_key)
     if email_wanted:
-        # (imported here: the tasks module imports this one)
-        from .tasks import message_email_task
-
-        transaction.on_commit(lambda: message_email_task.delay(message.pk))
+        email_enqueue(kind="message", object_id=message.pk)
     return message
 
 
 def message_send_email(*, message_id: int) -> bool:
-    """E-mail a stored message once: claim it with a conditional UPDATE, then send."""
-    from django.core.mail import send_mail
+    """E-mail a stored message now, if its e-mail is still to go (the outbox's attempt)."""
+    return email_send_for(kind="message", object_id=message_id)
 
-    claimed = Message.objects.filter(
-        pk=message_id, emailed_at__isnull=True, email_wanted=True
-    ).update(emailed_at=timezone.now())
-    if not claimed:
-        return False
-    message = Message.objects.select_related("member__user").get(pk=message_id)
-    send_mail(message.subject, message.body, None, [message.member.user.email])
-    return True
+
+def message_emails(message_id: int) -> list[EmailMessage]:
+    """The e-mail of a stored message (the "message" kind of the outbox): none if the member no
+    longer wants e-mail or the message is gone."""
+    message = Message.objects.select_related("member__user").filter(pk=message_id).first()
+    if message is None or not message.email_wanted or not message.member.email_messages:
+        return []
+    return [EmailMessage(message.subject, message.body, to=[message.member.user.email])]
+
+
+def message_emailed(message_id: int, at) -> None:
+    Message.objects.filter(pk=message_id, emailed_at__isnull=True).update(emailed_at=at)
 
 
 def messages_mark_read(*, member, message_ids: list[int] | None = None) -> int:

@@ -2,6 +2,7 @@ from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.core import hooks
+from notifications.kinds import EmailKind, email_kind_register
 
 
 class ReferralsConfig(AppConfig):
@@ -25,4 +26,11 @@ class ReferralsConfig(AppConfig):
         hooks.job_steps_add(
             "expiry",
             hooks.Step("expire_referrals", "referrals.jobs.referrals_expiry", atomic=False),
+        )
+        email_kind_register(
+            EmailKind(
+                "invitation",
+                render="referrals.invitations.invitation_emails",
+                sent="referrals.invitations.invitation_sent",
+            )
         )

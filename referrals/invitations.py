@@ -8,14 +8,17 @@ from datetime import datetime
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
+from django.core.mail import EmailMessage
 from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.errors import MemberNotActive
 from accounts.models import Member, User
+from accounts.services import member_locked
 from loyalty.base.errors import InvalidInput
+from loyalty.base.text import plain_line
+from notifications.outbox import email_enqueue, email_send_for
 from notifications.services import render_message
 
 from .emails import canonical_email
@@ -53,9 +56,7 @@ def referral_invite(
     canonical = canonical_email(email)
     now = now or timezone.now()
     # The member's row lock makes two invitations at once queue up, so the daily cap holds.
-    locked = (
-        Member.objects.select_for_update(of=("self",)).select_related("user").get(pk=referrer.pk)
-    )
+    locked = member_locked(referrer.pk, related=("user",))
     if locked.status == Member.Status.CLOSED:
         raise MemberNotActive()
     if canonical == canonical_email(locked.user.email):
@@ -76,28 +77,30 @@ def referral_invite(
         or User.objects.filter(email__iexact=email, member__isnull=False).exists()
     )
     if not is_member:
-        # (imported here: the tasks module imports this one)
-        from .tasks import invitation_email_task
-
-        transaction.on_commit(lambda: invitation_email_task.delay(invitation.pk))
+        email_enqueue(kind="invitation", object_id=invitation.pk)
     return invitation
 
 
 def invitation_send_email(*, invitation_id: int) -> bool:
-    """E-mail an invitation once: claim it with a conditional UPDATE, then send."""
-    claimed = Invitation.objects.filter(pk=invitation_id, sent_at__isnull=True).update(
-        sent_at=timezone.now()
+    """E-mail an invitation now, if its e-mail is still to go (the outbox's attempt)."""
+    return email_send_for(kind="invitation", object_id=invitation_id)
+
+
+def invitation_emails(invitation_id: int) -> list[EmailMessage]:
+    """The invitation's e-mail (the "invitation" kind of the outbox), in the referrer's
+    language. The referrer's name is member-written and goes to any address: one plain line."""
+    invitation = (
+        Invitation.objects.select_related("referrer__user").filter(pk=invitation_id).first()
     )
-    if not claimed:
-        return False
-    invitation = Invitation.objects.select_related("referrer__user").get(pk=invitation_id)
+    if invitation is None:
+        return []
     referrer = invitation.referrer
     code = referral_code_ensure(member=referrer)
     subject, body = render_message(
         kind="referral_invitation",
         language=referrer.language,
         context={
-            "referrer_name": referrer.display_name,
+            "referrer_name": plain_line(referrer.display_name),
             "join_url": join_url(code.code),
             "code": code.display_code,
             "vouched": invitation.vouched,
@@ -107,5 +110,8 @@ def invitation_send_email(*, invitation_id: int) -> bool:
             "currency": settings.LOYALTY_CURRENCY,
         },
     )
-    send_mail(subject, body, None, [invitation.email])
-    return True
+    return [EmailMessage(subject, body, to=[invitation.email])]
+
+
+def invitation_sent(invitation_id: int, at) -> None:
+    Invitation.objects.filter(pk=invitation_id, sent_at__isnull=True).update(sent_at=at)

@@ -68,6 +68,7 @@ from django.utils import timezone
 
 from accounts.errors import MemberNotActive
 from accounts.models import Member
+from accounts.services import member_locked
 from loyalty.base.errors import InvalidInput, NotAllowed
 from loyalty.core.errors import InvalidPoints
 from loyalty.core.ledger import points_credit, points_reverse
@@ -407,11 +408,7 @@ def _qualify(*, referral: Referral, purchase: Purchase) -> Referral | None:
 
 def _pay(*, referral: Referral, friend: Member, at: datetime) -> None:
     """Both bonuses, in the transaction that made the referral qualified."""
-    referrer = (
-        Member.objects.select_for_update(of=("self",))
-        .select_related("user")
-        .get(pk=referral.referrer_id)
-    )
+    referrer = member_locked(referral.referrer_id, related=("user",))
     friend_points = settings.REFERRAL_BONUS_FRIEND
     referrer_points = settings.REFERRAL_BONUS_REFERRER
     if friend_points > 0:

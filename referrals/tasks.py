@@ -1,8 +1,10 @@
 from celery import shared_task
 
-from .invitations import invitation_send_email
+from notifications.outbox import email_send_for
 
 
 @shared_task(acks_late=True, ignore_result=True)
 def invitation_email_task(invitation_id: int) -> None:
-    invitation_send_email(invitation_id=invitation_id)
+    """Sent before the outbox (an invitation still in the broker at the upgrade): the outbox's
+    attempt for the invitation."""
+    email_send_for(kind="invitation", create=True, object_id=invitation_id)

@@ -5,13 +5,13 @@ occasion on 28 February in other years. After downtime a run also does the occas
 LOYALTY_JOB_CATCHUP_DAYS days (7) that were missed; that window is shorter than a year, so it
 never holds two of a member's occasions: nobody is paid two years at once.
 
-A batch (see loyalty/jobs.py) pays set-based, in its one transaction: it reads its candidates and
-the grants they already have, locks only the members still to pay (id order), checks again under
-the lock, inserts the OccasionGrant rows (unique per member, occasion and year: the database's
-"once"), credits the points of all of them at once (loyalty.core.services.points_credit_many, kind
-`gift`, cause: the grant), and sends each member a card in their language
-(notifications.message_send, dedupe key per year). A voucher gift (birthday) goes through the
-catalogue's own services, per member.
+A batch (see loyalty/core/jobs.py) pays set-based, in its one transaction: it reads its
+candidates and the grants they already have, locks only the members still to pay (id order),
+checks again under the lock, inserts the OccasionGrant rows (unique per member, occasion and
+year: the database's "once"), credits the points of all of them at once
+(loyalty.core.ledger.points_credit_many, kind `gift`, cause: the grant), and sends each member a
+card in their language (notifications.message_send, dedupe key per year). A voucher gift
+(birthday) goes through the catalogue's own services, per member.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from django.db import transaction
 from django.db.models import Q
 
 from accounts.models import Member
+from accounts.services import members_locked
 from loyalty.base.errors import LoyaltyError
 from loyalty.core.jobs import Counts, keyset
 from loyalty.core.ledger import Credit, points_credit, points_credit_many
@@ -120,12 +121,9 @@ def _lock_unpaid(occasion: str, due: dict[int, date]) -> list[Member]:
     todo = _unpaid(occasion, due)
     if not todo:
         return []
-    members = list(
-        Member.objects.select_for_update(of=("self",))
-        .select_related("user", "tier")
-        .filter(pk__in=list(todo))
-        .exclude(status=Member.Status.CLOSED)
-        .order_by("pk")
+    members = members_locked(
+        Member.objects.filter(pk__in=list(todo)).exclude(status=Member.Status.CLOSED),
+        related=("user", "tier"),
     )
     still = _unpaid(occasion, {m.pk: due[m.pk] for m in members})
     return [m for m in members if m.pk in still]

@@ -20,8 +20,9 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from accounts.errors import MemberNotActive, MemberNotFound
+from accounts.errors import MemberNotActive
 from accounts.models import Member, Partner
+from accounts.services import member_locked
 from loyalty.core.ledger import points_debit, points_reverse
 from webhooks.services import event_emit
 
@@ -84,12 +85,7 @@ def reward_redeem(
 ) -> Redemption:
     """Spend points on a reward and issue its voucher; refusals change nothing."""
     at = at or timezone.now()
-    try:
-        locked = (
-            Member.objects.select_for_update(of=("self",)).select_related("tier").get(pk=member.pk)
-        )
-    except Member.DoesNotExist:
-        raise MemberNotFound() from None
+    locked = member_locked(member.pk, related=("tier",))
     reward = Reward.objects.select_related("min_tier").filter(pk=reward.pk).first()
     if reward is None:
         raise RewardNotFound()

@@ -23,6 +23,8 @@ from loyalty.base.prepared import PreparedSQL
 
 from . import hooks
 from .models import Tier
+from .selectors import tiers_by_rank
+from .tiers import tier_copy
 
 
 @dataclass(frozen=True)
@@ -46,17 +48,22 @@ class Buyer:
 def member_for_purchase(number: str) -> Buyer:
     """The member with this number, found to record a purchase: one statement.
 
-    It reads the member with their tier (the earn multiplier, the upgrade check) but not the
-    user, which a purchase does not need, and for each purchase hook that says when it applies
-    (PurchaseHook.applies) whether it does for this member. On PostgreSQL the member's row is
-    locked too (FOR NO KEY UPDATE, as the purchase's balance UPDATE would lock it a moment
-    later): every ledger write changes the balance under that lock, so a statement run after
-    this one sees all of the member's entries, and purchase_record counts the tier points in
-    its own statement.
+    It reads the member (not the user, which a purchase does not need) and, for each purchase
+    hook that says when it applies (PurchaseHook.applies), whether it does for this member. On
+    PostgreSQL the member's row is locked too (FOR NO KEY UPDATE OF the member table alone, as
+    the purchase's balance UPDATE would lock it a moment later): every ledger write changes the
+    balance under that lock, so a statement run after this one sees all of the member's
+    entries, and purchase_record counts the tier points in its own statement.
+
+    The tier (the earn multiplier, the upgrade check) is read after the lock, by the id the
+    locked row holds, from this process's tiers (selectors.tiers_by_rank; a change staff make
+    applies within their 30 seconds, as for earning rules): a tier joined into the locking
+    statement could come back stale or empty after a wait for the lock, should the member's
+    tier change meanwhile (READ COMMITTED re-reads only the locked row).
 
     The partner API calls this on every purchase, so the SQL is built once per process (what
-    Member.objects.select_related("tier").annotate(...) compiles to, without compiling it every
-    time) and the values go through the fields' converters as the ORM's would.
+    Member.objects.annotate(...).select_for_update(no_key=True) compiles to, without compiling it
+    every time) and the values go through the fields' converters as the ORM's would.
     """
     number = clean_member_number(number)
     plan = _buyer_lookup_plan(connection.vendor)
@@ -72,17 +79,23 @@ def member_for_purchase(number: str) -> Buyer:
             value = convert(value, column, connection)
         row[position] = value
     member_end = len(plan.member_names)
-    tier_end = member_end + len(plan.tier_names)
-    db = connection.alias
-    member = Member.from_db(db, plan.member_names, row[:member_end])
-    if member.tier_id is None:
-        Member.tier.field.set_cached_value(member, None)
-    else:
-        member.tier = Tier.from_db(db, plan.tier_names, row[member_end:tier_end])
+    member = Member.from_db(connection.alias, plan.member_names, row[:member_end])
+    Member.tier.field.set_cached_value(member, _tier(member.tier_id))
     applying = {
-        name for name, applies in zip(plan.hook_names, row[tier_end:], strict=True) if applies
+        name for name, applies in zip(plan.hook_names, row[member_end:], strict=True) if applies
     }
     return Buyer(member, row_locked=plan.locks, hooks=plan.unconditional | applying)
+
+
+def _tier(tier_id: int | None) -> Tier | None:
+    """The member's tier by id, from this process's tiers (a copy: those are shared); one this
+    process has not seen yet (a tier made seconds ago elsewhere) from the database."""
+    if tier_id is None:
+        return None
+    for tier in tiers_by_rank():
+        if tier.pk == tier_id:
+            return tier_copy(tier)
+    return Tier.objects.get(pk=tier_id)
 
 
 @dataclass(frozen=True)
@@ -90,7 +103,6 @@ class _LookupPlan:
     statement: PreparedSQL
     locks: bool
     member_names: list[str]
-    tier_names: list[str]
     constants: dict  # the parameters of the hooks' expressions
     hook_names: list[str]  # the hooks whose `applies` is a column of the statement, in order
     unconditional: frozenset[str]  # the hooks that always run
@@ -102,18 +114,14 @@ def _buyer_lookup_plan(vendor: str) -> _LookupPlan:
     quote = connection.ops.quote_name
     member_table = quote(Member._meta.db_table)
     member_fields = Member._meta.concrete_fields
-    tier_fields = Tier._meta.concrete_fields
     columns = [f"{member_table}.{quote(f.column)}" for f in member_fields]
-    columns += [f"t.{quote(f.column)}" for f in tier_fields]
     conditional = [hook for hook in hooks.purchase_hooks() if hook.applies is not None]
     constants: dict = {}
     columns += [
         _member_expression_sql(hook.condition(), hook.name, constants) for hook in conditional
     ]
     sql = (
-        f"SELECT {', '.join(columns)} "
-        f"FROM {member_table} LEFT OUTER JOIN {quote(Tier._meta.db_table)} t "
-        f"ON t.{quote(Tier._meta.pk.column)} = {member_table}.{quote(Member.tier.field.column)} "
+        f"SELECT {', '.join(columns)} FROM {member_table} "
         f"WHERE {member_table}.{quote(Member._meta.get_field('member_number').column)} "
         "= %(number)s"
     )
@@ -121,10 +129,8 @@ def _buyer_lookup_plan(vendor: str) -> _LookupPlan:
     if locks:
         sql += f" FOR NO KEY UPDATE OF {member_table}"
     converters = []
-    for position, (field, alias) in enumerate(
-        [(f, Member._meta.db_table) for f in member_fields] + [(f, "t") for f in tier_fields]
-    ):
-        column = field.get_col(alias)
+    for position, field in enumerate(member_fields):
+        column = field.get_col(Member._meta.db_table)
         found = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
         if found:
             converters.append((position, found, column))
@@ -137,7 +143,6 @@ def _buyer_lookup_plan(vendor: str) -> _LookupPlan:
         constants=constants,
         locks=locks,
         member_names=[f.attname for f in member_fields],
-        tier_names=[f.attname for f in tier_fields],
         hook_names=[hook.name for hook in conditional],
         unconditional=frozenset(
             hook.name for hook in hooks.purchase_hooks() if hook.applies is None

@@ -46,7 +46,9 @@ def _function(target: Target) -> Callable[..., Any]:
 class PurchaseHook:
     """`target(purchase=...)` for each purchase recorded. `applies()`, if given, returns a boolean
     expression over accounts.Member (Exists(...) with OuterRef("pk"), say): for a buyer for whom
-    it is false, the hook is not run."""
+    it is false, the hook is not run. It is evaluated in the statement that locks the buyer's
+    row, with that statement's snapshot: it must be about what cannot change while a purchase
+    waits for the lock (having been referred is settled at enrolment)."""
 
     name: str
     target: Target

@@ -18,6 +18,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Member
+from accounts.services import members_locked
 from notifications.services import message_send
 from webhooks.services import event_emit, event_wanted
 
@@ -51,7 +52,7 @@ def tier_upgrade_if_earned(
     points = qualifying if qualifying is not None else qualifying_points(member_id=member.pk, at=at)
     reached = [tier for tier in higher if tier.qualifying_points <= points]
     # A copy: the cached tiers are shared by the process's threads.
-    best = _tier_copy(max(reached, key=lambda tier: tier.rank)) if reached else None
+    best = tier_copy(max(reached, key=lambda tier: tier.rank)) if reached else None
     if best is None:
         if (
             member.tier_grace_until is not None
@@ -78,7 +79,7 @@ def tier_upgrade_if_earned(
     return change
 
 
-def _tier_copy(tier: Tier) -> Tier:
+def tier_copy(tier: Tier) -> Tier:
     fields = Tier._meta.concrete_fields
     return Tier.from_db(
         tier._state.db,
@@ -176,12 +177,9 @@ def tier_review_batch(*, ids: list[int], day: date, run: JobRun | None = None) -
     counts.skipped = len(paused_below)
     if not changing:
         return counts
-    members = list(
-        Member.objects.select_for_update(of=("self",))
-        .select_related("user")
-        .filter(pk__in=changing)
-        .exclude(status=Member.Status.CLOSED)
-        .order_by("pk")
+    members = members_locked(
+        Member.objects.filter(pk__in=changing).exclude(status=Member.Status.CLOSED),
+        related=("user",),
     )
     points = qualifying_points_many(member_ids=[m.pk for m in members], at=at)
     started, cleared, extended = [], [], []

@@ -11,6 +11,7 @@ from django.urls import reverse
 from feedback import services
 from feedback.errors import FeedbackClosed
 from feedback.models import FeedbackAnswer
+from notifications.outbox import email_send_for
 from tests.feedback.admin_helpers import CHANGELIST, T0, _answer, _messages, _url, travel
 
 # --- the item's page: triage through services ---------------------------------------------------
@@ -196,7 +197,7 @@ def test_the_escalation_email_links_to_the_item_in_the_admin(file_item, staff, m
     services.feedback_set_severity(item=item, severity="critical", staff_user=staff)
 
     # then
-    assert services.escalation_email_send(item_id=item.pk) is True
+    assert email_send_for(kind="escalation", object_id=item.pk) is True
     assert _url("change", item) in mail.outbox[-1].body
 
 
@@ -211,7 +212,7 @@ def test_each_manager_reads_the_escalation_in_their_own_language(file_item, staf
     mail.outbox.clear()
 
     # when
-    assert services.escalation_email_send(item_id=item.pk) is True
+    assert email_send_for(kind="escalation", object_id=item.pk) is True
 
     # then: one e-mail per language, each to those who read it
     sent = {tuple(message.to): message for message in mail.outbox}

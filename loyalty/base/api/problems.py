@@ -8,10 +8,12 @@ an HTML page or a traceback.
 """
 
 import logging
+import sys
 from http import HTTPStatus
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404, JsonResponse
+from django.shortcuts import render
 from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
@@ -19,6 +21,7 @@ from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
 from loyalty.base.errors import LoyaltyError
+from loyalty.base.outages import RETRY_AFTER_SECONDS, is_outage
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 TYPE_BASE = "https://loyalty.invalid/problems/"
@@ -133,13 +136,31 @@ class ApiProblemMiddleware:
 
 def server_error_response(request, exception) -> JsonResponse:
     """What an API request gets for an error nothing else handled: a problem, and a log entry
-    with the traceback (a 500), or a 413 for a body over the size limit."""
+    with the traceback (a 500); a 503 with Retry-After when a service is out of reach (the
+    database, Redis, the broker); a 413 for a body over the size limit."""
     if isinstance(exception, RequestDataTooBig):
         body = problem(413, "body_too_large", "The request body is too large.")
         return JsonResponse(body, status=413, content_type=PROBLEM_CONTENT_TYPE)
+    if is_outage(exception):
+        logger.warning(
+            "%s %s: a service is out of reach: %r", request.method, request.path, exception
+        )
+        return unavailable_response()
     logger.error("Unhandled error in %s %s", request.method, request.path, exc_info=exception)
     body = problem(500, "server_error", "Something went wrong on our side; it is logged.")
     return JsonResponse(body, status=500, content_type=PROBLEM_CONTENT_TYPE)
+
+
+def unavailable_response() -> JsonResponse:
+    body = problem(
+        503,
+        "service_unavailable",
+        "A service the program needs is out of reach for a moment; nothing was recorded. Try "
+        "again shortly (with the same Idempotency-Key).",
+    )
+    response = JsonResponse(body, status=503, content_type=PROBLEM_CONTENT_TYPE)
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
 
 
 # --- Django's error handlers (loyalty.urls): what Django answers before or around a view, such as
@@ -148,6 +169,9 @@ def server_error_response(request, exception) -> JsonResponse:
 
 def _site_or_api(status_code: int, code: str, detail: str, site_handler):
     def handler(request, exception=None):
+        if status_code == 500 and is_outage(sys.exc_info()[1]):
+            # (Django calls handler500 while it handles the exception)
+            return _unavailable(request)
         if request.path.startswith("/api/"):
             return JsonResponse(
                 problem(status_code, code, detail),
@@ -159,6 +183,16 @@ def _site_or_api(status_code: int, code: str, detail: str, site_handler):
         return site_handler(request, exception)
 
     return handler
+
+
+def _unavailable(request):
+    """503, a problem under /api/, the site's own page elsewhere (templates/503.html: it needs
+    neither the database nor Redis to render)."""
+    if request.path.startswith("/api/"):
+        return unavailable_response()
+    response = render(request, "503.html", status=503)
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
 
 
 bad_request = _site_or_api(400, "bad_request", "The request is malformed.", defaults.bad_request)
