@@ -191,11 +191,13 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # How long Redis keeps a message a worker took but did not acknowledge (acks_late) before it
-# hands it to another worker: a worker killed mid-task loses nothing. Nothing is scheduled with an
-# ETA or countdown beyond it. The environment may add options as JSON, e.g. tests use
+# hands it to another worker: a worker killed mid-task loses nothing, and a job batch it was
+# paying is redone (once: the batch's claim) within five minutes, not an hour. Every task takes
+# far less (a batch seconds, a webhook or an e-mail a timeout of seconds); nothing is scheduled
+# with an ETA or countdown beyond it. The environment may add options as JSON, e.g. tests use
 # '{"visibility_timeout": 3, "unacked_restore_interval": 1, "unacked_restore_throttle": 1}'.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": 3600,
+    "visibility_timeout": 300,
     **env.json("CELERY_BROKER_TRANSPORT_OPTIONS", default={}),
 }
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")

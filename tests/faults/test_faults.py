@@ -1,0 +1,225 @@
+"""Fault injection on a served stack (DEBUG off, throttling on, a Celery worker, a partner with
+a webhook endpoint): Redis killed during a stream of requests, PostgreSQL restarted, a worker
+killed in the middle of a job, a member's tier changing under their purchases. After each the
+ledger invariants hold, nothing that answered success is lost, and what must leave the building
+leaves it, once."""
+
+import os
+import signal
+import threading
+import time
+import uuid
+
+import pytest
+
+pytestmark = pytest.mark.faults
+
+
+def _wait_for(condition, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.5)
+    pytest.fail(f"{what} within {timeout} s")
+
+
+def _enrol(partner, email: str):
+    return partner.post("/api/v1/members/", {"email": email}, key=f"enrol-{email}")
+
+
+def _purchase(partner, number: str, external_id: str, amount: str = "10.00"):
+    body = {
+        "member_number": number,
+        "external_id": external_id,
+        "amount": amount,
+        "currency": "EUR",
+    }
+    return partner.post("/api/v1/purchases/", body, key=f"key-{external_id}")
+
+
+def test_redis_killed_during_a_stream_loses_nothing_and_everything_goes_out_once(stack, partner):
+    # given: a member to buy for
+    member = _enrol(partner, f"stream-{uuid.uuid4().hex[:6]}@example.com").json()
+    run = uuid.uuid4().hex[:6]
+    answers = {}
+
+    def stream(start: int, count: int) -> None:
+        for i in range(start, start + count):
+            external_id = f"R-{run}-{i}"
+            if i % 5 == 0:  # an enrolment now and then: its welcome e-mail must go out too
+                response = _enrol(partner, f"r{run}-{i}@example.com")
+            else:
+                response = _purchase(partner, member["member_number"], external_id)
+            answers[external_id] = response.status_code if response is not None else None
+
+    # when: requests before, during and after an outage of Redis (broker and throttle cache)
+    stream(0, 20)
+    stack.redis.kill()
+    stream(20, 30)
+    stack.redis.start()
+    stream(50, 20)
+    # then: every request answered, and none with a 500 (the throttle fails open, the broker's
+    # outage only delays what it carries)
+    assert set(answers.values()) <= {201}, answers
+    purchases = stack.postgres.scalar(
+        "SELECT count(*) FROM loyalty_purchase WHERE external_id LIKE %s", (f"R-{run}-%",)
+    )
+    assert purchases == sum(1 for i in range(70) if i % 5)
+    # and once the dispatcher has run, every webhook event and every e-mail went out, once each
+    stack.dispatch()
+    events = stack.postgres.scalar("SELECT count(*) FROM webhooks_webhookevent")
+    _wait_for(lambda: len(stack.receiver.events) >= events, 60, "the webhook events")
+    assert set(stack.receiver.events.values()) == {1}
+    emails = stack.postgres.scalar("SELECT count(*) FROM notifications_outgoingemail")
+    _wait_for(
+        lambda: (
+            stack.postgres.scalar(
+                "SELECT count(*) FROM notifications_outgoingemail WHERE status = 'sent'"
+            )
+            == emails
+        ),
+        60,
+        "the e-mails",
+    )
+    assert set(stack.mails().values()) == {1}
+    assert len(stack.mails()) >= 14  # the welcome e-mail of each enrolment
+    assert stack.ledger_problems() == ""
+
+
+def test_postgres_restarted_answers_503_then_retries_take_effect_once(stack, partner):
+    # given
+    member = _enrol(partner, f"pg-{uuid.uuid4().hex[:6]}@example.com").json()
+    run = uuid.uuid4().hex[:6]
+    ids = [f"P-{run}-{i}" for i in range(30)]
+    answers = {}
+    # when: PostgreSQL stops in the middle of a stream, and comes back
+    for i, external_id in enumerate(ids):
+        if i == 10:
+            stack.postgres.stop("fast")
+        if i == 20:
+            stack.postgres.start()
+        response = _purchase(partner, member["member_number"], external_id)
+        answers[external_id] = response
+    # then: during the outage a 503 problem with Retry-After, never a 500
+    statuses = {external_id: r.status_code for external_id, r in answers.items()}
+    assert set(statuses.values()) <= {201, 503}, statuses
+    unavailable = [r for r in answers.values() if r.status_code == 503]
+    assert unavailable, "the outage did not show"
+    assert all(r.json()["code"] == "service_unavailable" for r in unavailable)
+    assert all(r.headers["Retry-After"] == "30" for r in unavailable)
+    # when: the partner retries every request, with the same keys
+    retried = {
+        external_id: _purchase(partner, member["member_number"], external_id) for external_id in ids
+    }
+    # then: each purchase exactly once
+    assert {r.status_code for r in retried.values()} == {201}
+    for external_id in ids:
+        assert (
+            stack.postgres.scalar(
+                "SELECT count(*) FROM loyalty_purchase WHERE external_id = %s", (external_id,)
+            )
+            == 1
+        )
+    balance = stack.postgres.scalar(
+        "SELECT points_balance FROM accounts_member WHERE member_number = %s",
+        (member["member_number"],),
+    )
+    assert balance == 10 * len(ids)
+    assert stack.ledger_problems() == ""
+
+
+def test_a_worker_killed_in_the_middle_of_a_job_is_relieved_and_pays_once(stack):
+    # given: members whose anniversary is the job's day, and a slow worker (a second a member)
+    members = 6
+    stack.python(
+        "from datetime import date\n"
+        "from loyalty.core.enrolment import member_enroll\n"
+        f"for n in range({members}):\n"
+        "    member_enroll(email=f'job{n}@example.com', joined_on=date(2015 + n, 3, 1))\n"
+    )
+    stack.stop_workers()
+    slow = stack.start_worker(LOYALTY_JOB_BATCH_DELAY=1.0, LOG_LEVEL="INFO")
+    # when: the job starts through the broker, and the worker is killed in its first batch
+    stack.manage(
+        "run_job", "anniversary", "--date", "2026-03-01", "--via-broker", LOYALTY_JOB_BATCH_SIZE=3
+    )
+    _wait_for(
+        lambda: "batch 1/2" in slow.log_path.read_text(errors="replace"), 60, "the first batch"
+    )
+    time.sleep(1.0)
+    os.killpg(slow.pid, signal.SIGKILL)
+    slow.wait(15)
+    started = time.monotonic()
+    stack.start_worker()
+    # then: the new worker takes the batch over once its message comes back, and the run ends
+    _wait_for(
+        lambda: stack.postgres.scalar(
+            "SELECT count(*) FROM loyalty_jobrun WHERE name = 'anniversary' "
+            "AND finished_at IS NOT NULL"
+        ),
+        120,
+        "the anniversary run to finish",
+    )
+    assert time.monotonic() - started < 120
+    errors, planned, done = (
+        stack.postgres.scalar(f"SELECT {column} FROM loyalty_jobrun WHERE name = 'anniversary'")
+        for column in ("errors", "batches_planned", "batches_done")
+    )
+    assert (errors, planned, done) == (0, 2, 2)
+    assert stack.postgres.scalar("SELECT count(*) FROM rewards_occasiongrant") == members
+    assert (
+        stack.postgres.scalar("SELECT count(DISTINCT member_id) FROM rewards_occasiongrant")
+        == members
+    )
+    assert stack.ledger_problems() == ""
+
+
+def test_a_tier_changing_under_a_members_purchases_never_answers_500(stack, partner):
+    # given
+    member = _enrol(partner, f"race-{uuid.uuid4().hex[:6]}@example.com").json()
+    run = uuid.uuid4().hex[:6]
+    stop = threading.Event()
+    tiers = list(stack.tiers.values())
+
+    def move_tiers():
+        connection = stack.postgres.connect()
+        connection.autocommit = True
+        with connection.cursor() as cursor:
+            n = 0
+            while not stop.is_set():
+                cursor.execute("BEGIN")
+                cursor.execute(
+                    "SELECT id FROM accounts_member WHERE member_number = %s FOR UPDATE",
+                    (member["member_number"],),
+                )
+                cursor.execute(
+                    "UPDATE accounts_member SET tier_id = %s WHERE member_number = %s",
+                    (tiers[n % len(tiers)], member["member_number"]),
+                )
+                time.sleep(0.02)
+                cursor.execute("COMMIT")
+                n += 1
+        connection.close()
+
+    mover = threading.Thread(target=move_tiers)
+    mover.start()
+    # when: purchases from four tills while the member's tier keeps changing
+    statuses = []
+
+    def till(t: int) -> None:
+        for i in range(15):
+            response = _purchase(partner, member["member_number"], f"T-{run}-{t}-{i}")
+            statuses.append(response.status_code if response is not None else None)
+
+    tills = [threading.Thread(target=till, args=(t,)) for t in range(4)]
+    for thread in tills:
+        thread.start()
+    for thread in tills:
+        thread.join(120)
+    stop.set()
+    mover.join(30)
+    # then
+    assert statuses and set(statuses) == {201}, statuses
+    assert stack.ledger_problems() == ""
