@@ -29,7 +29,7 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "te
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "loyalty.admin_config.StaffAdminConfig",  # django.contrib.admin, a second factor for staff
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -40,6 +40,10 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
+    "django_prometheus",
+    "django_guid",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "axes",
     "accounts",
     "loyalty.core",
@@ -52,6 +56,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First and last: requests, responses and their latency for /metrics (django-prometheus).
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    # A request id for the logs (X-Request-ID, taken from the proxy or made here).
+    "django_guid.middleware.guid_middleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -59,13 +67,18 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After auth: whether the staff user passed the second factor (request.user.is_verified).
+    "django_otp.middleware.OTPMiddleware",
+    # A Content-Security-Policy for the staff pages.
+    "loyalty.base.security.AdminSecurityMiddleware",
     # After LocaleMiddleware and auth: a logged-in member's own language, security headers.
     "members.middleware.MemberMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "loyalty.base.api.problems.ApiProblemMiddleware",
-    # Last, as django-axes asks: turns a locked-out login into its lockout page.
+    # Last but one, as django-axes asks: turns a locked-out login into its lockout page.
     "axes.middleware.AxesMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 # The partner API (/api/v1/) has a shorter chain of its own (loyalty.base.api.handlers): partners
@@ -73,11 +86,16 @@ MIDDLEWARE = [
 # of no use there. Last, the purchase lane answers the commonest request without DRF's dispatch
 # (LOYALTY_PURCHASE_LANE=false leaves it out: to measure it, or to rule it out).
 API_MIDDLEWARE = [
+    # First and last: requests, responses and their latency for /metrics (django-prometheus).
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    # A request id for the logs (X-Request-ID, taken from the proxy or made here).
+    "django_guid.middleware.guid_middleware",
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "loyalty.base.api.problems.ApiProblemMiddleware",
 ]
+API_MIDDLEWARE.append("django_prometheus.middleware.PrometheusAfterMiddleware")
 if env.bool("LOYALTY_PURCHASE_LANE", default=True):
     API_MIDDLEWARE.append("loyalty.core.api.lane.PurchaseLaneMiddleware")
 
@@ -164,6 +182,7 @@ LOGOUT_REDIRECT_URL = "members:home"
 # django-axes throttles logins (member site and admin): after AXES_FAILURE_LIMIT failures for
 # one e-mail address from one IP address, that pair is locked out for the cool-off time.
 AUTHENTICATION_BACKENDS = [
+    "members.auth.AddressThrottleBackend",
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
@@ -180,6 +199,12 @@ AXES_VERBOSE = False
 # are (0: clients connect directly and REMOTE_ADDR is theirs).
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 AXES_CLIENT_IP_CALLABLE = "members.auth.client_ip"
+# Staff log in to the admin with a second factor (a TOTP app; `manage.py staff_otp_add EMAIL`
+# gives them one): required unless DEBUG is on, where the demo's staff user logs in without.
+LOYALTY_STAFF_OTP = env.bool("LOYALTY_STAFF_OTP", default=not DEBUG)
+# Password spraying (many accounts tried from one address): after this many failed logins from
+# one address within an hour, every login from it is refused until the hour is over.
+LOYALTY_LOGIN_FAILURES_PER_ADDRESS = env.int("LOYALTY_LOGIN_FAILURES_PER_ADDRESS", default=30)
 
 # Celery: a Redis broker when REDIS_URL is set, otherwise tasks run eagerly in process.
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -190,6 +215,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# The beat records every send at once (not every 3 minutes): /readyz reads its last tick there.
+CELERY_BEAT_SYNC_EVERY = 1
 # How long Redis keeps a message a worker took but did not acknowledge (acks_late) before it
 # hands it to another worker: a worker killed mid-task loses nothing, and a job batch it was
 # paying is redone (once: the batch's claim) within five minutes, not an hour. Every task takes
@@ -235,6 +262,8 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
 }
+# /metrics asks for `Authorization: Bearer <token>` when this is set (set it in production).
+LOYALTY_METRICS_TOKEN = env.str("LOYALTY_METRICS_TOKEN", default="")
 # Requests per API key (None turns throttling off).
 LOYALTY_API_RATE = env.str("LOYALTY_API_RATE", default="6000/minute") or None
 # Request bodies above this size are refused (413) before they are parsed.
@@ -310,11 +339,37 @@ FEEDBACK_THANKS_POINTS = env.int("FEEDBACK_THANKS_POINTS", default=100)
 FEEDBACK_MANAGERS_GROUP = env.str("FEEDBACK_MANAGERS_GROUP", default="Managers")
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 
+# Logs on standard error, each line with the request's id (X-Request-ID: the proxy's, or made
+# here and sent back); LOG_FORMAT=json makes them one JSON object a line (docker-compose.yml).
+DJANGO_GUID = {"GUID_HEADER_NAME": "X-Request-ID", "VALIDATE_GUID": False, "RETURN_HEADER": True}
+LOG_FORMAT = env.str("LOG_FORMAT", default="text")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"request_id": {"()": "django_guid.log_filters.CorrelationId"}},
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(correlation_id)s] %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(correlation_id)s %(message)s",
+            "rename_fields": {
+                "asctime": "time",
+                "levelname": "level",
+                "name": "logger",
+                "correlation_id": "request_id",
+            },
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["request_id"],
+            "formatter": "json" if LOG_FORMAT == "json" else "text",
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # (django-guid says at INFO, on every request, that it made an id: not worth a line)
+    "loggers": {"django_guid": {"level": "WARNING"}},
 }
 
 if not DEBUG:

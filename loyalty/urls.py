@@ -5,12 +5,17 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from django.views.static import serve
 
+from loyalty import ops
+
 handler400 = "loyalty.base.api.problems.bad_request"
 handler403 = "loyalty.base.api.problems.permission_denied"
 handler404 = "loyalty.base.api.problems.page_not_found"
 handler500 = "loyalty.base.api.problems.server_error"
 
 urlpatterns = [
+    path("healthz", ops.healthz, name="healthz"),
+    path("readyz", ops.readyz, name="readyz"),
+    path("metrics", ops.metrics, name="metrics"),
     path("admin/", admin.site.urls),
     path("api/", include(("loyalty.api_urls", "api"))),
     path("", include("feedback.urls")),

@@ -22,6 +22,8 @@ from accounts import services as account_services
 from accounts.models import Member, User, normalize_email
 from loyalty.base.web import NoColon
 
+from .auth import address_blocked
+
 NO_CHOICE = [("", "—")]
 
 
@@ -103,6 +105,15 @@ class LoginForm(NoColon, AuthenticationForm):
         max_length=254,
         widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True}),
     )
+
+    def clean(self):
+        # (the authentication backend refuses too; this says why)
+        if address_blocked(self.request):
+            raise forms.ValidationError(
+                _("Too many failed logins from your network. Please try again in an hour."),
+                code="address_blocked",
+            )
+        return super().clean()
 
 
 # --- e-mails with a one-time link ----------------------------------------------------------

@@ -31,6 +31,7 @@ from django.utils import timezone
 
 from accounts.errors import MemberNotActive, MemberNotFound
 from accounts.models import Member
+from loyalty.base import metrics
 from loyalty.base.errors import InvalidInput, NotAllowed, ReasonRequired
 
 from .errors import InsufficientPoints, InvalidPoints, InvalidPurchase, LedgerInconsistent
@@ -302,6 +303,8 @@ def points_debit(
     )
     _record_movements(entry, [(lot, -take) for lot, take in taken])
     member.points_balance = balance
+    if kind == LedgerEntry.Kind.SPEND:
+        transaction.on_commit(lambda: metrics.POINTS_SPENT.inc(points))
     return entry
 
 

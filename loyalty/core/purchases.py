@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from accounts.errors import MemberNotActive, PartnerNotActive
 from accounts.models import Member, Partner
+from loyalty.base import metrics
 from loyalty.base.money import clean_amount, clean_currency
 from loyalty.base.prepared import PreparedSQL
 from webhooks.models import WebhookEndpoint
@@ -281,7 +282,15 @@ def _purchase_write(
     for hook in hooks.purchase_hooks():
         if buyer.wants(hook):
             hook.run(purchase=purchase)
+    # (counted when the transaction commits: a purchase rolled back never happened)
+    transaction.on_commit(lambda: _count(calc.points))
     return PurchaseResult(purchase, entry, calc.points, calc.explanation, change)
+
+
+def _count(points: int) -> None:
+    metrics.PURCHASES.inc()
+    if points:
+        metrics.POINTS_EARNED.inc(points)
 
 
 def _purchase_insert_and_credit(

@@ -184,6 +184,7 @@ class Stack:
         self.queue = f"faults-{uuid.uuid4().hex[:8]}"
         self.web: subprocess.Popen | None = None
         self.workers: list[subprocess.Popen] = []
+        self.beat: subprocess.Popen | None = None
 
     def env(self, **extra) -> dict[str, str]:
         env = {
@@ -282,6 +283,21 @@ class Stack:
         worker.log_path = log_path
         return worker
 
+    def start_beat(self) -> None:
+        """Celery beat on the database schedule; it sends what is due at once and records it."""
+        command = [PYTHON, "-m", "celery", "-A", "loyalty", "beat", "-l", "INFO"]
+        command += ["--schedule", str(self.folder / "beat-schedule")]
+        log_path = self.folder / "beat.log"
+        log = log_path.open("ab")
+        self.beat = subprocess.Popen(
+            command, cwd=ROOT, env=self.env(), stdout=log, stderr=log, start_new_session=True
+        )
+        _wait(lambda: "beat: Starting" in log_path.read_text(errors="replace"), 60, "no beat")
+
+    def stop_beat(self) -> None:
+        _stop(self.beat)
+        self.beat = None
+
     def stop_workers(self) -> None:
         for worker in self.workers:
             _stop(worker)
@@ -293,6 +309,7 @@ class Stack:
     def stop(self) -> None:
         for worker in self.workers:
             _stop(worker)
+        _stop(self.beat)
         _stop(self.web)
         self.redis.kill()
         with contextlib.suppress(Exception):

@@ -11,6 +11,7 @@ import time
 import uuid
 
 import pytest
+import requests
 
 pytestmark = pytest.mark.faults
 
@@ -223,3 +224,81 @@ def test_a_tier_changing_under_a_members_purchases_never_answers_500(stack, part
     # then
     assert statuses and set(statuses) == {201}, statuses
     assert stack.ledger_problems() == ""
+
+
+# --- readiness ---------------------------------------------------------------------------------
+
+
+def _readiness(stack) -> tuple[int, dict]:
+    response = requests.get(stack.url("/readyz"), timeout=30)
+    return response.status_code, response.json()
+
+
+def _ready_again(stack) -> dict:
+    def ready():
+        status, body = _readiness(stack)
+        return body if status == 200 else None
+
+    return _wait_for(ready, 90, "/readyz did not say ready again")
+
+
+def _beat_last_ran(stack, minutes_ago: int) -> None:
+    """Moves the every-minute tasks' last send back (as if the beat had been away so long)."""
+    stack.python(
+        "from datetime import timedelta\n"
+        "from django.utils import timezone\n"
+        "from django_celery_beat.models import PeriodicTask\n"
+        "PeriodicTask.objects.filter(interval__every=1, interval__period='minutes').update("
+        f"last_run_at=timezone.now() - timedelta(minutes={minutes_ago}))\n"
+    )
+
+
+def test_readyz_names_each_dependency_that_is_stopped_and_says_ready_when_it_is_back(stack):
+    # given: the beat running (its every-minute tasks due at once), and a worker
+    _beat_last_ran(stack, 2)
+    stack.start_beat()
+    if not stack.workers:
+        stack.start_worker()
+    assert _ready_again(stack) == {
+        "ready": True,
+        "database": "ok",
+        "redis": "ok",
+        "worker": "ok",
+        "beat": "ok",
+    }
+    try:
+        # when: Redis stops; then: not ready, Redis named
+        stack.redis.kill()
+        status, body = _readiness(stack)
+        assert status == 503 and body["ready"] is False
+        assert body["redis"] != "ok" and body["database"] == "ok"
+        stack.redis.start()
+        _ready_again(stack)
+
+        # when: the worker stops; then: not ready, the worker named
+        stack.stop_workers()
+        status, body = _readiness(stack)
+        assert status == 503
+        assert body["worker"] != "ok" and body["redis"] == "ok" and body["database"] == "ok"
+        stack.start_worker()
+        _ready_again(stack)
+
+        # when: the beat stops and its every-minute tick is overdue; then: the beat named
+        stack.stop_beat()
+        _beat_last_ran(stack, 5)
+        status, body = _readiness(stack)
+        assert status == 503
+        assert body["beat"] != "ok" and body["worker"] == "ok" and body["database"] == "ok"
+        stack.start_beat()
+        _ready_again(stack)
+
+        # when: PostgreSQL stops; then: not ready, the database named
+        stack.postgres.stop("fast")
+        status, body = _readiness(stack)
+        assert status == 503 and body["database"] != "ok" and body["redis"] == "ok"
+        stack.postgres.start()
+        assert _ready_again(stack)["database"] == "ok"
+    finally:
+        if not stack.redis.answers():
+            stack.redis.start()
+        stack.stop_beat()

@@ -147,4 +147,8 @@ def test_the_admin_keeps_its_own_pages(client, staff_user):
 
     # then
     assert response.status_code == 200
-    assert "Content-Security-Policy" not in response
+    # its own policy: the admin's script files run (the member site's policy forbids scripts)
+    policy = response["Content-Security-Policy"]
+    assert "script-src 'self'" in policy
+    assert "script-src 'none'" not in policy
+    assert "frame-ancestors 'none'" in policy
