@@ -138,7 +138,14 @@ class PartnerApiKeyInline(admin.TabularInline):
 class PartnerForm(forms.ModelForm):
     class Meta:
         model = Partner
-        fields = ("name", "currency", "is_active")
+        fields = (
+            "name",
+            "currency",
+            "is_active",
+            "max_purchase_amount",
+            "max_points_per_purchase",
+            "max_points_redeemed_per_day",
+        )
 
     def clean_name(self):
         name = self.cleaned_data["name"].strip()
@@ -175,7 +182,16 @@ class PartnerAdmin(admin.ModelAdmin):
     def get_fields(self, request, obj=None):
         if obj is None:
             return ("name", "currency")
-        return ("name", "currency", "is_active", "created_at", "new_key")
+        return (
+            "name",
+            "currency",
+            "is_active",
+            "max_purchase_amount",
+            "max_points_per_purchase",
+            "max_points_redeemed_per_day",
+            "created_at",
+            "new_key",
+        )
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
@@ -189,9 +205,13 @@ class PartnerAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
-            fields = [name for name in form.changed_data if name in ("name", "is_active")]
-            if fields:
-                obj.save(update_fields=fields)
+            changes = {
+                name: form.cleaned_data[name]
+                for name in form.changed_data
+                if name in services.PARTNER_EDITABLE
+            }
+            if changes:
+                services.partner_update(partner=obj, changes=changes)
             return
         partner = services.partner_create(name=obj.name, currency=obj.currency)
         _copy_saved(obj, partner)

@@ -4,9 +4,12 @@ The user logs in with an e-mail address. A member is the loyalty profile of a us
 without a usable password (enrolled at a till) until the person claims the web account.
 """
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -199,6 +202,31 @@ class Partner(models.Model):
         help_text=_("ISO 4217 code of the amounts this partner reports."),
     )
     is_active = models.BooleanField(_("active"), default=True)
+    # Sanity limits: what one partner (one leaked key) can do to the program. Beyond them a
+    # request is refused and staff are alerted (loyalty.core.anomalies).
+    max_purchase_amount = models.DecimalField(
+        _("largest purchase amount"),
+        max_digits=12,
+        decimal_places=2,
+        default=Decimal("10000.00"),
+        validators=[MinValueValidator(Decimal("0.01"))],
+        help_text=_("A purchase above this amount is refused and staff are alerted."),
+    )
+    max_points_per_purchase = models.PositiveBigIntegerField(
+        _("most points per purchase"),
+        default=20000,
+        validators=[MinValueValidator(1)],
+        help_text=_("A purchase that would earn more points is refused and staff are alerted."),
+    )
+    max_points_redeemed_per_day = models.PositiveBigIntegerField(
+        _("most points redeemed a day"),
+        default=200000,
+        validators=[MinValueValidator(1)],
+        help_text=_(
+            "Points this partner may redeem for members in one day, all members together; "
+            "beyond it redemptions are refused and staff are alerted."
+        ),
+    )
     created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
 
     class Meta:

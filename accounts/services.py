@@ -366,6 +366,30 @@ def partner_create(*, name: str, currency: str | None = None) -> Partner:
         raise taken from None
 
 
+PARTNER_EDITABLE = (
+    "name",
+    "is_active",
+    "max_purchase_amount",
+    "max_points_per_purchase",
+    "max_points_redeemed_per_day",
+)
+
+
+@transaction.atomic
+def partner_update(*, partner: Partner, changes: dict) -> Partner:
+    """Staff's changes to a partner: its name, whether it is active, its sanity limits. The API
+    sees them within API_KEY_CACHE_SECONDS (each process caches a key with its partner)."""
+    unknown = set(changes) - set(PARTNER_EDITABLE)
+    if unknown:
+        raise InvalidInput(f"A partner's {', '.join(sorted(unknown))} cannot be changed.")
+    for name, value in changes.items():
+        setattr(partner, name, value)
+    partner.full_clean(validate_unique=False, validate_constraints=False)
+    partner.save(update_fields=list(changes))
+    api_key_cache_clear()
+    return partner
+
+
 @transaction.atomic
 def api_key_create(
     *, partner: Partner, name: str = "", created_by=None, raw_key: str | None = None

@@ -337,6 +337,13 @@ REFERRAL_JOIN_URL = env.str("REFERRAL_JOIN_URL", default="http://127.0.0.1:8000/
 # messages and e-mails.
 FEEDBACK_THANKS_POINTS = env.int("FEEDBACK_THANKS_POINTS", default=100)
 FEEDBACK_MANAGERS_GROUP = env.str("FEEDBACK_MANAGERS_GROUP", default="Managers")
+# Partners' sanity limits are set per partner by staff (the partner's admin page); a purchase
+# at this share of either limit (amount or points) is an anomaly staff hear of, and so are
+# points spent at another partner within these minutes of such a purchase. Alerts go to the
+# active staff of this group (or else the superusers), one per partner and kind an hour.
+LOYALTY_LARGE_PURCHASE_SHARE = env.float("LOYALTY_LARGE_PURCHASE_SHARE", default=0.5)
+LOYALTY_SPENT_ELSEWHERE_MINUTES = env.int("LOYALTY_SPENT_ELSEWHERE_MINUTES", default=30)
+LOYALTY_ALERTS_GROUP = env.str("LOYALTY_ALERTS_GROUP", default="Managers")
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 
 # Logs on standard error, each line with the request's id (X-Request-ID: the proxy's, or made

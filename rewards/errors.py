@@ -3,6 +3,7 @@
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.base.errors import LoyaltyError
+from loyalty.core.errors import OverLimit
 
 
 class RewardNotFound(LoyaltyError):
@@ -69,3 +70,10 @@ class VoucherCancelled(LoyaltyError):
     code = "voucher_cancelled"
     status = 409
     default_message = _("This voucher was cancelled.")
+
+
+class RedemptionsOverLimit(OverLimit):
+    code = "partner_redemptions_over_limit"
+    default_message = _(
+        "This partner's redemptions today would pass the points it may redeem in a day."
+    )

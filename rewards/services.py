@@ -17,12 +17,13 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Sum
 from django.utils import timezone
 
 from accounts.errors import MemberNotActive
 from accounts.models import Member, Partner
 from accounts.services import member_locked
+from loyalty.core.anomalies import spent_elsewhere_flag
 from loyalty.core.ledger import points_debit, points_reverse
 from webhooks.services import event_emit
 
@@ -30,6 +31,7 @@ from .errors import (
     LimitReached,
     OutOfStock,
     RedemptionNotCancellable,
+    RedemptionsOverLimit,
     RewardInactive,
     RewardNotFound,
     TierTooLow,
@@ -101,6 +103,8 @@ def reward_redeem(
         if not took:
             raise OutOfStock()
     cost = member_cost(reward=reward, member=locked)
+    if partner is not None:
+        _partner_daily_limit_check(partner=partner, member=locked, points=cost, at=at)
     redemption = Redemption.objects.create(
         member=locked,
         reward=reward,
@@ -135,7 +139,34 @@ def reward_redeem(
     }
     event_emit(event_type="points.spent", partner=partner, payload=payload)
     event_emit(event_type="reward.redeemed", partner=partner, payload=payload)
+    if partner is not None:
+        spent_elsewhere_flag(partner=partner, member=locked, points=cost, at=at)
     return redemption
+
+
+def _partner_daily_limit_check(*, partner: Partner, member: Member, points: int, at) -> None:
+    """A partner's redemptions in a day stay within its limit (one leaked key cannot drain
+    every member's points). The partner's row is locked alone (after the member's: the order
+    every redemption takes), so two tills cannot both pass the limit."""
+    limit = (
+        Partner.objects.select_for_update(no_key=True, of=("self",))
+        .values_list("max_points_redeemed_per_day", flat=True)
+        .get(pk=partner.pk)
+    )
+    day_start = timezone.localtime(at).replace(hour=0, minute=0, second=0, microsecond=0)
+    today = Redemption.objects.filter(
+        partner=partner, created_at__gte=day_start, created_at__lte=at
+    ).exclude(status=Redemption.Status.CANCELLED)
+    spent = today.aggregate(points=Sum("points_spent"))["points"] or 0
+    if spent + points > limit:
+        raise RedemptionsOverLimit(
+            limit=limit,
+            partner=partner,
+            member=member,
+            limit_of="daily_redemptions",
+            value=str(points),
+            today=str(spent),
+        )
 
 
 def _unused_code() -> str:

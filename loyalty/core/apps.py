@@ -1,6 +1,8 @@
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
+from notifications.kinds import EmailKind, email_kind_register
+
 from . import hooks
 
 
@@ -13,6 +15,7 @@ class CoreConfig(AppConfig):
     verbose_name = _("Points and tiers")
 
     def ready(self):
+        email_kind_register(EmailKind("anomaly", render="loyalty.core.anomalies.anomaly_emails"))
         tiers, expiry, housekeeping = (
             "loyalty.core.tiers",
             "loyalty.core.expiry",

@@ -77,3 +77,29 @@ class IdempotencyKeyInProgress(LoyaltyError):
     code = "idempotency_key_in_progress"
     status = 409
     default_message = _("A request with this Idempotency-Key is still being processed.")
+
+
+class OverLimit(LoyaltyError):
+    """A request past one of the partner's sanity limits. It is refused (nothing changes) and
+    the anomaly it carries is recorded and staff alerted: by the API's IdempotentRun once the
+    refusal's effects are rolled back, or by any other caller with anomalies.refusal_record."""
+
+    status = 422
+
+    def __init__(self, *, limit, partner, member=None, **params):
+        super().__init__(limit=str(limit))
+        self.anomaly = {
+            "partner": partner,
+            "member": member,
+            "params": {**params, "limit": str(limit)},
+        }
+
+
+class PurchaseAmountOverLimit(OverLimit):
+    code = "purchase_amount_over_limit"
+    default_message = _("The amount is above the largest purchase this partner may report.")
+
+
+class PurchasePointsOverLimit(OverLimit):
+    code = "purchase_points_over_limit"
+    default_message = _("The purchase would earn more points than this partner may give at once.")

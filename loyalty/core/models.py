@@ -445,6 +445,44 @@ class TierChange(models.Model):
         return f"{self.member_id}: {self.from_tier} → {self.to_tier}"
 
 
+class Anomaly(models.Model):
+    """Something a partner did that staff should look at: a request past the partner's sanity
+    limits (refused), a purchase near them, points spent at another partner minutes after a
+    large earn. A kind and its numbers; rendered when shown (loyalty.core.anomalies)."""
+
+    class Kind(models.TextChoices):
+        OVER_LIMIT = "over_limit", _("Refused: over the partner's limits")
+        LARGE_PURCHASE = "large_purchase", _("Large purchase")
+        SPENT_ELSEWHERE = "spent_elsewhere", _("Spent at another partner after a large earn")
+
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    partner = models.ForeignKey(
+        "accounts.Partner", on_delete=models.CASCADE, related_name="+", verbose_name=_("partner")
+    )
+    member = models.ForeignKey(
+        "accounts.Member",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("member"),
+    )
+    # The numbers of the kind: amount, points, limit, earned_at_partner_id, minutes...
+    params = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(_("noticed at"), default=timezone.now, db_index=True)
+    reviewed_at = models.DateTimeField(_("reviewed at"), null=True, blank=True)
+    alerted = models.BooleanField(_("staff alerted"), default=False, editable=False)
+
+    class Meta:
+        verbose_name = _("anomaly")
+        verbose_name_plural = _("anomalies")
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["member", "kind", "created_at"], name="anomaly_member")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.created_at:%Y-%m-%d %H:%M}"
+
+
 class IdempotencyRecord(models.Model):
     """A partner's Idempotency-Key and the response it got, kept at least 24 hours.
 

@@ -32,7 +32,7 @@ from loyalty.base.prepared import PreparedSQL
 from webhooks.models import WebhookEndpoint
 from webhooks.services import event_emit
 
-from . import earning, hooks
+from . import anomalies, earning, hooks
 from .buyer import Buyer
 from .errors import CurrencyMismatch, DuplicatePurchase, InvalidPurchase
 from .ledger import (
@@ -172,6 +172,7 @@ def _purchase_record(
     buyer = member if isinstance(member, Buyer) else Buyer(member)
     if buyer.member.status == Member.Status.CLOSED:
         raise MemberNotActive()
+    anomalies.purchase_amount_check(partner=partner, member=buyer.member, amount=amount)
     try:
         with transaction.atomic(savepoint=savepoint):
             return _purchase_write(
@@ -211,6 +212,9 @@ def _purchase_write(
         on=timezone.localdate(occurred_at),
         tier_multiplier=tier.earn_multiplier if tier else Decimal(1),
         tier_name=tier.name if tier else "",
+    )
+    anomalies.purchase_points_check(
+        partner=partner, member=member, points=calc.points, amount=amount
     )
     purchase = Purchase(
         partner=partner,
@@ -282,6 +286,9 @@ def _purchase_write(
     for hook in hooks.purchase_hooks():
         if buyer.wants(hook):
             hook.run(purchase=purchase)
+    anomalies.purchase_flag_if_large(
+        partner=partner, member=member, external_id=external_id, amount=amount, points=calc.points
+    )
     # (counted when the transaction commits: a purchase rolled back never happened)
     transaction.on_commit(lambda: _count(calc.points))
     return PurchaseResult(purchase, entry, calc.points, calc.explanation, change)

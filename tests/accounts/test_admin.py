@@ -421,6 +421,10 @@ def test_partner_can_be_deactivated_but_not_deleted(admin_client, partner):
         reverse("admin:accounts_partner_change", args=[partner.pk]),
         {
             "name": "Corner Shop",
+            # (the limits, as the page fills them in)
+            "max_purchase_amount": "10000.00",
+            "max_points_per_purchase": "20000",
+            "max_points_redeemed_per_day": "200000",
             "api_keys-TOTAL_FORMS": "0",
             "api_keys-INITIAL_FORMS": "0",
             "api_keys-MIN_NUM_FORMS": "0",

@@ -108,6 +108,10 @@ def test_too_many_points_are_refused_as_before(partner, member):
     from loyalty.core.errors import InvalidPoints
 
     factories.make_rule(name="Huge", points_per_unit=Decimal("99999.999"))
+    # (a partner whose sanity limits staff set as high as they go: the ledger's own bound holds)
+    partner.max_purchase_amount = Decimal("9999999999.99")
+    partner.max_points_per_purchase = 10**15
+    partner.save()
     with pytest.raises(InvalidPoints):
         purchase_record(
             partner=partner,

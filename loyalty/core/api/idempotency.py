@@ -17,10 +17,12 @@ from rest_framework.response import Response
 
 from loyalty.base.errors import LoyaltyError
 from loyalty.base.prepared import PreparedSQL, StalePreparedStatement
+from loyalty.core.anomalies import refusal_record
 from loyalty.core.errors import (
     IdempotencyKeyInProgress,
     IdempotencyKeyRequired,
     IdempotencyKeyReused,
+    OverLimit,
 )
 from loyalty.core.models import IdempotencyRecord
 
@@ -104,6 +106,9 @@ class IdempotentRun:
                 if not (isinstance(exc, LoyaltyError) or _is_client_error(exc)):
                     raise
                 response = self.refusal(exc)
+                if isinstance(exc, OverLimit):
+                    # (its effects rolled back; what staff must hear of it commits with the key)
+                    refusal_record(exc)
             self._store(record_id, response)
             return response
 
