@@ -160,11 +160,18 @@ def test_never_two_years_at_once(tiers):
     # given: the job did not run for a whole year; only this year's anniversary is in reach
     member = enroll(joined_on=date(2024, 3, 3))
     # when
-    run("anniversary", date(2026, 3, 5))
-    run("anniversary", date(2026, 3, 6))
+    first = run("anniversary", date(2026, 3, 5))
+    second = run("anniversary", date(2026, 3, 6))
     # then
     assert _grants(member) == [("2026", 2, 70, date(2026, 3, 3))]
     assert LedgerEntry.objects.filter(member=member, kind=GIFT).count() == 1
+    # and neither run failed: the second found the anniversary paid, it did not trip over it
+    for job in (first, second):
+        job.refresh_from_db()
+        assert (job.errors, job.error_log) == (0, ""), job.error_log
+        assert job.finished_at is not None
+    assert (first.paid, first.skipped) == (1, 0)
+    assert (second.considered, second.paid, second.skipped) == (1, 0, 1)
 
 
 def test_running_twice_for_the_same_day_pays_nothing_twice(tiers):

@@ -1,6 +1,9 @@
-from datetime import date, timedelta
+import calendar
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.db import connection
 from django.utils import timezone
 
@@ -26,19 +29,49 @@ def balance(member) -> int:
     return Member.objects.get(pk=member.pk).points_balance
 
 
-def test_credit_creates_an_entry_and_a_lot_with_the_policy_expiry(member, settings):
-    # given
-    settings.LOYALTY_POINTS_EXPIRY_MONTHS = 24
-    # when
-    entry = credit(member, 100)
+def months_after(day: date, months: int) -> date:
+    """The same day `months` later; the month's last day when it is shorter (29 February)."""
+    index = day.month - 1 + months
+    year, month = day.year + index // 12, index % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+@pytest.mark.parametrize(
+    ("now", "months", "expected"),
+    [
+        (None, 24, None),  # today, whatever day it is (29 February included)
+        (datetime(2025, 6, 15, 12, tzinfo=UTC), 24, date(2027, 6, 15)),
+        (datetime(2024, 2, 29, 10, tzinfo=UTC), 24, date(2026, 2, 28)),
+        (datetime(2024, 2, 29, 10, tzinfo=UTC), 48, date(2028, 2, 29)),
+        (datetime(2024, 8, 31, 10, tzinfo=UTC), 18, date(2026, 2, 28)),
+        # 22:30 UTC on 31 December is already 1 January in Vilnius: the local date counts
+        (datetime(2025, 12, 31, 22, 30, tzinfo=UTC), 24, date(2028, 1, 1)),
+    ],
+    ids=[
+        "today",
+        "ordinary-day",
+        "29-february",
+        "29-february-to-leap-year",
+        "31-august",
+        "new-year",
+    ],
+)
+def test_credit_creates_an_entry_and_a_lot_with_the_policy_expiry(
+    member, settings, now, months, expected
+):
+    # given: the clock pinned (or today's), points that expire `months` after the day earned
+    settings.LOYALTY_POINTS_EXPIRY_MONTHS = months
+    with time_machine.travel(now or datetime.now(tz=UTC), tick=False):
+        earned_on = datetime.now(tz=ZoneInfo(settings.TIME_ZONE)).date()
+        # when
+        entry = credit(member, 100)
     # then
     assert (entry.points, entry.balance_after, entry.kind) == (100, 100, "gift")
     lot = PointLot.objects.get(entry=entry)
     assert (lot.points, lot.remaining) == (100, 100)
-    today = timezone.localdate()
-    assert lot.expires_on == today.replace(year=today.year + 2) or lot.expires_on.year == (
-        today.year + 2
-    )
+    assert lot.expires_on == months_after(earned_on, months)
+    if expected is not None:
+        assert lot.expires_on == expected
     assert balance(member) == 100
 
 

@@ -2,7 +2,12 @@ import pytest
 
 from accounts.models import Member
 from notifications.models import Message
-from notifications.services import message_send, message_send_email, messages_mark_read
+from notifications.services import (
+    message_send,
+    message_send_email,
+    messages_mark_read,
+    render_message,
+)
 from tests import factories
 
 
@@ -55,11 +60,46 @@ def test_marking_read_touches_only_the_members_own_messages(member, tiers):
     assert Message.objects.filter(member=other, read_at__isnull=True).count() == 1
 
 
+# What the welcome says in each language (locale/*/LC_MESSAGES/django.po): a phrase of the
+# subject, and of the body its first sentence after the greeting and its signature.
+WELCOME = {
+    "en": (
+        "Welcome to the loyalty program",
+        "Thank you for joining us",
+        "The loyalty program team",
+    ),
+    "lt": ("Sveiki atvykę į lojalumo programą", "Dėkojame, kad prisijungėte", "Lojalumo programos"),
+    "bg": (
+        "Добре дошли в програмата",
+        "Благодарим Ви, че се присъединихте",
+        "Екипът на програмата",
+    ),
+    "da": ("Velkommen til loyalitetsprogrammet", "Tak, fordi du er blevet medlem", "Holdet bag"),
+    "ru": ("добро пожаловать в программу", "Спасибо, что присоединились", "Команда программы"),
+    "pl": ("Witamy w programie lojalnościowym", "Dziękujemy za dołączenie", "Zespół programu"),
+}
+
+
 @pytest.mark.parametrize("language", ["en", "lt", "bg", "da", "ru", "pl"])
 def test_the_welcome_renders_in_every_language(tiers, language):
-    member = factories.make_member(language=language)
+    member = factories.make_member(language=language, first_name="Ieva")
     message = Message.objects.get(member=member)
     assert message.language == language and message.body
+    # the same message rendered in English, for comparison
+    english_subject, english_body = render_message(
+        kind="welcome", language="en", context={"member": member, "name": "Ieva"}
+    )
+    greeting, thanks, team = WELCOME[language]
+    assert greeting in message.subject and "Ieva" in message.subject
+    assert thanks in message.body and team in message.body
+    assert member.member_number in message.body
+    if language == "en":
+        assert (message.subject, message.body) == (english_subject, english_body)
+    else:
+        assert message.subject != english_subject
+        assert message.body != english_body
+        for english in WELCOME["en"]:
+            assert english not in message.subject and english not in message.body
 
 
 def test_a_welcome_gift_is_credited_when_configured(tiers, settings):

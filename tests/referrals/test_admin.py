@@ -1,8 +1,11 @@
 """Staff: the referral list with conversion, the review queue, approve and reject."""
 
+from html.parser import HTMLParser
+
 import pytest
 from django.contrib.messages import get_messages
 from django.urls import reverse
+from django.utils import formats, timezone
 
 from accounts.models import Member
 from loyalty.base.errors import NotAllowed
@@ -163,8 +166,131 @@ def test_an_expired_referral_cannot_be_decided(flagged, staff_user):
         services.referral_reject(referral=flagged, staff_user=staff_user)
 
 
-@pytest.mark.parametrize("model", ["invitation", "referralcode"])
-def test_invitations_and_codes_are_listed(admin_client, referrer, model):
-    invitations.referral_invite(referrer=referrer, email="rasa@example.com", vouched=True)
-    response = admin_client.get(reverse(f"admin:referrals_{model}_changelist"))
+class _ResultRows(HTMLParser):
+    """The rows of a changelist's result table, as staff see them: {field: the cell's text},
+    a yes/no icon read by its alt text ("True", "False")."""
+
+    def __init__(self):
+        super().__init__()
+        self.rows: list[dict[str, str]] = []
+        self._in_body = False
+        self._field = None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "tbody":
+            self._in_body = True
+        elif self._in_body and tag == "tr":
+            self.rows.append({})
+        elif self._in_body and tag in {"th", "td"}:
+            classes = (attrs.get("class") or "").split()
+            fields = [c.removeprefix("field-") for c in classes if c.startswith("field-")]
+            self._field = fields[0] if fields else None
+            if self._field:
+                self.rows[-1][self._field] = ""
+        elif self._field and tag == "img":
+            self.rows[-1][self._field] += attrs.get("alt") or ""
+
+    def handle_endtag(self, tag):
+        if tag == "tbody":
+            self._in_body = False
+        elif tag in {"th", "td"}:
+            self._field = None
+
+    def handle_data(self, data):
+        if self._field:
+            self.rows[-1][self._field] += data.strip()
+
+
+def _rows(response) -> list[dict[str, str]]:
     assert response.status_code == 200
+    parser = _ResultRows()
+    parser.feed(response.content.decode())
+    return parser.rows
+
+
+def _shown(moment) -> str:
+    """A date and time as the admin list shows it ("-" for none)."""
+    return formats.localize(timezone.template_localtime(moment)) if moment else "-"
+
+
+@pytest.mark.parametrize("model", ["invitation", "referralcode"])
+def test_invitations_and_codes_are_listed(
+    admin_client, referrer, model, django_capture_on_commit_callbacks, mailoutbox
+):
+    # given: one invitation vouched for and e-mailed, one neither (its e-mail not yet gone)
+    with django_capture_on_commit_callbacks(execute=True):
+        sent = invitations.referral_invite(
+            referrer=referrer, email="rasa@example.com", vouched=True
+        )
+    unsent = invitations.referral_invite(referrer=referrer, email="mantas@example.com")
+    sent.refresh_from_db()
+    assert sent.sent_at is not None and unsent.sent_at is None
+    assert [m.to for m in mailoutbox] == [["rasa@example.com"]]
+    # when
+    response = admin_client.get(reverse(f"admin:referrals_{model}_changelist"))
+    # then: each row shows who invited whom (the full address), the vouch and the e-mail
+    assert response.status_code == 200
+    if model == "invitation":
+        assert _rows(response) == [
+            {
+                "created_at": _shown(unsent.created_at),
+                "referrer": f"{referrer.member_number} ona.kaz@gmail.com",
+                "email": "mantas@example.com",
+                "vouched": "False",
+                "sent_at": "-",
+            },
+            {
+                "created_at": _shown(sent.created_at),
+                "referrer": f"{referrer.member_number} ona.kaz@gmail.com",
+                "email": "rasa@example.com",
+                "vouched": "True",
+                "sent_at": _shown(sent.sent_at),
+            },
+        ]
+    else:
+        code = referrer.referral_code
+        assert _rows(response) == [
+            {
+                "code": code.code,
+                "member": f"{referrer.member_number} ona.kaz@gmail.com",
+                "created_at": _shown(code.created_at),
+            }
+        ]
+
+
+def test_the_invitation_list_finds_one_referrers_invitations(admin_client, referrer):
+    # given: two referrers' invitations
+    jonas = factories.make_member(email="jonas@example.com", first_name="Jonas")
+    invitations.referral_invite(referrer=referrer, email="rasa@example.com", vouched=True)
+    invitations.referral_invite(referrer=referrer, email="mantas@example.com")
+    invitations.referral_invite(referrer=jonas, email="egle@example.com", vouched=True)
+    url = reverse("admin:referrals_invitation_changelist")
+
+    def shown(**query) -> list[tuple[str, str]]:
+        rows = _rows(admin_client.get(url, query))
+        return sorted((row.get("referrer", ""), row.get("email", "")) for row in rows)
+
+    ona_shown = f"{referrer.member_number} ona.kaz@gmail.com"
+    jonas_shown = f"{jonas.member_number} jonas@example.com"
+    # when / then: all of them, then one referrer's by member number or e-mail address
+    assert shown() == sorted(
+        [
+            (ona_shown, "rasa@example.com"),
+            (ona_shown, "mantas@example.com"),
+            (jonas_shown, "egle@example.com"),
+        ]
+    )
+    assert shown(q=jonas.member_number) == [(jonas_shown, "egle@example.com")]
+    assert shown(q="jonas@example.com") == [(jonas_shown, "egle@example.com")]
+    assert shown(q=referrer.member_number) == [
+        (ona_shown, "mantas@example.com"),
+        (ona_shown, "rasa@example.com"),
+    ]
+    # the friend's address, in part; and the vouched filter, alone and with a search
+    assert shown(q="rasa") == [(ona_shown, "rasa@example.com")]
+    assert shown(vouched__exact="1") == sorted(
+        [(jonas_shown, "egle@example.com"), (ona_shown, "rasa@example.com")]
+    )
+    assert shown(vouched__exact="0") == [(ona_shown, "mantas@example.com")]
+    assert shown(q=jonas.member_number, vouched__exact="0") == []

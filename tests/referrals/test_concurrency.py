@@ -1,5 +1,8 @@
 """Real concurrency on PostgreSQL: a referral qualifies exactly once."""
 
+import threading
+from datetime import timedelta
+
 import pytest
 
 from accounts.models import Member
@@ -92,21 +95,69 @@ def test_friends_and_the_referrer_buying_at_once_do_not_deadlock(world):
     assert Member.objects.get(pk=ona.pk).points_balance == 4 * REFERRER_BONUS + 4 * 25
 
 
-def test_expiry_and_a_last_minute_purchase_never_both_win(world):
-    # given
+@pytest.mark.parametrize("order", ["at once", "expiry first", "purchase first"])
+def test_expiry_and_a_last_minute_purchase_never_both_win(world, monkeypatch, order):
+    # given: the daily expiry (run as if a day late) and the friend's qualifying purchase
     shop, ona = world
     friend = join(ona.referral_code.code)
     referral = Referral.objects.get()
-    day_after = referral.expires_on.toordinal() + 1
-    from datetime import date
+    day_after = referral.expires_on + timedelta(days=1)
+    # "expiry first": the expiry commits after the purchase read the referral as pending and
+    # before its conditional UPDATE; "purchase first": the expiry starts right after that
+    # UPDATE, before the purchase commits (it waits on the row lock). "at once": no steering.
+    read, updated, expired = threading.Event(), threading.Event(), threading.Event()
+    open_update = services._open_update
+
+    def steered_open_update(referral, **changes):
+        read.set()
+        if order == "expiry first":
+            expired.wait(timeout=20)
+        try:
+            return open_update(referral, **changes)
+        finally:
+            updated.set()
+
+    monkeypatch.setattr(services, "_open_update", steered_open_update)
 
     def expire():
-        return services.referrals_expire_due(today=date.fromordinal(day_after))
+        if order != "at once":
+            (read if order == "expiry first" else updated).wait(timeout=20)
+        try:
+            return services.referrals_expire_due(today=day_after)
+        finally:
+            expired.set()
 
     # when
-    results = run_at_once([expire, purchase_job(shop, friend.pk, "P1")])
-    # then
-    assert not any(isinstance(r, Exception) for r in results), results
+    expired_count, bought = run_at_once([expire, purchase_job(shop, friend.pk, "P1")])
+    # then: exactly one of the two took effect
+    assert expired_count in (0, 1), expired_count
+    assert isinstance(bought, PurchaseResult), bought
     referral.refresh_from_db()
     paid = LedgerEntry.objects.filter(kind=REFERRAL).count()
     assert (referral.status, paid) in {("qualified", 2), ("expired", 0)}
+    purchase_won = referral.qualifying_purchase_id == bought.purchase.pk
+    assert expired_count + purchase_won == 1, (
+        f"expiry expired {expired_count}, the purchase qualified it: {purchase_won} "
+        f"(status {referral.status}, {paid} bonus entries)"
+    )
+    if order != "at once":
+        assert purchase_won == (order == "purchase first")
+    # and the end state is the winner's, and only the winner's
+    bonuses = sorted(LedgerEntry.objects.filter(kind=REFERRAL).values_list("member_id", "points"))
+    balances = dict(Member.objects.values_list("pk", "points_balance"))
+    qualified_messages = ona.messages.filter(kind="referral_qualified_referrer").count()
+    assert Purchase.objects.filter(member=friend).count() == 1
+    if purchase_won:
+        assert referral.status == Referral.Status.QUALIFIED
+        assert referral.qualified_at is not None
+        assert bonuses == sorted([(ona.pk, REFERRER_BONUS), (friend.pk, FRIEND_BONUS)])
+        assert referral.referrer_entry_id is not None and referral.friend_entry_id is not None
+        assert (balances[ona.pk], balances[friend.pk]) == (REFERRER_BONUS, 25 + FRIEND_BONUS)
+        assert qualified_messages == 1
+    else:
+        assert referral.status == Referral.Status.EXPIRED
+        assert referral.qualifying_purchase_id is None and referral.qualified_at is None
+        assert bonuses == []
+        assert referral.referrer_entry_id is None and referral.friend_entry_id is None
+        assert (balances[ona.pk], balances[friend.pk]) == (0, 25)
+        assert qualified_messages == 0

@@ -21,6 +21,7 @@ from rewards.errors import (
     VoucherNotFound,
 )
 from rewards.models import Redemption, Reward, Voucher
+from tests.concurrency import run_at_once
 from tests.factories import give_points, make_member, make_partner, make_reward
 
 
@@ -221,15 +222,51 @@ def test_names_fall_back_to_english(db):
     assert reward.localized("name", "lt") == "Nemokama kava"
 
 
-def test_a_member_redeeming_concurrently_does_not_beat_the_limit(member):
-    """On SQLite this runs serially; the PostgreSQL race is in test_concurrency."""
+def test_a_member_redeeming_again_and_again_does_not_beat_the_limit(member):
+    """One after the other (on SQLite too); the PostgreSQL race is in test_concurrency."""
     give_points(member, 500)
     reward = make_reward(points_cost=10, limit_per_member=2)
     services.reward_redeem(member=member, reward=reward)
     services.reward_redeem(member=member, reward=reward)
     with pytest.raises(LimitReached):
         services.reward_redeem(member=member, reward=reward)
-    assert make_member().points_balance == 0
+    assert Member.objects.get(pk=member.pk).points_balance == 480
+    assert Redemption.objects.filter(member=member, reward=reward).count() == 2
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("tills", [2, 6])
+def test_a_member_redeeming_concurrently_spends_their_points_once(tiers, tills):
+    """Points for exactly one redemption, redeemed from several tills at the same moment: one
+    wins, the others are refused for lack of points, and nothing of theirs is left behind."""
+    # given
+    member = make_member(email="ona@example.com")
+    give_points(member, 100)
+    reward = make_reward(points_cost=100, stock=10)
+    partners = [make_partner(f"Till {i}") for i in range(tills)]
+
+    def redeem(partner):
+        return lambda: services.reward_redeem(
+            member=Member.objects.get(pk=member.pk), reward=reward, partner=partner
+        )
+
+    # when
+    results = run_at_once([redeem(p) for p in partners])
+    # then: exactly one redemption, every other one refused with InsufficientPoints
+    won = [r for r in results if isinstance(r, Redemption)]
+    refused = [r for r in results if isinstance(r, InsufficientPoints)]
+    assert (len(won), len(refused)) == (1, tills - 1), results
+    winner = won[0]
+    # and the balance, the ledger, the lots, the stock and the vouchers agree with one spend
+    assert Member.objects.get(pk=member.pk).points_balance == 0
+    spends = list(LedgerEntry.objects.filter(member=member, kind="spend"))
+    assert [(e.points, e.balance_after, e.cause) for e in spends] == [(-100, 0, winner)]
+    assert Redemption.objects.get() == winner and winner.points_spent == 100
+    assert Redemption.objects.get().spend_entry == spends[0]
+    assert Voucher.objects.get().redemption == winner
+    assert Reward.objects.get(pk=reward.pk).stock == 9
+    assert list(PointLot.objects.filter(member=member).values_list("remaining", flat=True)) == [0]
 
 
 def test_an_expired_voucher_cannot_be_cancelled_for_its_points(member):
