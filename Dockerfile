@@ -30,9 +30,10 @@ RUN pip install --no-deps --force-reinstall . && rm -rf build *.egg-info \
        python manage.py collectstatic --noinput \
     && python manage.py compilemessages --ignore=.venv -v0
 
-# Run as a user that cannot change the code; it may write only uploaded media.
+# Run as a user that cannot change the code; it may write only uploaded media (and the
+# Prometheus counts gunicorn's workers share: PROMETHEUS_MULTIPROC_DIR).
 RUN useradd --system --user-group --home-dir /app --no-create-home --shell /usr/sbin/nologin loyalty \
-    && mkdir -p /app/media && chown loyalty:loyalty /app/media
+    && mkdir -p /app/media /tmp/prometheus && chown loyalty:loyalty /app/media /tmp/prometheus
 USER loyalty
 
 EXPOSE 8000

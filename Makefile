@@ -53,6 +53,7 @@ test: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports --no-cache --no-logo
+	$(PY) .ci/audit.py
 	$(PY) -m pytest
 
 lint: install

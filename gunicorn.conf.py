@@ -12,3 +12,21 @@ import os
 worker_class = "gthread"
 workers = int(os.environ.get("WEB_WORKERS") or multiprocessing.cpu_count())
 threads = int(os.environ.get("WEB_THREADS") or 4)
+
+
+# Prometheus counts from every worker process add up on /metrics when PROMETHEUS_MULTIPROC_DIR
+# names a folder they share (docker-compose.yml sets one): emptied when gunicorn starts, and a
+# dead worker's live gauges dropped.
+def on_starting(server):
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+        for name in os.listdir(folder):
+            os.remove(os.path.join(folder, name))
+
+
+def child_exit(server, worker):
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

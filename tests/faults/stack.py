@@ -180,6 +180,9 @@ class Stack:
         self.receiver = Receiver()
         self.mail = folder / "mail"
         self.mail.mkdir()
+        # (gunicorn.conf.py empties it when the web starts; its workers' counts add up there)
+        self.metrics = folder / "prometheus"
+        self.metrics.mkdir()
         self.port = free_port()
         self.queue = f"faults-{uuid.uuid4().hex[:8]}"
         self.web: subprocess.Popen | None = None
@@ -212,6 +215,7 @@ class Stack:
             ),
             LOYALTY_WELCOME_POINTS="0",
             LOG_LEVEL="WARNING",
+            PROMETHEUS_MULTIPROC_DIR=str(self.metrics),
             PYTHONUNBUFFERED="1",
         )
         env.update({key: str(value) for key, value in extra.items()})

@@ -226,6 +226,28 @@ def test_a_tier_changing_under_a_members_purchases_never_answers_500(stack, part
     assert stack.ledger_problems() == ""
 
 
+# --- metrics ---------------------------------------------------------------------------------
+
+
+def _purchases_counted(stack) -> float:
+    text = requests.get(stack.url("/metrics"), timeout=30).text
+    lines = [line for line in text.splitlines() if line.startswith("loyalty_purchases_total ")]
+    return float(lines[0].split()[1]) if lines else 0.0
+
+
+def test_metrics_add_up_every_web_workers_counts(stack, partner):
+    # given: gunicorn with two worker processes (each answering some of the requests)
+    member = _enrol(partner, f"metrics-{uuid.uuid4().hex[:6]}@example.com").json()
+    before = _purchases_counted(stack)
+    # when
+    for i in range(20):
+        response = _purchase(partner, member["member_number"], f"MET-{uuid.uuid4().hex[:8]}-{i}")
+        assert response.status_code == 201
+    # then: all twenty, whichever process recorded them and whichever answers (a new
+    # connection each time: the processes take turns; each alone would know only its own)
+    assert [_purchases_counted(stack) - before for _ in range(8)] == [20] * 8
+
+
 # --- readiness ---------------------------------------------------------------------------------
 
 
