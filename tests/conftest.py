@@ -6,6 +6,7 @@ from django.utils import translation
 
 from tests import factories
 from tests.ledger import assert_ledger_invariants
+from tests.worker import queue, redis_url, through_the_broker, workers  # noqa: F401 (fixtures)
 
 
 def pytest_runtest_setup(item):

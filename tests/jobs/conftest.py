@@ -1,6 +1,5 @@
 """Shared set-up of the scheduled-job tests: tiers with anniversary bonuses, a clock, runs."""
 
-import os
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -46,15 +45,3 @@ def tiers(db):
             anniversary_bonus_base=base, anniversary_bonus_per_year=per_year
         )
     return {code: Tier.objects.get(pk=tier.pk) for code, tier in made.items()}
-
-
-@pytest.fixture
-def redis_url():
-    """Real-worker tests need Redis: skipped without REDIS_URL, but failed in CI."""
-    url = os.environ.get("REDIS_URL", "")
-    if not url:
-        message = "needs Redis (set REDIS_URL)"
-        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-            pytest.fail(f"{message}; CI must run it", pytrace=False)
-        pytest.skip(message)
-    return url

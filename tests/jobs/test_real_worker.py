@@ -1,4 +1,4 @@
-"""A real Celery worker process against Redis and the test database.
+"""A real Celery worker process against Redis and the test database (tests/worker.py).
 
 The tasks go through the broker (not eager): the beat task plans on the worker, the batches are
 enqueued after its commit and paid by the worker. A worker killed with SIGKILL in the middle of
@@ -7,23 +7,16 @@ timeout and another worker pays every member exactly once.
 """
 
 import contextlib
-import json
-import os
 import signal
-import subprocess
-import sys
 import time
-import uuid
 from datetime import date
-from pathlib import Path
-from urllib.parse import quote
 
 import pytest
-import redis
-from django.db import connection
 
 from loyalty.celery import app as celery_app
-from loyalty.core.models import JobBatch, JobRun, LedgerEntry
+from loyalty.core import jobs
+from loyalty.core.ledger import points_credit
+from loyalty.core.models import JobBatch, JobRun, LedgerEntry, PointLot
 from notifications.models import Message
 from rewards.models import OccasionGrant
 from rewards.tasks import anniversary_task
@@ -35,110 +28,7 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
 ]
 
-ROOT = Path(__file__).resolve().parents[2]
 DAY = "2026-03-01"
-# A short visibility timeout, swept every second: a killed worker's message returns quickly.
-TRANSPORT = {"visibility_timeout": 2, "unacked_restore_interval": 1, "unacked_restore_throttle": 1}
-
-
-def _test_database_url() -> str:
-    db = connection.settings_dict
-    user = quote(db.get("USER") or "", safe="")
-    password = quote(db.get("PASSWORD") or "", safe="")
-    credentials = f"{user}:{password}@" if password else (f"{user}@" if user else "")
-    host = db.get("HOST") or "127.0.0.1"
-    port = db.get("PORT") or 5432
-    return f"postgres://{credentials}{host}:{port}/{db['NAME']}"
-
-
-class Worker:
-    """`celery -A loyalty worker` in its own process group, logging to a file."""
-
-    def __init__(self, name: str, log: Path, env: dict[str, str], queue: str):
-        self.log = log
-        self.name = name
-        command = [
-            *(sys.executable, "-m", "celery", "-A", "loyalty", "worker"),
-            *("--pool", "solo", "--queues", queue, "--hostname", f"{name}-{queue}@%h"),
-            *("--without-gossip", "--without-mingle", "--without-heartbeat"),
-            *("--loglevel", "INFO"),
-        ]
-        with log.open("wb") as out:
-            self.process = subprocess.Popen(
-                command,
-                cwd=ROOT,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-
-    def text(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def wait_for(self, text: str, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if text in self.text():
-                return
-            if self.process.poll() is not None:
-                pytest.fail(f"worker {self.name} exited:\n{self.text()[-3000:]}")
-            time.sleep(0.1)
-        pytest.fail(f"worker {self.name}: no {text!r} within {timeout} s:\n{self.text()[-3000:]}")
-
-    def kill(self, sig=signal.SIGKILL) -> None:
-        if self.process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, sig)
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=15)
-
-    def stop(self) -> None:
-        """Warm shutdown (SIGTERM), SIGKILL if it takes too long."""
-        self.kill(signal.SIGTERM)
-
-
-@pytest.fixture
-def queue(redis_url):
-    """A queue of this test's own, so nothing is left for (or taken from) another run."""
-    name = f"loyalty-test-{uuid.uuid4().hex[:10]}"
-    yield name
-    client = redis.Redis.from_url(redis_url)
-    client.delete(name, f"_kombu.binding.{name}", f"_kombu.binding_permanent.{name}")
-    for tag, payload in client.hgetall("unacked").items():
-        if name.encode() in payload:
-            client.hdel("unacked", tag)
-            client.zrem("unacked_index", tag)
-
-
-@pytest.fixture
-def workers(tmp_path, queue, redis_url):
-    """Start workers on the test database and the test's queue; all are stopped afterwards."""
-    started: list[Worker] = []
-
-    def start(name: str, **settings) -> Worker:
-        env = {
-            **os.environ,
-            "DATABASE_URL": _test_database_url(),
-            "REDIS_URL": redis_url,
-            "CELERY_TASK_DEFAULT_QUEUE": queue,
-            "CELERY_BROKER_TRANSPORT_OPTIONS": json.dumps(TRANSPORT),
-            "EMAIL_URL": "memorymail://",
-            "LOG_LEVEL": "INFO",
-            "PYTHONUNBUFFERED": "1",
-            **{key: str(value) for key, value in settings.items()},
-        }
-        worker = Worker(name, tmp_path / f"{name}.log", env, queue)
-        started.append(worker)
-        worker.wait_for(" ready.", timeout=30)
-        return worker
-
-    yield start
-    for worker in started:
-        worker.stop()
 
 
 def _wait_for_run(timeout: float) -> JobRun:
@@ -221,3 +111,31 @@ def test_a_worker_killed_in_the_middle_of_a_batch_loses_nothing_and_pays_nothing
     assert JobBatch.objects.filter(run=run).count() == 2
     _assert_paid_once(members)
     assert "batch 1/2 (anniversary, 3 ids) started" in second.text()
+
+
+def test_the_expiry_job_sent_through_redis_expires_each_lot_once_on_the_worker(
+    tiers, workers, queue, through_the_broker
+):
+    # given: three members with a lot due on the day, and one due later
+    members = _members(3)
+    for member in members:
+        points_credit(
+            member=member, points=120, kind="gift", cause=member, expires_on=date(2026, 4, 1)
+        )
+    later = points_credit(
+        member=members[0], points=30, kind="gift", cause=members[0], expires_on=date(2026, 4, 2)
+    )
+    workers("w1", LOYALTY_JOB_BATCH_SIZE=2)
+    # when: planned here (as `run_job expiry --via-broker` does), paid by the worker
+    run = jobs.job_start(name="expiry", day=date(2026, 4, 1), trigger=JobRun.Trigger.MANUAL)
+    # then
+    deadline = time.monotonic() + 30
+    while not JobRun.objects.filter(pk=run.pk, finished_at__isnull=False).exists():
+        assert time.monotonic() < deadline, list(JobRun.objects.values())
+        time.sleep(0.2)
+    run.refresh_from_db()
+    assert (run.errors, run.error_log) == (0, "")
+    assert run.details["points_expired"] == 360
+    for member in members:
+        assert LedgerEntry.objects.filter(member=member, kind="expire").count() == 1
+    assert PointLot.objects.get(entry=later).remaining == 30
