@@ -22,6 +22,7 @@ import os
 
 import prometheus_client
 from django.conf import settings
+from django.db import connections
 from django.db.models import Count, Max, Q, Sum
 from django.http import HttpResponse, JsonResponse
 from django.utils import timezone
@@ -57,7 +58,11 @@ class Beat(HealthCheck):
         every_minute = PeriodicTask.objects.filter(
             enabled=True, interval__every=1, interval__period="minutes"
         )
-        last = every_minute.aggregate(last=Max("last_run_at"))["last"]
+        try:
+            last = every_minute.aggregate(last=Max("last_run_at"))["last"]
+        finally:
+            # (a thread of the check's pool: its connection would outlive the request)
+            connections.close_all()
         if last is None:
             raise ServiceUnavailable("no tick of the beat seen yet")
         if timezone.now() - last > BEAT_LATE_AFTER:
