@@ -51,7 +51,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_gunicorn(server, port: int, env: dict[str, str], log_path: Path) -> subprocess.Popen:
+def start_gunicorn(
+    server, port: int, env: dict[str, str], log_path: Path, *, extra: list[str] | None = None
+) -> subprocess.Popen:
     worker_class, workers, threads = server
     gunicorn = Path(sys.executable).parent / "gunicorn"
     command = [
@@ -68,10 +70,35 @@ def start_gunicorn(server, port: int, env: dict[str, str], log_path: Path) -> su
     ]  # fmt: skip
     if Path("/dev/shm").is_dir():
         command += ["--worker-tmp-dir", "/dev/shm"]
+    command += extra or []
     log = log_path.open("w")
     return subprocess.Popen(
         command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
     )
+
+
+def start_celery_worker(env: dict[str, str], log_path: Path) -> subprocess.Popen:
+    """The shipped shape's Celery worker (docker-compose.yml's command), logging beside gunicorn;
+    stopped like it (stop_gunicorn). Purchases give it little to do without webhook endpoints:
+    it is there because production has it (its broker connection, its share of the cores)."""
+    log = log_path.with_suffix(".worker.log").open("w")
+    return subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "loyalty", "worker", "--loglevel", "INFO"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def redis_answers(url: str) -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=2).ping())
+    except redis.RedisError:
+        return False
 
 
 def stop_gunicorn(process: subprocess.Popen) -> None:

@@ -38,6 +38,7 @@ import secrets
 import shutil
 import signal
 import sys
+import tempfile
 import time
 from collections import Counter
 from datetime import UTC, datetime
@@ -49,8 +50,10 @@ from _earn_load import (
     ServerCpu,
     free_port,
     purchase_body,
+    redis_answers,
     run_load,
     run_load_wrk,
+    start_celery_worker,
     start_gunicorn,
     stop_gunicorn,
     wait_until_ready,
@@ -128,6 +131,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "print the Python and PostgreSQL CPU per purchase (steadier than the load's figures)",
     )
     parser.add_argument(
+        "--shape",
+        choices=["both", "bare", "shipped"],
+        default="both",
+        help="bare: no Redis, throttling off (Celery eager); shipped: as docker-compose.yml runs "
+        "it (Redis for the cache and the broker, the throttle counting in Redis at a rate never "
+        "reached, a Celery worker, JSON logs, an access log, Prometheus's shared folder); both "
+        "(the default): one after the other, then pgbench",
+    )
+    parser.add_argument(
         "--no-lane",
         action="store_true",
         help="serve without the purchase lane (LOYALTY_PURCHASE_LANE=false): DRF's view answers",
@@ -188,6 +200,26 @@ def database_urls() -> tuple[str, dict]:
     if not urlsplit(url).path.strip("/"):  # a server without a database: loyalty_bench on it
         url = database_url(url, BENCH_DB)
     return url, params
+
+
+# Where the shipped shape's gunicorn workers share their Prometheus counts.
+SCRATCH = Path(tempfile.gettempdir()) / "bench-api-earn"
+
+
+def shipped_env(scratch: Path) -> dict[str, str]:
+    """What docker-compose.yml adds to the bare shape: Redis (BENCH_REDIS_URL, default database
+    2 of the local server) for the cache and the broker, the throttle on (at a rate one key never
+    reaches here, so every request counts in Redis and none is refused), JSON logs at INFO, and
+    Prometheus's folder shared by gunicorn's workers."""
+    folder = scratch / "prometheus"
+    folder.mkdir(parents=True, exist_ok=True)
+    return {
+        "REDIS_URL": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/2"),
+        "LOYALTY_API_RATE": "100000000/minute",
+        "LOG_FORMAT": "json",
+        "LOG_LEVEL": "INFO",
+        "PROMETHEUS_MULTIPROC_DIR": str(folder),
+    }
 
 
 def server_env(url: str, *, lane: bool = True, prepared: bool = True) -> dict[str, str]:
@@ -413,7 +445,8 @@ def cpu_in_process(api_key: str, numbers: list[str], requests: int) -> tuple[flo
 
 def report_row(server, load: dict) -> str:
     return (
-        f"| {server_label(server)} | {load['connections']} | {load['rps']:.0f} | "
+        f"| {load.get('shape', 'bare')} | {server_label(server)} | {load['connections']} | "
+        f"{load['rps']:.0f} | "
         f"{load['p50_ms']:.1f} | {load['p99_ms']:.1f} | {load['errors']} | "
         f"{percent(load['others'])} | {format_cpu(load['cpu_ms'])} | "
         + (f"{load['ceiling']:.0f} |" if load["ceiling"] else "? |")
@@ -431,8 +464,10 @@ def record_results(args, runs, queries: dict, pg_version: str, tps: float | None
         "",
         f"- Command: `{command}` (`make bench` runs it with its defaults)",
         f"- Machine: {machine()}; PostgreSQL {pg_version} on the same machine",
-        f"- Server: gunicorn, DEBUG=false, CONN_MAX_AGE=60, throttling off, no Redis "
-        f"(Celery eager, no webhook endpoints); {args.members} members",
+        f"- Server: gunicorn, DEBUG=false, CONN_MAX_AGE=60, no webhook endpoints; "
+        f"{args.members} members. Shapes: bare (throttling off, no Redis, Celery eager), "
+        "shipped (as docker-compose.yml: Redis for cache and broker, the throttle counting in "
+        "Redis, a Celery worker, JSON logs and an access log, Prometheus's shared folder)",
         f"- Load: {load_label(args)}, {args.warmup:g} s warm-up, {args.duration:g} s measured; "
         "every request "
         "a new Idempotency-Key and external_id, concurrent requests for distinct members",
@@ -444,16 +479,20 @@ def record_results(args, runs, queries: dict, pg_version: str, tps: float | None
         "what the machine could do if it ran nothing else (less robust than it looks, but far "
         "less sensitive to other load than purchases/s)",
         "",
-        "| gunicorn | connections | purchases/s | p50 ms | p99 ms | non-201 | other load "
-        "| CPU per purchase | ceiling/s |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| shape | gunicorn | connections | purchases/s | p50 ms | p99 ms | non-201 "
+        "| other load | CPU per purchase | ceiling/s |",
+        "|---|---|---|---|---|---|---|---|---|---|",
         *[report_row(server, load) for server, load in runs],
         "",
     ]
     if tps is not None:
+        ratios = "; ".join(
+            f"{load.get('shape', 'bare')} {server_label(server)} {load['rps'] / tps:.3f}"
+            for server, load in runs
+        )
         lines.append(
             f"pgbench simple-update (`-c 8 -j 2 -T {args.pgbench_duration}`, scale 10): "
-            f"{tps:.0f} tps; best purchases/s ÷ pgbench tps = {best[1]['rps'] / tps:.3f}"
+            f"{tps:.0f} tps; purchases/s ÷ pgbench tps: {ratios}"
         )
     else:
         lines.append("pgbench: not run")
@@ -538,7 +577,11 @@ def main(argv: list[str]) -> int:
     pg_version = server_version(url)
 
     runs = []
-    for server in args.server:
+    shapes = ["bare", "shipped"] if args.shape == "both" else [args.shape]
+    if "shipped" in shapes and not redis_answers(shipped_env(SCRATCH)["REDIS_URL"]):
+        print("Redis does not answer (BENCH_REDIS_URL): the shipped shape is left out.")
+        shapes.remove("shipped")
+    for shape, server in [(shape, server) for shape in shapes for server in args.server]:
         busy = wait_quiet(args.wait_quiet, QUIET)
         if busy > QUIET:
             print(
@@ -546,11 +589,14 @@ def main(argv: list[str]) -> int:
             )
         port = free_port()
         log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench-gunicorn-{port}.log"
-        process = start_gunicorn(server, port, env, log_path)
+        served = {**env, **shipped_env(SCRATCH)} if shape == "shipped" else env
+        extra = ["--access-logfile", "-"] if shape == "shipped" else []
+        process = start_gunicorn(server, port, served, log_path, extra=extra)
+        worker = start_celery_worker(served, log_path) if shape == "shipped" else None
         try:
             wait_until_ready(process, port, api_key, numbers[0], log_path)
             print(
-                f"gunicorn {server_label(server)} on 127.0.0.1:{port}; "
+                f"{shape}: gunicorn {server_label(server)} on 127.0.0.1:{port}; "
                 f"{args.warmup:g} s warm-up, {args.duration:g} s measured; {load_label(args)}...",
                 flush=True,
             )
@@ -558,7 +604,10 @@ def main(argv: list[str]) -> int:
             load = run(args, port, api_key, numbers, ServerCpu(process.pid, url))
         finally:
             stop_gunicorn(process)
+            if worker is not None:
+                stop_gunicorn(worker)
         load["busy_before"] = busy
+        load["shape"] = shape
         runs.append((server, load))
         print(
             f"  {load['rps']:.1f} purchases/s, p50 {load['p50_ms']:.1f} ms, "
@@ -579,9 +628,12 @@ def main(argv: list[str]) -> int:
             print(f"  {load['stuck']} client threads did not finish in time")
 
     tps = None if args.no_pgbench else run_pgbench(url, args.pgbench_duration)
-    best = max(runs, key=lambda run: run[1]["rps"])[1]
     if tps is not None:
-        print(f"pgbench simple-update: {tps:.0f} tps; purchases/s ÷ tps = {best['rps'] / tps:.3f}")
+        for server, load in runs:
+            print(
+                f"pgbench simple-update: {tps:.0f} tps; {load['shape']} {server_label(server)}: "
+                f"purchases/s ÷ tps = {load['rps'] / tps:.3f}"
+            )
     if not args.no_results:
         record_results(args, runs, queries, pg_version, tps)
     failed = any(load["errors"] or load["stuck"] or not load["ok"] for _, load in runs)
