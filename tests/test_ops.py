@@ -2,7 +2,11 @@
 only the database is asked) and /metrics. /readyz against each dependency stopped and started
 again runs on the fault stack (tests/faults/test_faults.py)."""
 
+import json
+import os
 import re
+import subprocess
+import sys
 
 import pytest
 from django.db import transaction
@@ -132,3 +136,25 @@ def test_metrics_ask_for_the_token_when_one_is_set(client, settings):
     assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 401
     response = client.get("/metrics", HTTP_AUTHORIZATION="Bearer s3cret-token")
     assert response.status_code == 200
+
+
+def test_json_logs_carry_the_requests_id():
+    # the settings read with LOG_FORMAT=json, as docker-compose.yml runs them; a page not found
+    # is logged (django.request) while the request with its X-Request-ID is answered
+    code = (
+        "import django; django.setup()\n"
+        "from django.test import Client\n"
+        "response = Client().get('/no-such-page', HTTP_X_REQUEST_ID='req-42')\n"
+        "print(response['X-Request-ID'])\n"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "loyalty.settings", "LOG_FORMAT": "json"}
+    env.pop("DATABASE_URL", None)
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "req-42"
+    lines = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
+    [not_found] = [line for line in lines if line["logger"] == "django.request"]
+    assert not_found["request_id"] == "req-42"
+    assert not_found["level"] == "WARNING"
+    assert "/no-such-page" in not_found["message"]
