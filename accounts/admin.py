@@ -135,17 +135,13 @@ class PartnerApiKeyInline(admin.TabularInline):
         return False
 
 
+PARTNER_FIELDS = ("name", "currency", "is_active", *services.PARTNER_LIMITS)
+
+
 class PartnerForm(forms.ModelForm):
     class Meta:
         model = Partner
-        fields = (
-            "name",
-            "currency",
-            "is_active",
-            "max_purchase_amount",
-            "max_points_per_purchase",
-            "max_points_redeemed_per_day",
-        )
+        fields = PARTNER_FIELDS
 
     def clean_name(self):
         name = self.cleaned_data["name"].strip()
@@ -182,16 +178,7 @@ class PartnerAdmin(admin.ModelAdmin):
     def get_fields(self, request, obj=None):
         if obj is None:
             return ("name", "currency")
-        return (
-            "name",
-            "currency",
-            "is_active",
-            "max_purchase_amount",
-            "max_points_per_purchase",
-            "max_points_redeemed_per_day",
-            "created_at",
-            "new_key",
-        )
+        return (*PARTNER_FIELDS, "created_at", "new_key")
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:

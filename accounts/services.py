@@ -366,13 +366,8 @@ def partner_create(*, name: str, currency: str | None = None) -> Partner:
         raise taken from None
 
 
-PARTNER_EDITABLE = (
-    "name",
-    "is_active",
-    "max_purchase_amount",
-    "max_points_per_purchase",
-    "max_points_redeemed_per_day",
-)
+PARTNER_LIMITS = ("max_purchase_amount", "max_points_per_purchase", "max_points_redeemed_per_day")
+PARTNER_EDITABLE = ("name", "is_active", *PARTNER_LIMITS)
 
 
 @transaction.atomic

@@ -190,21 +190,25 @@ def test_a_partners_redemptions_a_day_are_bounded(api, limited, tiers):
     assert Anomaly.objects.get().params["limit_of"] == "daily_redemptions"
 
 
-def test_staff_set_a_partners_limits_on_its_page(admin_client, partner):
-    response = admin_client.post(
+def _save_partner(admin_client, partner, max_amount: str):
+    """The partner's page sent as staff fill it in: its largest amount, 300 and 5,000 points."""
+    return admin_client.post(
         reverse("admin:accounts_partner_change", args=[partner.pk]),
         {
             "name": partner.name,
             "is_active": "on",
-            "max_purchase_amount": "250.00",
+            "max_purchase_amount": max_amount,
             "max_points_per_purchase": "300",
             "max_points_redeemed_per_day": "5000",
-            "api_keys-TOTAL_FORMS": "0",
-            "api_keys-INITIAL_FORMS": "0",
-            "api_keys-MIN_NUM_FORMS": "0",
-            "api_keys-MAX_NUM_FORMS": "0",
+            **{
+                f"api_keys-{name}_FORMS": "0" for name in ("TOTAL", "INITIAL", "MIN_NUM", "MAX_NUM")
+            },
         },
     )
+
+
+def test_staff_set_a_partners_limits_on_its_page(admin_client, partner):
+    response = _save_partner(admin_client, partner, "250.00")
     assert response.status_code == 302
     partner.refresh_from_db()
     assert (
@@ -215,20 +219,7 @@ def test_staff_set_a_partners_limits_on_its_page(admin_client, partner):
 
 
 def test_a_limit_of_zero_is_refused_on_the_partners_page(admin_client, partner):
-    response = admin_client.post(
-        reverse("admin:accounts_partner_change", args=[partner.pk]),
-        {
-            "name": partner.name,
-            "is_active": "on",
-            "max_purchase_amount": "0",
-            "max_points_per_purchase": "300",
-            "max_points_redeemed_per_day": "5000",
-            "api_keys-TOTAL_FORMS": "0",
-            "api_keys-INITIAL_FORMS": "0",
-            "api_keys-MIN_NUM_FORMS": "0",
-            "api_keys-MAX_NUM_FORMS": "0",
-        },
-    )
+    response = _save_partner(admin_client, partner, "0")
     assert response.status_code == 200
     assert response.context["adminform"].form.errors["max_purchase_amount"]
     partner.refresh_from_db()

@@ -221,33 +221,21 @@ class Stack:
         env.update({key: str(value) for key, value in extra.items()})
         return env
 
-    def manage(self, *args: str, timeout: float = 300, **env) -> str:
+    def _run(self, command: list[str], what: str, timeout: float, env: dict) -> str:
         done = subprocess.run(
-            [PYTHON, "manage.py", *args],
-            cwd=ROOT,
-            env=self.env(**env),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
+            command, cwd=ROOT, env=self.env(**env), capture_output=True, text=True, timeout=timeout
         )
         if done.returncode != 0:
-            raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{done.stderr[-4000:]}")
+            raise RuntimeError(f"{what} failed:\n{done.stderr[-4000:]}")
         return done.stdout
+
+    def manage(self, *args: str, timeout: float = 300, **env) -> str:
+        return self._run([PYTHON, "manage.py", *args], f"manage.py {' '.join(args)}", timeout, env)
 
     def python(self, code: str, timeout: float = 120, **env) -> str:
         """Run Python with Django set up on this stack's services: its printed output."""
         prelude = "import django; django.setup()\n"
-        done = subprocess.run(
-            [PYTHON, "-c", prelude + code],
-            cwd=ROOT,
-            env=self.env(**env),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-        if done.returncode != 0:
-            raise RuntimeError(f"python failed:\n{done.stderr[-4000:]}")
-        return done.stdout
+        return self._run([PYTHON, "-c", prelude + code], "python", timeout, env)
 
     def start(self) -> None:
         self.postgres.start()

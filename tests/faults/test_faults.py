@@ -13,17 +13,9 @@ import uuid
 import pytest
 import requests
 
+from tests.worker import wait_until
+
 pytestmark = pytest.mark.faults
-
-
-def _wait_for(condition, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.5)
-    pytest.fail(f"{what} within {timeout} s")
 
 
 def _enrol(partner, email: str):
@@ -71,10 +63,10 @@ def test_redis_killed_during_a_stream_loses_nothing_and_everything_goes_out_once
     # and once the dispatcher has run, every webhook event and every e-mail went out, once each
     stack.dispatch()
     events = stack.postgres.scalar("SELECT count(*) FROM webhooks_webhookevent")
-    _wait_for(lambda: len(stack.receiver.events) >= events, 60, "the webhook events")
+    wait_until(lambda: len(stack.receiver.events) >= events, 60, "the webhook events")
     assert set(stack.receiver.events.values()) == {1}
     emails = stack.postgres.scalar("SELECT count(*) FROM notifications_outgoingemail")
-    _wait_for(
+    wait_until(
         lambda: (
             stack.postgres.scalar(
                 "SELECT count(*) FROM notifications_outgoingemail WHERE status = 'sent'"
@@ -146,7 +138,7 @@ def test_a_worker_killed_in_the_middle_of_a_job_is_relieved_and_pays_once(stack)
     stack.manage(
         "run_job", "anniversary", "--date", "2026-03-01", "--via-broker", LOYALTY_JOB_BATCH_SIZE=3
     )
-    _wait_for(
+    wait_until(
         lambda: "batch 1/2" in slow.log_path.read_text(errors="replace"), 60, "the first batch"
     )
     time.sleep(1.0)
@@ -155,7 +147,7 @@ def test_a_worker_killed_in_the_middle_of_a_job_is_relieved_and_pays_once(stack)
     started = time.monotonic()
     stack.start_worker()
     # then: the new worker takes the batch over once its message comes back, and the run ends
-    _wait_for(
+    wait_until(
         lambda: stack.postgres.scalar(
             "SELECT count(*) FROM loyalty_jobrun WHERE name = 'anniversary' "
             "AND finished_at IS NOT NULL"
@@ -261,7 +253,7 @@ def _ready_again(stack) -> dict:
         status, body = _readiness(stack)
         return body if status == 200 else None
 
-    return _wait_for(ready, 90, "/readyz did not say ready again")
+    return wait_until(ready, 90, "/readyz did not say ready again")
 
 
 def _beat_last_ran(stack, minutes_ago: int) -> None:

@@ -6,6 +6,8 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from loyalty.base.staff import ReadOnlyAdmin
+
 from ..anomalies import anomalies_mark_reviewed, anomaly_description
 from ..models import Anomaly
 from .ledger import member_link
@@ -25,7 +27,9 @@ class ReviewedFilter(admin.SimpleListFilter):
 
 
 @admin.register(Anomaly)
-class AnomalyAdmin(admin.ModelAdmin):
+class AnomalyAdmin(ReadOnlyAdmin):
+    """Looked at, and marked reviewed (the one write: an action), never edited."""
+
     list_display = ("created_at", "kind", "partner", "member", "description", "reviewed_at")
     list_select_related = ("partner", "member__user")
     list_filter = (ReviewedFilter, "kind", "partner")
@@ -33,19 +37,6 @@ class AnomalyAdmin(admin.ModelAdmin):
     search_help_text = _("The exact member number.")
     fields = ("kind", "partner", "member_display", "description", "created_at", "reviewed_at")
     actions = ("mark_reviewed",)
-    show_full_result_count = False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def get_readonly_fields(self, request, obj=None):
-        return self.fields
 
     @admin.display(description=_("what happened"))
     def description(self, obj):
