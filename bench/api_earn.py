@@ -40,16 +40,14 @@ import signal
 import sys
 import tempfile
 import time
-from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from _earn_in_process import count_queries, cpu_in_process, entry_tier_member, profile_in_process
 from _earn_load import (
-    PURCHASE_PATH,
     ServerCpu,
     free_port,
-    purchase_body,
     redis_answers,
     run_load,
     run_load_wrk,
@@ -72,7 +70,6 @@ from _shared import (
     machine,
     migrate,
     parse_known,
-    process_cpu,
     run_pgbench,
     server_version,
     setup_django,
@@ -307,140 +304,6 @@ def seed(members: int) -> tuple[str, list[str]]:
         f"partner {PARTNER_NAME!r} with a new API key."
     )
     return raw_key, numbers
-
-
-def entry_tier_member(numbers: list[str]) -> str:
-    """A member of the lowest tier, to count the statements of a typical purchase: members in
-    the top tier skip the tier-upgrade query, and reused members climb the tiers run after run."""
-    from django.db.models import F
-
-    from accounts.models import Member
-
-    return (
-        Member.objects.filter(member_number__in=numbers)
-        .order_by(F("tier__rank").asc(nulls_first=True), "points_balance", "pk")
-        .values_list("member_number", flat=True)
-        .first()
-    )
-
-
-def count_queries(api_key: str, member_number: str) -> dict:
-    """The SQL of one purchase, in process, with the server's settings."""
-    from django.db import connection
-    from django.test import Client
-    from django.test.utils import CaptureQueriesContext
-
-    client = Client(HTTP_AUTHORIZATION=f"Api-Key {api_key}")
-    external_id = f"q-{secrets.token_hex(6)}"
-    # the first request warms caches (URL resolver, content types); count the second
-    for attempt in range(2):
-        with CaptureQueriesContext(connection) as captured:
-            response = client.post(
-                PURCHASE_PATH,
-                purchase_body(member_number, f"{external_id}-{attempt}"),
-                content_type="application/json",
-                HTTP_IDEMPOTENCY_KEY=f"{external_id}-{attempt}",
-            )
-    if response.status_code != 201:
-        raise SystemExit(
-            f"A purchase in process answered {response.status_code}: {response.content!r}"
-        )
-    statements = [query["sql"] for query in captured.captured_queries]
-    kinds = Counter(_statement_kind(sql) for sql in statements)
-    return {"total": len(statements), "kinds": dict(kinds), "statements": statements}
-
-
-def _statement_kind(sql: str) -> str:
-    words = sql.split(None, 2)
-    head = words[0].upper() if words else "?"
-    if head in {"SAVEPOINT", "RELEASE", "ROLLBACK"}:
-        return "savepoint"
-    if head == "SELECT" and "FOR UPDATE" in sql.upper():
-        return "select for update"
-    if head == "EXECUTE":  # a statement prepared once per connection (loyalty.base.prepared)
-        return "execute (prepared)"
-    if head == "WITH":
-        return "with (writes)"
-    return head.lower()
-
-
-def profile_in_process(api_key: str, numbers: list[str], requests: int = 200) -> None:
-    import cProfile
-    import pstats
-
-    from django.test import Client
-
-    client = Client(HTTP_AUTHORIZATION=f"Api-Key {api_key}")
-    run = secrets.token_hex(4)
-
-    def post_many():
-        for i in range(requests):
-            client.post(
-                PURCHASE_PATH,
-                purchase_body(numbers[i % len(numbers)], f"p-{run}-{i}"),
-                content_type="application/json",
-                HTTP_IDEMPOTENCY_KEY=f"p-{run}-{i}",
-            )
-
-    profiler = cProfile.Profile()
-    started = time.perf_counter()
-    profiler.runcall(post_many)
-    elapsed = time.perf_counter() - started
-    print(
-        f"\nIn process: {requests} purchases in {elapsed:.2f} s, "
-        f"{1000 * elapsed / requests:.1f} ms each (one thread, profiler on)"
-    )
-    pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
-
-
-def cpu_in_process(api_key: str, numbers: list[str], requests: int) -> tuple[float, float]:
-    """CPU ms per purchase of this process (the WSGI application, as gunicorn calls it, without
-    HTTP) and of its PostgreSQL backend, over `requests` purchases after 50 unmeasured."""
-    import io
-
-    from django.db import connection
-
-    from loyalty.wsgi import application
-
-    run = secrets.token_hex(4)
-
-    def post(i: int) -> None:
-        ident = f"c-{run}-{i}"
-        body = purchase_body(numbers[i % len(numbers)], ident).encode()
-        environ = {
-            "REQUEST_METHOD": "POST",
-            "PATH_INFO": PURCHASE_PATH,
-            "SERVER_NAME": "127.0.0.1",
-            "SERVER_PORT": "80",
-            "SERVER_PROTOCOL": "HTTP/1.1",
-            "wsgi.url_scheme": "http",
-            "wsgi.input": io.BytesIO(body),
-            "wsgi.errors": sys.stderr,
-            "CONTENT_LENGTH": str(len(body)),
-            "CONTENT_TYPE": "application/json",
-            "HTTP_HOST": "127.0.0.1",
-            "HTTP_AUTHORIZATION": f"Api-Key {api_key}",
-            "HTTP_IDEMPOTENCY_KEY": ident,
-        }
-        answer = {}
-        content = b"".join(application(environ, lambda status, headers: answer.update(s=status)))
-        if not answer["s"].startswith("201"):
-            raise SystemExit(f"A purchase in process answered {answer['s']}: {content[:300]!r}")
-
-    for i in range(50):
-        post(i)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        backend = cursor.fetchone()[0]
-    postgres_before, python_before = process_cpu(backend) or 0.0, time.process_time()
-    for i in range(50, 50 + requests):
-        post(i)
-    python = time.process_time() - python_before
-    postgres = (process_cpu(backend) or 0.0) - postgres_before
-    return 1000 * python / requests, 1000 * postgres / requests
-
-
-# --- report -------------------------------------------------------------------------------------
 
 
 def report_row(server, load: dict) -> str:
