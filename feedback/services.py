@@ -21,7 +21,7 @@ from django.core.mail import EmailMessage
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.errors import MemberNotActive
@@ -33,6 +33,7 @@ from loyalty.core.ledger import points_credit
 from loyalty.core.models import LedgerEntry, Purchase
 from notifications.outbox import email_enqueue
 from notifications.services import message_send
+from notifications.staff import staff_emails
 
 from .errors import (
     AlreadyRated,
@@ -485,42 +486,27 @@ def feedback_escalate_due(*, now: datetime | None = None) -> dict[str, int]:
     return counts
 
 
-def managers() -> list:
-    """Who hears of escalations: the active staff of the managers group, or else the active
-    superusers, each with an e-mail address."""
-    from django.contrib.auth import get_user_model
-
-    users = get_user_model().objects.filter(is_active=True).exclude(email="").order_by("email")
-    in_group = list(users.filter(groups__name=settings.FEEDBACK_MANAGERS_GROUP, is_staff=True))
-    return in_group or list(users.filter(is_superuser=True))
-
-
 def escalation_emails(item_id: int) -> list[EmailMessage]:
     """The escalation's e-mails to the managers (the "escalation" kind of the outbox), each in
     their own language (a manager without one reads the site's): one e-mail per language, to all
     who read it. What the member wrote is plain text there."""
     item = FeedbackItem.objects.select_related("member__user").filter(pk=item_id).first()
-    recipients = managers()
-    if item is None or item.escalated_at is None or not recipients:
+    if item is None or item.escalated_at is None:
         return []
-    by_language: dict[str, set[str]] = {}
-    for user in recipients:
-        by_language.setdefault(user.language or settings.LANGUAGE_CODE, set()).add(user.email)
     context = {
         "item": item,
         "text": plain_text(item.text),
         "admin_url": settings.SITE_URL
         + reverse("admin:feedback_feedbackitem_change", args=[item.pk]),
     }
-    emails = []
-    for language, addresses in sorted(by_language.items()):
-        with translation.override(language):
-            reasons = {"severe": _("severe"), "overdue": _("overdue")}
-            context["reason"] = reasons.get(item.escalation_reason, item.escalation_reason)
-            subject = render_to_string("feedback/escalation_subject.txt", context).strip()
-            body = render_to_string("feedback/escalation_body.txt", context)
-        emails.append(EmailMessage(" ".join(subject.split()), body, to=sorted(addresses)))
-    return emails
+
+    def render() -> tuple[str, str]:
+        reasons = {"severe": _("severe"), "overdue": _("overdue")}
+        context["reason"] = reasons.get(item.escalation_reason, item.escalation_reason)
+        subject = render_to_string("feedback/escalation_subject.txt", context).strip()
+        return subject, render_to_string("feedback/escalation_body.txt", context)
+
+    return staff_emails(settings.FEEDBACK_MANAGERS_GROUP, render)
 
 
 def items_overdue(now: datetime | None = None):

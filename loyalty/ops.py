@@ -23,7 +23,7 @@ import os
 import prometheus_client
 from django.conf import settings
 from django.db import connections
-from django.db.models import Count, Max, Q, Sum
+from django.db.models import Count, Max, Q
 from django.http import HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
@@ -146,13 +146,10 @@ class DatabaseCollector:
             errors.add_metric([name], run.errors)
             age.add_metric([name], (now - run.finished_at).total_seconds())
         yield from (duration, errors, age)
-        failed_batches = JobBatch.objects.filter(finished_at__gte=since, errors__gt=0).aggregate(
-            n=Count("pk"), members=Sum("errors")
-        )
         yield GaugeMetricFamily(
             "loyalty_job_failed_batches_last_day",
             "Job batches that failed in the last 24 hours",
-            value=failed_batches["n"] or 0,
+            value=JobBatch.objects.filter(finished_at__gte=since, errors__gt=0).count(),
         )
         emails = OutgoingEmail.objects.aggregate(
             pending=Count("pk", filter=Q(status="pending")),
@@ -161,21 +158,24 @@ class DatabaseCollector:
         outbox = GaugeMetricFamily(
             "loyalty_outbox_pending", "What waits to leave the building", labels=["outbox"]
         )
+        webhooks = WebhookDelivery.objects.aggregate(
+            pending=Count("pk", filter=Q(status="pending")),
+            failed=Count("pk", filter=Q(status="failed")),
+            failed_lately=Count("pk", filter=Q(status="failed", last_attempt_at__gte=since)),
+        )
         outbox.add_metric(["email"], emails["pending"])
-        outbox.add_metric(["webhook"], WebhookDelivery.objects.filter(status="pending").count())
+        outbox.add_metric(["webhook"], webhooks["pending"])
         yield outbox
         failed = GaugeMetricFamily(
             "loyalty_outbox_failed", "What was given up on", labels=["outbox"]
         )
         failed.add_metric(["email"], emails["failed"])
-        failed.add_metric(["webhook"], WebhookDelivery.objects.filter(status="failed").count())
+        failed.add_metric(["webhook"], webhooks["failed"])
         yield failed
         yield GaugeMetricFamily(
             "loyalty_webhook_deliveries_failed_last_day",
             "Webhook deliveries given up on in the last 24 hours",
-            value=WebhookDelivery.objects.filter(
-                status="failed", last_attempt_at__gte=since
-            ).count(),
+            value=webhooks["failed_lately"],
         )
 
 

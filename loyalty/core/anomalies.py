@@ -16,14 +16,14 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.mail import EmailMessage
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import Member, Partner
 from notifications.outbox import email_enqueue
+from notifications.staff import staff_emails
 
 from .errors import OverLimit, PurchaseAmountOverLimit, PurchasePointsOverLimit
 from .models import Anomaly
@@ -166,41 +166,29 @@ def anomaly_description(anomaly: Anomaly) -> str:
     return text % values
 
 
-def alert_recipients() -> list:
-    """Staff in the alerts group (LOYALTY_ALERTS_GROUP), or else the active superusers."""
-    users = get_user_model().objects.filter(is_active=True).exclude(email="").order_by("email")
-    in_group = list(users.filter(groups__name=settings.LOYALTY_ALERTS_GROUP, is_staff=True))
-    return in_group or list(users.filter(is_superuser=True))
-
-
 def anomaly_emails(anomaly_id: int) -> list[EmailMessage]:
-    """The alert's e-mails (the "anomaly" kind of the outbox), one per staff language."""
+    """The alert's e-mails (the "anomaly" kind of the outbox) to the alerts group
+    (LOYALTY_ALERTS_GROUP, or else the active superusers), one per language they read."""
     anomaly = Anomaly.objects.select_related("partner", "member").filter(pk=anomaly_id).first()
-    recipients = alert_recipients()
-    if anomaly is None or not recipients:
+    if anomaly is None:
         return []
-    by_language: dict[str, set[str]] = {}
-    for user in recipients:
-        by_language.setdefault(user.language or settings.LANGUAGE_CODE, set()).add(user.email)
     link = settings.SITE_URL + reverse("admin:loyalty_anomaly_change", args=[anomaly.pk])
-    emails = []
-    for language, addresses in sorted(by_language.items()):
-        with translation.override(language):
-            subject = _("Loyalty alert at %(partner)s: %(kind)s") % {
-                "partner": anomaly.partner.name,
-                "kind": anomaly.get_kind_display(),
-            }
-            lines = [anomaly_description(anomaly)]
-            if anomaly.member is not None:
-                lines.append(_("Member: %(number)s") % {"number": anomaly.member.member_number})
-            lines += ["", _("Look at it in the staff pages:"), link, ""]
-            lines.append(
-                _("Further alerts of this kind for this partner wait an hour; the list has all.")
-            )
-        emails.append(
-            EmailMessage(" ".join(subject.split()), "\n".join(lines), to=sorted(addresses))
+
+    def render() -> tuple[str, str]:
+        subject = _("Loyalty alert at %(partner)s: %(kind)s") % {
+            "partner": anomaly.partner.name,
+            "kind": anomaly.get_kind_display(),
+        }
+        lines = [anomaly_description(anomaly)]
+        if anomaly.member is not None:
+            lines.append(_("Member: %(number)s") % {"number": anomaly.member.member_number})
+        lines += ["", _("Look at it in the staff pages:"), link, ""]
+        lines.append(
+            _("Further alerts of this kind for this partner wait an hour; the list has all.")
         )
-    return emails
+        return subject, "\n".join(lines)
+
+    return staff_emails(settings.LOYALTY_ALERTS_GROUP, render)
 
 
 def anomalies_mark_reviewed(*, anomaly_ids, at: datetime | None = None) -> int:
