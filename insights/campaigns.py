@@ -333,3 +333,15 @@ def spend_per_member(group: dict) -> str | None:
             Decimal("0.01"), rounding=ROUND_HALF_UP
         )
     )
+
+
+def came_back(row: CampaignMember) -> bool:
+    """Whether this member bought within the campaign's window after its launch."""
+    start = row.campaign.launched_at
+    if start is None:
+        return False
+    return Purchase.objects.filter(
+        member_id=row.member_id,
+        occurred_at__gte=start,
+        occurred_at__lt=start + timedelta(days=row.campaign.reactivation_days),
+    ).exists()
