@@ -179,3 +179,12 @@ def test_the_admin_pages(crowd, chief, client, django_capture_on_commit_callback
         Message.objects.filter(kind="campaign").count()
         == campaign.members.filter(holdout=False).count()
     )
+
+
+def test_the_gift_is_worded_in_the_members_history(crowd, chief, client, launch):
+    campaign = draft(chief)
+    launch(campaign, chief)
+    row = campaign.members.filter(holdout=False, member__language="en").first()
+    client.force_login(row.member.user)
+    page = client.get(reverse("members:history")).content.decode()
+    assert "A gift from us, with a card in your inbox" in page
