@@ -16,7 +16,7 @@ from django.utils.translation import ngettext
 
 from loyalty.base.errors import LoyaltyError
 from loyalty.base.formats import short_datetime
-from loyalty.base.staff import ReadOnlyTabularInline
+from loyalty.base.staff import LIST_TEXT_CHARS, ReadOnlyTabularInline
 
 from .. import services
 from ..models import FeedbackAnswer, FeedbackItem, PublishedCase, overdue_q
@@ -217,7 +217,7 @@ class FeedbackItemAdmin(ItemPages, admin.ModelAdmin):
 
     @admin.display(description=_("what the member said"))
     def summary(self, obj):
-        return Truncator(" ".join(obj.text.split())).chars(60)
+        return Truncator(" ".join(obj.text.split())).chars(LIST_TEXT_CHARS)
 
     @admin.display(description=_("next deadline"), ordering="next_due")
     def next_deadline(self, obj):
