@@ -51,6 +51,7 @@ MODEL_ORDER = {
         "AnswerTemplate",
         "ResponsePolicy",
     ),
+    "insights": ("MemberInsight", "Campaign", "Outreach", "RungChange", "InsightsPolicy"),
     "referrals": ("FlaggedReferral", "Referral", "Invitation", "ReferralCode"),
     "webhooks": ("WebhookEvent", "WebhookDelivery", "WebhookEndpoint"),
 }
