@@ -101,3 +101,49 @@ def bar_chart(
         ticks=ticks,
         legend=[(s, name) for s, (name, _) in enumerate(series)],
     )
+
+
+@dataclass(frozen=True)
+class Row:
+    y: int
+    label: str
+    width: int
+    value: int
+
+
+@dataclass(frozen=True)
+class HBarChart:
+    """Horizontal bars, one a category (rungs, tiers): room for their names on the left."""
+
+    rows: list[Row]
+    label_width: int
+    bar_height: int
+    width: int = WIDTH
+    height: int = HEIGHT
+
+    @property
+    def view_box(self) -> str:
+        return f"0 0 {self.width} {self.height}"
+
+    @property
+    def has_data(self) -> bool:
+        return any(row.value for row in self.rows)
+
+
+HBAR_LABEL = 130
+HBAR_ROW = 22
+
+
+def hbar_chart(labels: list[str], values: list[int]) -> HBarChart:
+    top = max(values, default=0) or 1
+    room = WIDTH - HBAR_LABEL - 60  # the value is written after the bar
+    rows = [
+        Row(y=8 + i * HBAR_ROW, label=label, width=round(room * value / top), value=value)
+        for i, (label, value) in enumerate(zip(labels, values, strict=True))
+    ]
+    return HBarChart(
+        rows=rows,
+        label_width=HBAR_LABEL,
+        bar_height=HBAR_ROW - 6,
+        height=16 + len(rows) * HBAR_ROW,
+    )
