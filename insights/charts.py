@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from loyalty.base.charts import BOTTOM, HEIGHT, LEFT, RIGHT, TOP, WIDTH, ChartTick
+from loyalty.base.charts import BOTTOM, HEIGHT, LEFT, RIGHT, TOP, WIDTH, ChartFrame, ChartTick
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ class Label:
 
 
 @dataclass(frozen=True)
-class BarChart:
+class BarChart(ChartFrame):
     bars: list[Bar]
     labels: list[Label]
     ticks: list[ChartTick]
@@ -38,14 +38,6 @@ class BarChart:
     height: int = HEIGHT
     left: int = LEFT
     right_edge: int = WIDTH - RIGHT
-
-    @property
-    def view_box(self) -> str:
-        return f"0 0 {self.width} {self.height}"
-
-    @property
-    def label_y(self) -> int:
-        return self.height - 8
 
     @property
     def has_data(self) -> bool:
@@ -112,7 +104,7 @@ class Row:
 
 
 @dataclass(frozen=True)
-class HBarChart:
+class HBarChart(ChartFrame):
     """Horizontal bars, one a category (rungs, tiers): room for their names on the left."""
 
     rows: list[Row]
@@ -120,10 +112,6 @@ class HBarChart:
     bar_height: int
     width: int = WIDTH
     height: int = HEIGHT
-
-    @property
-    def view_box(self) -> str:
-        return f"0 0 {self.width} {self.height}"
 
     @property
     def has_data(self) -> bool:
