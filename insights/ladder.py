@@ -1,19 +1,14 @@
 """The nightly `insights` job: every member's rung, RFM scores and attrition signals, the rung
 changes since the last run, and the dashboard's figures (insights.figures).
 
-On PostgreSQL the purchase facts of every member come from one statement (a window over each
-member's purchase days, aggregated, ranked for RFM), read through a server-side cursor in
-chunks, so the worker's memory stays flat whatever the program's size; the rules are applied
-in Python (insights.rules), and the results are copied into a temporary table and merged with
-one INSERT ... ON CONFLICT that rewrites only the rows that changed. Elsewhere (the SQLite demo)
-the same facts are gathered with the ORM (`facts_portable`); a test holds both to the same
-answers. A run is idempotent: run twice for a day, it finds nothing more to change.
+On PostgreSQL the run is set-based (insights.ladder_sql: a few statements, no member passes
+through Python). Elsewhere (the SQLite demo) this module gathers the same facts with the ORM
+(`facts_portable`), applies insights.rules to each member and stores the results; a test holds
+both paths to the same rows. A run is idempotent: run twice for a day, it changes nothing more.
 """
 
 from __future__ import annotations
 
-import io
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -30,7 +25,7 @@ from loyalty.core.jobs import Counts, day_end
 from loyalty.core.models import PointLot, Purchase
 from referrals.models import Referral
 
-from . import figures, rules
+from . import figures, ladder_sql, rules
 from .models import InsightsPolicy, MemberInsight, RungChange
 
 CHUNK = 10_000
@@ -44,7 +39,7 @@ def policy_current() -> rules.Policy:
     return rules.Policy.of(row) if row is not None else rules.Policy()
 
 
-@dataclass
+@dataclass(slots=True)
 class Row:
     """One member's facts with what the run needs besides: the last run's rung and the
     signals that do not come from purchases."""
@@ -96,7 +91,7 @@ def side_facts(day: date) -> SideFacts:
             rated_at__gte=now - timedelta(days=COMPLAINT_LOOKBACK_DAYS),
         )
     )
-    for pk, member_id, answered, rating in unhappy.order_by("created_at").values_list(
+    for pk, member_id, answered, rating in unhappy.order_by("created_at", "pk").values_list(
         "pk", "member_id", "first_answered_at", "rating"
     ):
         if answered is None:
@@ -121,47 +116,6 @@ def side_facts(day: date) -> SideFacts:
 
 
 # --- the purchase facts ------------------------------------------------------------------------
-
-_FACTS_SQL = """
-WITH p AS (
-    SELECT member_id, (occurred_at AT TIME ZONE %(tz)s)::date AS d, amount
-    FROM loyalty_purchase WHERE occurred_at < %(end)s
-), g AS (
-    SELECT member_id, d, amount,
-           d - lag(d) OVER (PARTITION BY member_id ORDER BY d) AS gap
-    FROM p
-), s AS (
-    SELECT member_id,
-           count(*) AS n,
-           min(d) AS first_on,
-           max(d) AS last_on,
-           percentile_disc(0.5) WITHIN GROUP (ORDER BY gap) FILTER (WHERE gap > 0) AS median_gap,
-           count(*) FILTER (WHERE d > %(year_ago)s) AS n12,
-           coalesce(sum(amount) FILTER (WHERE d > %(year_ago)s), 0) AS spend12,
-           coalesce(sum(amount) FILTER (WHERE d > %(half_ago)s), 0) AS spend_recent,
-           coalesce(sum(amount) FILTER (WHERE d > %(year_ago)s AND d <= %(half_ago)s), 0)
-               AS spend_before,
-           count(DISTINCT date_trunc('month', d)) FILTER (WHERE d >= %(window_start)s)
-               AS months_active
-    FROM g GROUP BY member_id
-), r AS (
-    SELECT s.*,
-           1 + (5 * (rank() OVER (ORDER BY last_on) - 1)) / count(*) OVER () AS r_score,
-           1 + (5 * (rank() OVER (ORDER BY n12) - 1)) / count(*) OVER () AS f_score,
-           1 + (5 * (rank() OVER (ORDER BY spend12) - 1)) / count(*) OVER () AS m_score
-    FROM s
-)
-SELECT m.id, m.tier_grace_until, i.rung, i.rung_since,
-       coalesce(r.n, 0), r.first_on, r.last_on, r.median_gap, coalesce(r.n12, 0),
-       coalesce(r.spend12, 0), coalesce(r.spend_recent, 0), coalesce(r.spend_before, 0),
-       coalesce(r.months_active, 0),
-       coalesce(r.r_score, 0), coalesce(r.f_score, 0), coalesce(r.m_score, 0)
-FROM accounts_member m
-LEFT JOIN r ON r.member_id = m.id
-LEFT JOIN insights_memberinsight i ON i.member_id = m.id
-WHERE m.status <> 'closed'
-ORDER BY m.id
-"""
 
 
 def _bounds(day: date, policy: rules.Policy) -> dict:
@@ -190,16 +144,6 @@ def _row(values, side: SideFacts) -> Row:
         advocate=pk in side.advocates,
     )
     return Row(pk, facts, grace, old_rung, old_since, r, f, m)
-
-
-def facts_postgres(day: date, policy: rules.Policy, side: SideFacts) -> Iterator[list[Row]]:
-    """Every member's row, in chunks, from one statement through a server-side cursor (inside
-    the caller's transaction)."""
-    with connection.connection.cursor(name="insights_facts") as cursor:
-        cursor.itersize = CHUNK
-        cursor.execute(_FACTS_SQL, _bounds(day, policy))
-        while chunk := cursor.fetchmany(CHUNK):
-            yield [_row(values, side) for values in chunk]
 
 
 def facts_portable(day: date, policy: rules.Policy, side: SideFacts) -> Iterator[list[Row]]:
@@ -267,124 +211,56 @@ def facts_portable(day: date, policy: rules.Policy, side: SideFacts) -> Iterator
 
 # --- the assessment ----------------------------------------------------------------------------
 
-
-@dataclass
-class Assessed:
-    insight: MemberInsight
-    change: RungChange | None
-
-
-def assess(row: Row, day: date, policy: rules.Policy, side: SideFacts) -> Assessed:
-    facts = row.facts
-    rung = rules.rung_for(facts, day, policy)
-    signals = rules.signals_for(facts, rung, day, policy)
-    if row.member_id in side.complaints:
-        signals.append(side.complaints[row.member_id])
-    if row.grace_until is not None:
-        signals.append({"kind": "downgrade", "until": row.grace_until.isoformat()})
-    if row.member_id in side.expiring:
-        points, first = side.expiring[row.member_id]
-        signals.append({"kind": "expiring", "points": points, "on": first.isoformat()})
-    changed = rung != row.old_rung
-    insight = MemberInsight(
-        member_id=row.member_id,
-        rung=rung,
-        rung_since=day if changed or row.old_since is None else row.old_since,
-        purchases=facts.purchases,
-        first_purchase_on=facts.first_on,
-        last_purchase_on=facts.last_on,
-        median_gap_days=facts.median_gap,
-        purchases_12m=facts.purchases_12m,
-        spend_12m=facts.spend_12m,
-        months_active=facts.months_active,
-        recency=row.recency,
-        frequency=row.frequency,
-        monetary=row.monetary,
-        signals=signals,
-        quiet=row.member_id not in side.spoke,
-    )
-    change = (
-        RungChange(member_id=row.member_id, day=day, from_rung=row.old_rung or "", to_rung=rung)
-        if changed
-        else None
-    )
-    return Assessed(insight, change)
-
-
-# --- storing -----------------------------------------------------------------------------------
-
+# What the run stores of a member, in MemberInsight's column order (plain tuples: a million
+# model instances would cost the run more than its rules do).
 _COLUMNS = (
     "member_id", "rung", "rung_since", "purchases", "first_purchase_on", "last_purchase_on",
     "median_gap_days", "purchases_12m", "spend_12m", "months_active", "recency", "frequency",
     "monetary", "signals", "quiet",
 )  # fmt: skip
+RUNG = _COLUMNS.index("rung")
 
 
-def _copy_value(value) -> str:
-    if value is None:
-        return "\\N"
-    if isinstance(value, bool):
-        return "t" if value else "f"
-    if isinstance(value, (list, dict)):
-        text = json.dumps(value, separators=(",", ":"))
-        return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
-    return str(value)
+@dataclass(slots=True)
+class Assessed:
+    insight: tuple  # values in _COLUMNS order
+    change: tuple | None  # (member_id, day, from_rung, to_rung) when the rung changed
 
 
-class PostgresStore:
-    """Copies the run's rows into temporary tables, then merges them in two statements."""
+def assess(row: Row, day: date, policy: rules.Policy, side: SideFacts) -> Assessed:
+    facts = row.facts
+    pk = row.member_id
+    rung = rules.rung_for(facts, day, policy)
+    signals = rules.signals_for(facts, rung, day, policy)
+    if pk in side.complaints:
+        signals.append(side.complaints[pk])
+    if row.grace_until is not None:
+        signals.append({"kind": "downgrade", "until": row.grace_until.isoformat()})
+    if pk in side.expiring:
+        points, first = side.expiring[pk]
+        signals.append({"kind": "expiring", "points": points, "on": first.isoformat()})
+    changed = rung != row.old_rung
+    insight = (
+        pk,
+        rung,
+        day if changed or row.old_since is None else row.old_since,
+        facts.purchases,
+        facts.first_on,
+        facts.last_on,
+        facts.median_gap,
+        facts.purchases_12m,
+        facts.spend_12m,
+        facts.months_active,
+        row.recency,
+        row.frequency,
+        row.monetary,
+        signals,
+        pk not in side.spoke,
+    )
+    return Assessed(insight, (pk, day, row.old_rung or "", rung) if changed else None)
 
-    def __init__(self):
-        with connection.cursor() as cursor:
-            # (dropped here too: inside an outer transaction ON COMMIT comes later)
-            cursor.execute("DROP TABLE IF EXISTS insights_new, insights_moves")
-            cursor.execute(
-                "CREATE TEMP TABLE insights_new (LIKE insights_memberinsight) ON COMMIT DROP"
-            )
-            cursor.execute(
-                "CREATE TEMP TABLE insights_moves (member_id bigint, day date, from_rung "
-                "varchar(12), to_rung varchar(12)) ON COMMIT DROP"
-            )
 
-    def add(self, assessed: list[Assessed]) -> None:
-        insights = io.StringIO()
-        moves = io.StringIO()
-        for item in assessed:
-            i = item.insight
-            insights.write("\t".join(_copy_value(getattr(i, c)) for c in _COLUMNS) + "\n")
-            if item.change is not None:
-                c = item.change
-                moves.write(f"{c.member_id}\t{c.day}\t{c.from_rung}\t{c.to_rung}\n")
-        with connection.cursor() as cursor:
-            insights.seek(0)
-            cursor.copy_expert(f"COPY insights_new ({', '.join(_COLUMNS)}) FROM STDIN", insights)
-            moves.seek(0)
-            cursor.copy_expert("COPY insights_moves FROM STDIN", moves)
-
-    def finish(self) -> int:
-        assignments = ", ".join(f"{c} = EXCLUDED.{c}" for c in _COLUMNS[1:])
-        mine = ", ".join(f"insights_memberinsight.{c}" for c in _COLUMNS[1:])
-        theirs = ", ".join(f"EXCLUDED.{c}" for c in _COLUMNS[1:])
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO insights_memberinsight ({', '.join(_COLUMNS)}) "
-                f"SELECT {', '.join(_COLUMNS)} FROM insights_new "
-                f"ON CONFLICT (member_id) DO UPDATE SET {assignments} "
-                f"WHERE ({mine}) IS DISTINCT FROM ({theirs})"
-            )
-            written = cursor.rowcount
-            # (a second run the same day keeps the first move's origin, with the latest rung)
-            cursor.execute(
-                "INSERT INTO insights_rungchange (member_id, day, from_rung, to_rung) "
-                "SELECT member_id, day, from_rung, to_rung FROM insights_moves "
-                "ON CONFLICT (member_id, day) DO UPDATE SET to_rung = EXCLUDED.to_rung"
-            )
-            cursor.execute(
-                "DELETE FROM insights_memberinsight i WHERE NOT EXISTS "
-                "(SELECT 1 FROM insights_new n WHERE n.member_id = i.member_id)"
-            )
-            cursor.execute("DROP TABLE insights_new, insights_moves")
-        return written
+# --- storing -----------------------------------------------------------------------------------
 
 
 class OrmStore:
@@ -394,21 +270,21 @@ class OrmStore:
 
     def add(self, assessed: list[Assessed]) -> None:
         MemberInsight.objects.bulk_create(
-            [item.insight for item in assessed],
+            [MemberInsight(**dict(zip(_COLUMNS, item.insight, strict=True))) for item in assessed],
             update_conflicts=True,
             unique_fields=["member"],
             update_fields=list(_COLUMNS[1:]),
         )
         self.written += len(assessed)
-        self.seen.update(item.insight.member_id for item in assessed)
+        self.seen.update(item.insight[0] for item in assessed)
         for item in assessed:
-            change = item.change
-            if change is not None:
+            if item.change is not None:
+                member_id, day, from_rung, to_rung = item.change
                 RungChange.objects.update_or_create(
-                    member_id=change.member_id,
-                    day=change.day,
-                    defaults={"to_rung": change.to_rung},
-                    create_defaults={"from_rung": change.from_rung, "to_rung": change.to_rung},
+                    member_id=member_id,
+                    day=day,
+                    defaults={"to_rung": to_rung},
+                    create_defaults={"from_rung": from_rung, "to_rung": to_rung},
                 )
 
     def finish(self) -> int:
@@ -421,16 +297,17 @@ def ladder_compute(*, day: date, portable: bool | None = None) -> Counts:
     if portable is None:
         portable = connection.vendor != "postgresql"
     policy = policy_current()
-    counts = Counts()
     with transaction.atomic():
+        if not portable:
+            return ladder_sql.ladder_compute_postgres(day=day, policy=policy)
+        counts = Counts()
         side = side_facts(day)
-        store = OrmStore() if portable else PostgresStore()
-        gather = facts_portable if portable else facts_postgres
-        for chunk in gather(day, policy, side):
+        store = OrmStore()
+        for chunk in facts_portable(day, policy, side):
             assessed = [assess(row, day, policy, side) for row in chunk]
             store.add(assessed)
             counts.considered += len(assessed)
-            counts.details.update(item.insight.rung for item in assessed)
+            counts.details.update(item.insight[RUNG] for item in assessed)
             counts.details["moved"] += sum(1 for item in assessed if item.change is not None)
         counts.paid = store.finish()
     return counts

@@ -26,7 +26,7 @@ lowest rank, so equal members always get the same score.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
@@ -49,7 +49,7 @@ class Policy:
         return cls(**{name: getattr(row, name) for name in cls.__dataclass_fields__})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Facts:
     """What the ladder needs to know of one member on a day."""
 
@@ -63,7 +63,6 @@ class Facts:
     spend_before: Decimal = Decimal(0)  # the 6 months before those
     months_active: int = 0  # calendar months with a purchase in the loyal window
     advocate: bool = False
-    extra: dict = field(default_factory=dict)
 
 
 def usual_gap(facts: Facts, policy: Policy) -> int:

@@ -59,10 +59,14 @@ def make_reward(**kwargs):
     return Reward.objects.create(**kwargs)
 
 
-def give_points(member, points):
+def give_points(member, points, expires_on=None):
     from loyalty.core.ledger import points_credit
     from loyalty.core.models import LedgerEntry
 
     return points_credit(
-        member=member, points=points, kind=LedgerEntry.Kind.GIFT, cause=member, expires_on=None
+        member=member,
+        points=points,
+        kind=LedgerEntry.Kind.GIFT,
+        cause=member,
+        expires_on=expires_on,
     )
