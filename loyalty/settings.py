@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "webhooks",
     "notifications",
     "feedback",
+    "insights",
     "members",
 ]
 

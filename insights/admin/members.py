@@ -1,0 +1,27 @@
+"""The member's admin page with what the insights know of them (the retention sequence's
+evaluation step): the core's member admin, registered again with a profile section."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.template.loader import render_to_string
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import Member
+from loyalty.core.admin.members import MemberAdmin as CoreMemberAdmin
+
+from .. import selectors
+
+admin.site.unregister(Member)
+
+
+@admin.register(Member)
+class MemberAdmin(CoreMemberAdmin):
+    fieldsets = (*CoreMemberAdmin.fieldsets, (_("What we know of them"), {"fields": ("profile",)}))
+    readonly_fields = (*CoreMemberAdmin.readonly_fields, "profile")
+
+    @admin.display(description=_("profile"))
+    def profile(self, obj):
+        if obj is None or obj.pk is None:
+            return "–"
+        return render_to_string("admin/insights/_profile.html", selectors.member_profile(obj))
