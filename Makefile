@@ -42,6 +42,7 @@ messages: $(STAMP)
 run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
+	$(PY) manage.py seed_crowd
 ifdef REDIS_URL
 	$(VENV)/bin/honcho -f Procfile start
 else

@@ -56,13 +56,14 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_staff = models.BooleanField(_("staff status"), default=False)
     is_active = models.BooleanField(_("active"), default=True)
     date_joined = models.DateTimeField(_("date joined"), default=timezone.now)
-    # A member reads the program in Member.language; this is for staff.
+    # A member reads the program in Member.language; this is for staff: the staff pages
+    # (accounts.middleware) and the e-mails to staff.
     language = models.CharField(
-        _("language of staff e-mails"),
+        _("language"),
         max_length=8,
         blank=True,
         choices=settings.LANGUAGES,
-        help_text=_("Escalations and other e-mails to staff; empty means the site's language."),
+        help_text=_("The staff pages and e-mails to staff; empty means the site's language."),
     )
 
     objects = UserManager()

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from loyalty.base.charts import BOTTOM, HEIGHT, LEFT, RIGHT, TOP, WIDTH, ChartTick
+from loyalty.base.charts import BOTTOM, HEIGHT, LEFT, RIGHT, TOP, WIDTH, ChartFrame, ChartTick
 
 
 @dataclass(frozen=True)
@@ -24,21 +24,13 @@ class ScorePoint:
 
 
 @dataclass(frozen=True)
-class ScoreChart:
+class ScoreChart(ChartFrame):
     points: list[ScorePoint]
     ticks: list[ChartTick]
     width: int = WIDTH
     height: int = HEIGHT
     left: int = LEFT
     right_edge: int = WIDTH - RIGHT
-
-    @property
-    def view_box(self) -> str:
-        return f"0 0 {self.width} {self.height}"
-
-    @property
-    def label_y(self) -> int:
-        return self.height - 8
 
     @property
     def lines(self) -> list[str]:

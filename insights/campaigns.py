@@ -99,9 +99,17 @@ def _check_offer(campaign: Campaign) -> None:
 
 
 @transaction.atomic
-def campaign_launch(*, campaign: Campaign, staff, chooser: random.Random | None = None) -> int:
+def campaign_launch(
+    *,
+    campaign: Campaign,
+    staff,
+    chooser: random.Random | None = None,
+    at=None,
+    start_sending: bool = True,
+) -> int:
     """Fix the campaign's audience and holdout, and start sending after commit. Returns the
-    audience's size. A campaign is launched once (CampaignNotDraft)."""
+    audience's size. A campaign is launched once (CampaignNotDraft). `at` and `start_sending`
+    are for the demo, which launches in the past and sends at once."""
     locked = Campaign.objects.select_for_update(of=("self",)).filter(pk=campaign.pk).first()
     if locked is None or locked.status != Campaign.Status.DRAFT:
         raise CampaignNotDraft()
@@ -115,10 +123,10 @@ def campaign_launch(*, campaign: Campaign, staff, chooser: random.Random | None 
             for pk in ids[start : start + INSERT_BATCH]
         )
     locked.status = Campaign.Status.SENDING if ids else Campaign.Status.SENT
-    locked.launched_at = timezone.now()
+    locked.launched_at = at or timezone.now()
     locked.launched_by = staff
     locked.save(update_fields=["status", "launched_at", "launched_by"])
-    if ids:
+    if ids and start_sending:
         transaction.on_commit(lambda: job_start(name="campaigns", trigger=JobRun.Trigger.MANUAL))
     campaign.refresh_from_db()
     return len(ids)
@@ -154,8 +162,9 @@ def _give_voucher(row: CampaignMember, campaign: Campaign):
     return entry, redemption.voucher
 
 
-def campaign_send_batch(*, ids: list[int], day: date, run=None) -> Counts:
-    """Send the offer to the batch's members still waiting for it (see the module docstring)."""
+def campaign_send_batch(*, ids: list[int], day: date, run=None, at=None) -> Counts:
+    """Send the offer to the batch's members still waiting for it (see the module docstring).
+    `at`: when the gifts are dated (the demo's past campaign), else now."""
     counts = Counts(considered=len(ids))
     rows = list(
         CampaignMember.objects.select_for_update(of=("self",))
@@ -171,7 +180,7 @@ def campaign_send_batch(*, ids: list[int], day: date, run=None) -> Counts:
         if campaigns[r.campaign_id].status == Campaign.Status.SENDING
         and members[r.member_id].status != Member.Status.CLOSED
     ]
-    now = timezone.now()
+    now = at or timezone.now()
     for row in rows:
         row.member = members[row.member_id]
     by_campaign: dict[int, list[CampaignMember]] = {}
@@ -255,12 +264,13 @@ def difference_interval(came_treated: int, treated: int, came_held: int, held: i
         return None
     spread = Decimal(math.sqrt(float(p1 * (1 - p1) / treated + p0 * (1 - p0) / held)))
     difference = p1 - p0
+    # (a difference of shares lies within ±100 points, whatever a small sample's interval says)
     return {
         "treated": _pp(p1),
         "held": _pp(p0),
         "difference": _pp(difference),
-        "low": _pp(difference - Z95 * spread),
-        "high": _pp(difference + Z95 * spread),
+        "low": _pp(max(difference - Z95 * spread, Decimal(-1))),
+        "high": _pp(min(difference + Z95 * spread, Decimal(1))),
     }
 
 
@@ -286,7 +296,7 @@ def campaign_results(campaign: Campaign, *, now=None) -> dict:
     )
     for holdout, members, spend in came:
         groups[holdout]["came_back"] = members
-        groups[holdout]["spend"] = str(spend or Decimal("0.00"))
+        groups[holdout]["spend"] = str(Decimal(spend or 0).quantize(Decimal("0.01")))
     redeemed = (
         LedgerEntry.objects.filter(
             member__campaigns__campaign=campaign,

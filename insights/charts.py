@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from loyalty.base.charts import BOTTOM, HEIGHT, LEFT, RIGHT, TOP, WIDTH, ChartTick
+from loyalty.base.charts import BOTTOM, HEIGHT, LEFT, RIGHT, TOP, WIDTH, ChartFrame, ChartTick
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ class Label:
 
 
 @dataclass(frozen=True)
-class BarChart:
+class BarChart(ChartFrame):
     bars: list[Bar]
     labels: list[Label]
     ticks: list[ChartTick]
@@ -38,14 +38,6 @@ class BarChart:
     height: int = HEIGHT
     left: int = LEFT
     right_edge: int = WIDTH - RIGHT
-
-    @property
-    def view_box(self) -> str:
-        return f"0 0 {self.width} {self.height}"
-
-    @property
-    def label_y(self) -> int:
-        return self.height - 8
 
     @property
     def has_data(self) -> bool:
@@ -100,4 +92,46 @@ def bar_chart(
         labels=texts,
         ticks=ticks,
         legend=[(s, name) for s, (name, _) in enumerate(series)],
+    )
+
+
+@dataclass(frozen=True)
+class Row:
+    y: int
+    label: str
+    width: int
+    value: int
+
+
+@dataclass(frozen=True)
+class HBarChart(ChartFrame):
+    """Horizontal bars, one a category (rungs, tiers): room for their names on the left."""
+
+    rows: list[Row]
+    label_width: int
+    bar_height: int
+    width: int = WIDTH
+    height: int = HEIGHT
+
+    @property
+    def has_data(self) -> bool:
+        return any(row.value for row in self.rows)
+
+
+HBAR_LABEL = 130
+HBAR_ROW = 22
+
+
+def hbar_chart(labels: list[str], values: list[int]) -> HBarChart:
+    top = max(values, default=0) or 1
+    room = WIDTH - HBAR_LABEL - 60  # the value is written after the bar
+    rows = [
+        Row(y=8 + i * HBAR_ROW, label=label, width=round(room * value / top), value=value)
+        for i, (label, value) in enumerate(zip(labels, values, strict=True))
+    ]
+    return HBarChart(
+        rows=rows,
+        label_width=HBAR_LABEL,
+        bar_height=HBAR_ROW - 6,
+        height=16 + len(rows) * HBAR_ROW,
     )

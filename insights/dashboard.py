@@ -12,7 +12,7 @@ from django.utils.formats import date_format, number_format
 from django.utils.translation import gettext as _
 
 from . import words
-from .charts import BarChart, bar_chart
+from .charts import BarChart, HBarChart, bar_chart, hbar_chart
 from .models import Rung
 
 
@@ -23,7 +23,7 @@ class Panel:
     sentence: str
     header: list[str]
     rows: list[list]
-    chart: BarChart | None = None
+    chart: BarChart | HBarChart | None = None
     notes: list[str] = field(default_factory=list)
 
 
@@ -49,7 +49,7 @@ def rungs_panel(figures: dict) -> Panel:
         _("Where each member stands on the loyalty ladder after last night's run."),
         [_("Rung"), _("Members")],
         rows,
-        bar_chart([str(r[0])[:10] for r in rows], [(_("Members"), [r[1] for r in rows])]),
+        hbar_chart([str(r[0]) for r in rows], [r[1] for r in rows]),
     )
 
 
@@ -61,7 +61,7 @@ def tiers_panel(figures: dict) -> Panel:
         _("How many members are in each tier (closed memberships not counted)."),
         [_("Tier"), _("Members")],
         rows,
-        bar_chart([r[0] for r in rows], [(_("Members"), [r[1] for r in rows])]),
+        hbar_chart([r[0] for r in rows], [r[1] for r in rows]),
     )
 
 
@@ -199,7 +199,7 @@ def customers_panel(figures: dict, currency: str) -> Panel:
 
 
 def campaigns_panel(figures: dict) -> Panel:
-    rows = []
+    rows, notes = [], []
     for result in figures["campaigns"]:
         treated, held = result["treated"], result["held"]
         rows.append(
@@ -215,6 +215,7 @@ def campaigns_panel(figures: dict) -> Panel:
                 + ("" if result["complete"] else " " + _("(still measuring)")),
             ]
         )
+        notes.append(f"{result['name']}: {rows[-1][-1]}")
     return Panel(
         "campaigns",
         _("Campaign results"),
@@ -233,6 +234,7 @@ def campaigns_panel(figures: dict) -> Panel:
             _("In words"),
         ],
         rows,
+        notes=notes,
     )
 
 

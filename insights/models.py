@@ -135,7 +135,8 @@ class MemberInsight(models.Model):
 
     class Meta:
         verbose_name = _("member insight")
-        verbose_name_plural = _("member insights")
+        # (staff work through it as the outreach list)
+        verbose_name_plural = _("outreach list")
         indexes = [models.Index(fields=["rung"], name="insight_rung")]
 
     def __str__(self):

@@ -70,6 +70,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # After auth: whether the staff user passed the second factor (request.user.is_verified).
     "django_otp.middleware.OTPMiddleware",
+    # After LocaleMiddleware and auth: on the admin, a staff user's own language (User.language).
+    "accounts.middleware.StaffLanguageMiddleware",
     # A Content-Security-Policy for the staff pages.
     "loyalty.base.security.AdminSecurityMiddleware",
     # After LocaleMiddleware and auth: a logged-in member's own language, security headers.
@@ -147,6 +149,8 @@ LANGUAGES = [
     ("pl", _("Polish")),
 ]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# Our date formats where Django's do not suit (English without the American order).
+FORMAT_MODULE_PATH = ["loyalty.base.dateformats"]
 TIME_ZONE = env.str("TIME_ZONE", default="Europe/Vilnius")
 USE_I18N = True
 USE_TZ = True

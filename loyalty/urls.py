@@ -5,7 +5,6 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from django.views.static import serve
 
-from insights import views as insights_views
 from loyalty import ops
 
 handler400 = "loyalty.base.api.problems.bad_request"
@@ -17,17 +16,6 @@ urlpatterns = [
     path("healthz", ops.healthz, name="healthz"),
     path("readyz", ops.readyz, name="readyz"),
     path("metrics", ops.metrics, name="metrics"),
-    # The staff dashboard (insights): before the admin's own URLs, which would take the path.
-    path(
-        "admin/insights/dashboard/",
-        admin.site.admin_view(insights_views.dashboard_view),
-        name="insights-dashboard",
-    ),
-    path(
-        "admin/insights/dashboard/<slug:key>.csv",
-        admin.site.admin_view(insights_views.dashboard_csv),
-        name="insights-dashboard-csv",
-    ),
     path("admin/", admin.site.urls),
     path("api/", include(("loyalty.api_urls", "api"))),
     path("", include("feedback.urls")),

@@ -16,7 +16,7 @@ from django.db.models import Sum
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
-from loyalty.base.charts import BOTTOM, HEIGHT, LEFT, RIGHT, TOP, WIDTH, ChartTick
+from loyalty.base.charts import BOTTOM, HEIGHT, LEFT, RIGHT, TOP, WIDTH, ChartFrame, ChartTick
 from loyalty.core.models import LedgerEntry
 
 MONTHS = 12
@@ -31,7 +31,7 @@ class ChartPoint:
 
 
 @dataclass(frozen=True)
-class BalanceChart:
+class BalanceChart(ChartFrame):
     points: list[ChartPoint]
     ticks: list[ChartTick]
     width: int = WIDTH
@@ -48,14 +48,6 @@ class BalanceChart:
     def area(self) -> str:
         first, last = self.points[0], self.points[-1]
         return f"{first.x},{self.baseline} {self.polyline} {last.x},{self.baseline}"
-
-    @property
-    def view_box(self) -> str:
-        return f"0 0 {self.width} {self.height}"
-
-    @property
-    def label_y(self) -> int:
-        return self.height - 8
 
     @property
     def first(self) -> ChartPoint:

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from accounts.models import Member
 from feedback.models import FeedbackItem
+from insights.models import CampaignMember
 from loyalty.core.models import LedgerEntry, Tier
 from loyalty.core.selectors import points_expiring, qualifying_points
 from notifications.models import Message
@@ -155,6 +156,13 @@ def _feedback_type_id() -> int:
     return ContentType.objects.get_for_model(FeedbackItem).pk
 
 
+def _gift_type_ids() -> tuple[int, int]:
+    """The content types of feedback items and campaign members, the causes of gifts the
+    history words (one query at most; Django caches them)."""
+    types = ContentType.objects.get_for_models(FeedbackItem, CampaignMember)
+    return types[FeedbackItem].pk, types[CampaignMember].pk
+
+
 def with_reasons(entries: list[LedgerEntry]) -> list[LedgerEntry]:
     """Give each entry a `reason_key` (templates/members/_entry_reason.html words it) and, for
     rewards, the reward's name in the reader's language. Needs no query per entry (a gift asks
@@ -183,9 +191,15 @@ def with_reasons(entries: list[LedgerEntry]) -> list[LedgerEntry]:
         elif (
             kind == LedgerEntry.Kind.GIFT
             and entry.cause_type_id is not None
-            and entry.cause_type_id == _feedback_type_id()
+            and entry.cause_type_id == _gift_type_ids()[0]
         ):
             entry.reason_key = "feedback"  # thank-you points: cause_id is the item's number
+        elif (
+            kind == LedgerEntry.Kind.GIFT
+            and entry.cause_type_id is not None
+            and entry.cause_type_id == _gift_type_ids()[1]
+        ):
+            entry.reason_key = "campaign"  # a campaign's offer
         else:
             entry.reason_key = "other"
     return entries

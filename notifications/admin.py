@@ -1,13 +1,23 @@
 from django.contrib import admin
+from django.utils.text import Truncator
+from django.utils.translation import gettext_lazy as _
 
-from loyalty.base.staff import ReadOnlyAdmin
+from loyalty.base.staff import LIST_TEXT_CHARS, ReadOnlyAdmin
 
 from .models import Message, OutgoingEmail
 
 
 @admin.register(Message)
 class MessageAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "member", "kind", "subject", "language", "read_at", "emailed_at"]
+    list_display = [
+        "created_at",
+        "member",
+        "kind",
+        "subject_short",
+        "language",
+        "read_at",
+        "emailed_at",
+    ]
     list_filter = ["kind", "language"]
     search_fields = ["member__member_number", "member__user__email", "subject"]
     list_select_related = ["member__user"]
@@ -18,6 +28,10 @@ class MessageAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    @admin.display(description=_("subject"), ordering="subject")
+    def subject_short(self, obj):
+        return Truncator(obj.subject).chars(LIST_TEXT_CHARS)
 
 
 @admin.register(OutgoingEmail)

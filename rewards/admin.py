@@ -17,11 +17,11 @@ from django.contrib import admin, messages
 from django.http import HttpResponse
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.base.errors import LoyaltyError
+from loyalty.base.formats import short_datetime
 from loyalty.base.languages import LANGUAGE_CODES
 from loyalty.base.staff import ReadOnlyAdmin, StaffPages
 
@@ -224,16 +224,12 @@ class RewardAdmin(admin.ModelAdmin):
         if not obj.is_active:
             return _("Off")
         if obj.active_from and now < obj.active_from:
-            return _("From %(when)s") % {"when": _short(obj.active_from)}
+            return _("From %(when)s") % {"when": short_datetime(obj.active_from)}
         if obj.active_until and obj.active_until <= now:
-            return _("Ended %(when)s") % {"when": _short(obj.active_until)}
+            return _("Ended %(when)s") % {"when": short_datetime(obj.active_until)}
         if obj.active_until:
-            return _("Until %(when)s") % {"when": _short(obj.active_until)}
+            return _("Until %(when)s") % {"when": short_datetime(obj.active_until)}
         return _("On")
-
-
-def _short(moment: datetime) -> str:
-    return date_format(timezone.localtime(moment), "SHORT_DATETIME_FORMAT")
 
 
 # --- redemptions ---------------------------------------------------------------------------------
@@ -449,7 +445,7 @@ class VoucherAdmin(VoucherCodeSearchMixin, ReadOnlyAdmin):
         return format_html(
             '<a href="{}">{}</a>',
             url,
-            date_format(timezone.localtime(obj.redemption.created_at), "SHORT_DATETIME_FORMAT"),
+            short_datetime(obj.redemption.created_at),
         )
 
     @admin.action(description=_("Export selected as CSV"), permissions=["view"])

@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from loyalty.base.errors import LoyaltyError
-from loyalty.base.staff import ReadOnlyAdmin
+from loyalty.base.staff import LIST_TEXT_CHARS, ReadOnlyAdmin
 
 from .. import services
 from ..models import LANGUAGE_CODES, AnswerTemplate, PublishedCase, ResponsePolicy, SurveyResponse
@@ -102,11 +102,11 @@ class PublishedCaseAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("you said"))
     def problem_short(self, obj):
-        return Truncator(obj.problem).chars(80)
+        return Truncator(obj.problem).chars(LIST_TEXT_CHARS)
 
     @admin.display(description=_("we did"))
     def what_changed_short(self, obj):
-        return Truncator(obj.what_changed).chars(80)
+        return Truncator(obj.what_changed).chars(LIST_TEXT_CHARS)
 
     @admin.action(description=_("Unpublish selected cases"), permissions=["unpublish"])
     def unpublish(self, request, queryset):

@@ -7,7 +7,6 @@ from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.base.errors import LoyaltyError
@@ -17,12 +16,6 @@ from ..models import FeedbackItem, overdue_q
 FIGURES_MONTHS = 12
 MAX_FIGURES_MONTHS = 36
 LANGUAGE_NAMES = dict(settings.LANGUAGES)
-
-
-def short(moment) -> str:
-    if moment is None:
-        return "-"
-    return date_format(timezone.localtime(moment), "SHORT_DATETIME_FORMAT")
 
 
 def item_label(item: FeedbackItem) -> str:

@@ -15,11 +15,12 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from loyalty.base.errors import LoyaltyError
-from loyalty.base.staff import ReadOnlyTabularInline
+from loyalty.base.formats import short_datetime
+from loyalty.base.staff import LIST_TEXT_CHARS, ReadOnlyTabularInline
 
 from .. import services
 from ..models import FeedbackAnswer, FeedbackItem, PublishedCase, overdue_q
-from .common import AssignedFilter, EscalatedFilter, OverdueFilter, item_label, short
+from .common import AssignedFilter, EscalatedFilter, OverdueFilter, item_label
 from .item_pages import ItemPages
 
 
@@ -216,11 +217,11 @@ class FeedbackItemAdmin(ItemPages, admin.ModelAdmin):
 
     @admin.display(description=_("what the member said"))
     def summary(self, obj):
-        return Truncator(" ".join(obj.text.split())).chars(60)
+        return Truncator(" ".join(obj.text.split())).chars(LIST_TEXT_CHARS)
 
     @admin.display(description=_("next deadline"), ordering="next_due")
     def next_deadline(self, obj):
-        return short(obj.next_due)
+        return short_datetime(obj.next_due)
 
     @admin.display(description=_("overdue"), ordering="is_overdue_now")
     def overdue(self, obj):

@@ -83,6 +83,17 @@ class CampaignForm(forms.ModelForm):
             if name in segment:
                 self.initial[name] = segment[name]
 
+    def clean(self):
+        cleaned = super().clean()
+        offer = cleaned.get("offer")
+        if offer == Campaign.Offer.POINTS and not cleaned.get("points"):
+            self.add_error("points", _("A points offer needs points."))
+        if offer == Campaign.Offer.VOUCHER:
+            reward = cleaned.get("reward")
+            if reward is None or not reward.is_active:
+                self.add_error("reward", _("A voucher offer needs an active reward."))
+        return cleaned
+
     def segment(self) -> dict:
         data = self.cleaned_data
         segment = {
@@ -134,7 +145,11 @@ class CampaignAdmin(StaffPages, admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         obj.segment = form.segment()
-        services.campaign_save(campaign=obj, staff=request.user)
+        try:
+            services.campaign_save(campaign=obj, staff=request.user)
+        except LoyaltyError as exc:
+            # (launched by someone else meanwhile: nothing was saved)
+            self.message_user(request, exc.message, level="error")
 
     def get_urls(self):
         urls = super().get_urls()

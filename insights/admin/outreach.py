@@ -6,14 +6,14 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.http import HttpResponseRedirect
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.base.errors import LoyaltyError
 from loyalty.base.staff import ReadOnlyAdmin, StaffPages
 
-from .. import services, words
+from .. import services, views, words
 from ..models import InsightsPolicy, MemberInsight, Outreach, Rung, RungChange
 
 
@@ -72,6 +72,19 @@ class MemberInsightAdmin(StaffPages, ReadOnlyAdmin):
         "reasons",
         "quiet",
     )
+
+    def get_urls(self):
+        # The dashboard lives here, inside the admin's URLs (its namespace, its headers).
+        view = self.admin_site.admin_view
+        return [
+            path("dashboard/", view(views.dashboard_view), name="insights_dashboard"),
+            path(
+                "dashboard/<slug:key>.csv",
+                view(views.dashboard_csv),
+                name="insights_dashboard_csv",
+            ),
+            *super().get_urls(),
+        ]
 
     def changelist_view(self, request, extra_context=None):
         # Open on the members at risk: the list staff work through.

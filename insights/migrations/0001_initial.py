@@ -126,7 +126,7 @@ class Migration(migrations.Migration):
             ],
             options={
                 'verbose_name': 'member insight',
-                'verbose_name_plural': 'member insights',
+                'verbose_name_plural': 'outreach list',
                 'indexes': [models.Index(fields=['rung'], name='insight_rung')],
             },
         ),

@@ -1,12 +1,14 @@
 """Numbers and money in the reader's language (CLDR rules, via Babel): the template filters of
-every app's pages (members_tags) and the forms that put a number into a label."""
+every app's pages (members_tags) and the forms that put a number into a label; and the short
+date-time of the staff lists."""
 
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
 from babel import Locale
 from babel.numbers import format_currency, format_decimal
-from django.utils import translation
+from django.utils import timezone, translation
+from django.utils.formats import date_format
 
 
 def _locale() -> Locale:
@@ -62,3 +64,11 @@ def minutes(value) -> int:
     except AttributeError:
         return value
     return max(1, -(-int(seconds) // 60))
+
+
+def short_datetime(moment) -> str:
+    """A moment for a staff list: in the program's time zone (TIME_ZONE), in the active
+    language's SHORT_DATETIME_FORMAT: "8 Dec 2026, 17:53", "2026-12-08 17:53"; "-" for none."""
+    if moment is None:
+        return "-"
+    return date_format(timezone.localtime(moment), "SHORT_DATETIME_FORMAT")

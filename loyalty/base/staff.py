@@ -10,6 +10,10 @@ from django.http import Http404
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 
+# A text column of a staff list is cut to this many characters (the whole text is on the
+# object's page), so a list of seven or eight columns fits a 1,280-pixel screen.
+LIST_TEXT_CHARS = 48
+
 
 class ReadOnlyMixin:
     """View only, for superusers too: history is never added, changed or deleted by hand."""

@@ -179,3 +179,44 @@ def test_the_admin_pages(crowd, chief, client, django_capture_on_commit_callback
         Message.objects.filter(kind="campaign").count()
         == campaign.members.filter(holdout=False).count()
     )
+
+
+def test_the_gift_is_worded_in_the_members_history(crowd, chief, client, launch):
+    campaign = draft(chief)
+    launch(campaign, chief)
+    row = campaign.members.filter(holdout=False, member__language="en").first()
+    client.force_login(row.member.user)
+    page = client.get(reverse("members:history")).content.decode()
+    assert "A gift from us, with a card in your inbox" in page
+
+
+def test_staff_write_a_draft_in_the_admin(crowd, chief, client, tiers):
+    client.force_login(chief)
+    data = {f"subject_{code}": f"Hi {code}" for code in LANGS}
+    data |= {f"card_{code}": f"Card {code}" for code in LANGS}
+    data |= {
+        "name": "Spring",
+        "offer": "points",
+        "points": "30",
+        "holdout_percent": "10",
+        "reactivation_days": "30",
+        "rungs": ["at_risk", "lapsed"],
+        "tiers": [str(tiers["bronze"].pk)],
+        "r": ["1", "2"],
+        "languages": ["lt"],
+    }
+    response = client.post(reverse("admin:insights_campaign_add"), data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    campaign = Campaign.objects.get(name="Spring")
+    assert campaign.segment == {
+        "rungs": ["at_risk", "lapsed"],
+        "tiers": [tiers["bronze"].pk],
+        "r": [1, 2],
+        "languages": ["lt"],
+    }
+    assert campaign.created_by == chief and campaign.status == Campaign.Status.DRAFT
+    # a points offer without points is refused with a message on the form, nothing saved
+    data |= {"name": "Empty", "points": "0"}
+    response = client.post(reverse("admin:insights_campaign_add"), data)
+    assert response.status_code == 200
+    assert not Campaign.objects.filter(name="Empty").exists()

@@ -69,7 +69,7 @@ def _table(html: str, key: str) -> list[list[str]]:
 
 def test_every_csv_equals_its_table(program, client, chief):
     client.force_login(chief)
-    page = client.get(reverse("insights-dashboard"))
+    page = client.get(reverse("admin:insights_dashboard"))
     assert page.status_code == 200
     html = page.content.decode()
     keys = re.findall(r'id="panel-([a-z]+)"', html)
@@ -84,41 +84,46 @@ def test_every_csv_equals_its_table(program, client, chief):
         "feedback",
     ]
     for key in keys:
-        response = client.get(reverse("insights-dashboard-csv", kwargs={"key": key}))
+        response = client.get(reverse("admin:insights_dashboard_csv", kwargs={"key": key}))
         assert response.status_code == 200
         rows = list(csv.reader(io.StringIO(response.content.decode())))
         table = _table(html, key)
         if len(table) == 2 and "Nothing yet." in table[1]:
             table = table[:1]
         assert rows == table, key
-    assert client.get("/admin/insights/dashboard/nothing.csv").status_code == 404
+    assert client.get("/admin/insights/memberinsight/dashboard/nothing.csv").status_code == 404
 
 
 def test_staff_need_the_permission(program, client):
     staff = get_user_model().objects.create_user(email="s@example.com", password="x", is_staff=True)
     client.force_login(staff)
-    assert client.get(reverse("insights-dashboard")).status_code == 403
-    assert client.get(reverse("insights-dashboard-csv", kwargs={"key": "rungs"})).status_code == 403
+    assert client.get(reverse("admin:insights_dashboard")).status_code == 403
+    assert (
+        client.get(reverse("admin:insights_dashboard_csv", kwargs={"key": "rungs"})).status_code
+        == 403
+    )
     index = client.get(reverse("admin:index"))
-    assert reverse("insights-dashboard") not in index.content.decode()
+    assert reverse("admin:insights_dashboard") not in index.content.decode()
     staff.user_permissions.add(Permission.objects.get(codename="view_snapshot"))
     staff = get_user_model().objects.get(pk=staff.pk)
     client.force_login(staff)
-    assert client.get(reverse("insights-dashboard")).status_code == 200
-    assert reverse("insights-dashboard") in client.get(reverse("admin:index")).content.decode()
+    assert client.get(reverse("admin:insights_dashboard")).status_code == 200
+    assert (
+        reverse("admin:insights_dashboard") in client.get(reverse("admin:index")).content.decode()
+    )
 
 
 def test_the_dashboard_reads_one_snapshot(program, client, chief, django_assert_max_num_queries):
     client.force_login(chief)
-    client.get(reverse("insights-dashboard"))
+    client.get(reverse("admin:insights_dashboard"))
     with django_assert_max_num_queries(8):
-        assert client.get(reverse("insights-dashboard")).status_code == 200
+        assert client.get(reverse("admin:insights_dashboard")).status_code == 200
 
 
 def test_without_a_snapshot_the_page_says_how_to_get_one(db, client, chief):
     Snapshot.objects.all().delete()
     client.force_login(chief)
-    assert "run_job insights" in client.get(reverse("insights-dashboard")).content.decode()
+    assert "run_job insights" in client.get(reverse("admin:insights_dashboard")).content.decode()
 
 
 def test_the_member_page_shows_their_profile(program, client, chief):

@@ -91,8 +91,8 @@ def test_members_are_told_30_days_before(tiers):
     again = run("expiry", date(2026, 3, 3))
     # then
     notice = Message.objects.get(member=member, kind="points_expiring")
-    assert notice.subject == "350 points expire on April 1, 2026"
-    assert "350 points of your balance expire on April 1, 2026." in notice.body
+    assert notice.subject == "350 points expire on 1 April 2026"
+    assert "350 points of your balance expire on 1 April 2026." in notice.body
     assert notice.dedupe_key == "points_expiring:2026-04-01"
     assert too_early.details.get("expiry_notices", 0) == 0
     assert on_time.details["expiry_notices"] == 1
@@ -108,7 +108,7 @@ def test_a_missed_notice_is_sent_by_the_next_run(tiers):
     run("expiry", date(2026, 3, 6))
     # then
     assert Message.objects.get(member=member, kind="points_expiring").subject == (
-        "120 points expire on April 1, 2026"
+        "120 points expire on 1 April 2026"
     )
 
 

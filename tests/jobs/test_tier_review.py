@@ -48,7 +48,7 @@ def test_below_the_tier_a_member_keeps_it_and_is_told_what_keeps_it(gold):
     assert _state(gold) == ("gold", GRACE_END)
     notice = Message.objects.get(member=gold, kind="tier_grace")
     assert notice.subject == "You keep Gold: here is what keeps it"
-    assert "you keep Gold and all its benefits at least until May 2, 2026" in notice.body
+    assert "you keep Gold and all its benefits at least until 2 May 2026" in notice.body
     assert "Earning 1500 more qualifying points by then keeps it." in notice.body
     assert "you will move to Silver, one tier down" in notice.body
     assert not TierChange.objects.filter(member=gold, reason__startswith="review").exists()
@@ -88,7 +88,7 @@ def test_the_tier_is_kept_until_the_grace_ends_then_down_one_tier_only(gold, par
     assert Member.objects.get(pk=gold.pk).tier_since == GRACE_END
     message = Message.objects.get(member=gold, kind="tier_changed")
     assert message.subject == "Your tier is now Silver"
-    assert "You keep Silver at least until July 31, 2026" in message.body
+    assert "You keep Silver at least until 31 July 2026" in message.body
     event = WebhookEvent.objects.get(type="tier.changed")
     assert event.payload["data"] == {
         "member_number": gold.member_number,

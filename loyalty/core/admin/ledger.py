@@ -5,9 +5,10 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 
-from loyalty.base.staff import ReadOnlyAdmin, ReadOnlyTabularInline
+from loyalty.base.staff import LIST_TEXT_CHARS, ReadOnlyAdmin, ReadOnlyTabularInline
 
 from .. import earning
 from ..models import LedgerEntry, LotMovement, PointLot, Purchase, PurchaseLine, Refund
@@ -35,7 +36,7 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
         "kind",
         "points",
         "balance_after",
-        "description",
+        "description_short",
         "staff_user",
     )
     list_select_related = ("member__user", "staff_user")
@@ -67,6 +68,10 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
     @admin.display(description=_("member"))
     def member_display(self, obj):
         return member_link(obj.member)
+
+    @admin.display(description=_("description"))
+    def description_short(self, obj):
+        return Truncator(obj.description).chars(LIST_TEXT_CHARS)
 
     @admin.display(description=_("cause"))
     def cause_display(self, obj):
