@@ -25,7 +25,7 @@ from _earn_load import free_port, stop_gunicorn
 from _shared import BENCH_DIR, ROOT, percentile
 
 STAFF_EMAIL = "bench-staff@bench.invalid"
-DASHBOARD = "/admin/insights/dashboard/"
+DASHBOARD_NAMES = ("admin:insights_dashboard", "insights-dashboard")  # now, and at first
 OUT = BENCH_DIR / "out"
 
 
@@ -33,22 +33,32 @@ def manage(*args: str) -> list[str]:
     return [sys.executable, "manage.py", *args]
 
 
-def staff_user(env: dict[str, str]) -> str:
-    """A staff superuser with a fresh random password (made, or its password set anew)."""
+def staff_user(env: dict[str, str]) -> tuple[str, str]:
+    """A staff superuser with a fresh random password (made, or its password set anew), and
+    the dashboard's path as the URLconf names it (it moved once; the CSV links are on it)."""
     password = os.urandom(12).hex()
     script = (
-        "import os\nfrom accounts.models import User\n"
+        "import os\nfrom django.urls import NoReverseMatch, reverse\n"
+        "from accounts.models import User\n"
         f"user, _ = User.objects.get_or_create(email={STAFF_EMAIL!r})\n"
         "user.is_staff = user.is_superuser = user.is_active = True\n"
         "user.set_password(os.environ['BENCH_STAFF_PASSWORD'])\nuser.save()\n"
+        f"for name in {DASHBOARD_NAMES!r}:\n"
+        "    try:\n        print('BENCH_DASHBOARD', reverse(name))\n        break\n"
+        "    except NoReverseMatch:\n        pass\n"
     )
-    subprocess.run(
+    done = subprocess.run(
         manage("shell", "-v", "0", "-c", script),
         cwd=ROOT,
         check=True,
+        capture_output=True,
+        text=True,
         env={**env, "BENCH_STAFF_PASSWORD": password},
     )
-    return password
+    found = re.search(r"BENCH_DASHBOARD (\S+)", done.stdout)
+    if found is None:
+        sys.exit(f"No dashboard URL named {' or '.join(DASHBOARD_NAMES)}:\n{done.stdout}")
+    return password, found[1]
 
 
 class Browser:
@@ -70,7 +80,7 @@ class Browser:
             self.cookies[name.strip()] = value
         return response.status, content
 
-    def log_in(self, password: str) -> None:
+    def log_in(self, password: str, dashboard: str) -> None:
         status, page = self.request("GET", "/admin/login/")
         token = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', page)
         if status != 200 or token is None:
@@ -79,7 +89,7 @@ class Browser:
             "csrfmiddlewaretoken": token[1].decode(),
             "username": STAFF_EMAIL,
             "password": password,
-            "next": DASHBOARD,
+            "next": dashboard,
         }
         status, page = self.request("POST", "/admin/login/", urlencode(form))
         if status != 302 or "sessionid" not in self.cookies:
@@ -111,7 +121,7 @@ def timed(browser: Browser, path: str, warmup: int, requests: int) -> dict:
 
 def serve_dashboard(env: dict[str, str], args) -> list[dict]:
     subprocess.run(manage("collectstatic", "--noinput", "-v", "0"), cwd=ROOT, env=env, check=True)
-    password = staff_user(env)
+    password, dashboard = staff_user(env)
     port = free_port()
     log = OUT / "insights-gunicorn.log"
     gunicorn = Path(sys.executable).parent / "gunicorn"
@@ -137,15 +147,15 @@ def serve_dashboard(env: dict[str, str], args) -> list[dict]:
         while browser is None:
             try:
                 browser = Browser(port)
-                browser.log_in(password)
+                browser.log_in(password, dashboard)
             except (ConnectionError, http.client.HTTPException):
                 browser = None
                 if server.poll() is not None or time.monotonic() > deadline:
                     sys.exit(f"gunicorn did not serve:\n{log.read_text()}")
                 time.sleep(0.3)
-        print(f"{DASHBOARD}: {args.warmup} + {args.requests} requests ...", flush=True)
-        rows = [timed(browser, DASHBOARD, args.warmup, args.requests)]
-        status, page = browser.request("GET", DASHBOARD)
+        print(f"{dashboard}: {args.warmup} + {args.requests} requests ...", flush=True)
+        rows = [timed(browser, dashboard, args.warmup, args.requests)]
+        status, page = browser.request("GET", dashboard)
         if b'id="panel-' not in page:
             sys.exit("The dashboard shows no panels: no snapshot?")
         for path in sorted(set(re.findall(r'href="([^"]+\.csv)"', page.decode()))):

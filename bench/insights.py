@@ -23,10 +23,11 @@ What it does, only on 127.0.0.1:
    database are read from /proc: where the time goes.
 5. The dashboard (bench/_insights_web.py): gunicorn with the project's gunicorn.conf.py
    (DEBUG off, Redis cache as shipped, static files collected), a staff superuser logged in
-   through the admin's login form (LOYALTY_STAFF_OTP=false: no second factor), then
-   `/admin/insights/dashboard/` --warmup times unmeasured and --requests times measured, one
-   after the other on one keep-alive connection; p50, p95 and max. The same for each panel's
-   CSV download (the links on the page), --csv-requests times.
+   through the admin's login form (LOYALTY_STAFF_OTP=false: no second factor), then the
+   dashboard (the URL named admin:insights_dashboard, /admin/insights/memberinsight/dashboard/)
+   --warmup times unmeasured and --requests times measured, one after the other on one
+   keep-alive connection; p50, p95 and max. The same for each panel's CSV download (the links
+   on the page), --csv-requests times. It shows the latest snapshot: run the job first.
 6. --explain (or `--only explain`, alone) prints EXPLAIN (ANALYZE, BUFFERS) of the ladder's
    statement and of the slowest statements of the figures, into bench/out/ too.
 7. Prints the figures and appends them to bench/RESULTS.md (unless --no-results).
