@@ -15,7 +15,7 @@ templates say what they mean, in the reader's language.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import transaction
@@ -30,10 +30,20 @@ from loyalty.core.models import LedgerEntry, PointLot, Tier
 from referrals.models import Referral
 
 from . import campaigns, rules
-from .models import RUNG_LEVEL, InsightsPolicy, MemberInsight, Rung, RungChange, Snapshot
+from .models import (
+    RUNG_LEVEL,
+    InsightsPolicy,
+    MemberInsight,
+    PointsMonth,
+    Rung,
+    RungChange,
+    Snapshot,
+)
 
 MONTHS = 12
 BREAKAGE_MONTHS = 24
+# A month that ended this many days before it was counted is not counted again.
+SETTLE_DAYS = 3
 
 
 def _month(value) -> str:
@@ -95,27 +105,73 @@ def flow(months: list[date], end) -> list[dict]:
     return list(table.values())
 
 
-def points_per_month(months: list[date], end) -> list[dict]:
-    zone = timezone.get_default_timezone()
-    start = _start(months[0])
-    rows = (
-        LedgerEntry.objects.filter(created_at__gte=start, created_at__lt=end)
-        .annotate(month=TruncMonth("created_at", tzinfo=zone))
-        .values("month")
-        .annotate(
-            earned=Sum("points", filter=Q(points__gt=0) & ~Q(kind=LedgerEntry.Kind.REVERSAL)),
-            spent=Sum("points", filter=Q(kind=LedgerEntry.Kind.SPEND)),
-            expired=Sum("points", filter=Q(kind=LedgerEntry.Kind.EXPIRE)),
+def _month_end(month: date) -> datetime:
+    return _start(rules.months_before(month, -1))
+
+
+def points_months(months: list[date], now: datetime) -> dict[date, PointsMonth]:
+    """Each month's points (earned: every credit but reversals; spent on rewards; expired),
+    from PointsMonth; a month is counted again only while it may still change: the current
+    one, and one that ended less than SETTLE_DAYS before it was counted."""
+    kept = PointsMonth.objects.in_bulk(months)
+    stale = [
+        m
+        for m in months
+        if m not in kept or kept[m].computed_at < _month_end(m) + timedelta(days=SETTLE_DAYS)
+    ]
+    if stale:
+        zone = timezone.get_default_timezone()
+        rows = (
+            LedgerEntry.objects.filter(
+                created_at__gte=_start(min(stale)), created_at__lt=_month_end(max(stale))
+            )
+            .annotate(month=TruncMonth("created_at", tzinfo=zone))
+            .values("month")
+            .annotate(
+                earned=Sum("points", filter=Q(points__gt=0) & ~Q(kind=LedgerEntry.Kind.REVERSAL)),
+                spent=Sum("points", filter=Q(kind=LedgerEntry.Kind.SPEND)),
+                expired=Sum("points", filter=Q(kind=LedgerEntry.Kind.EXPIRE)),
+            )
         )
-    )
-    table = {_month(m): {"month": _month(m), "earned": 0, "spent": 0, "expired": 0} for m in months}
-    for row in rows:
-        target = table.get(_month(row["month"]))
-        if target is not None:
-            target["earned"] = row["earned"] or 0
-            target["spent"] = -(row["spent"] or 0)
-            target["expired"] = -(row["expired"] or 0)
-    return list(table.values())
+        found = {_month_key(row["month"]): row for row in rows}
+        fresh = []
+        for month in stale:
+            row = found.get(month, {})
+            fresh.append(
+                PointsMonth(
+                    month=month,
+                    earned=row.get("earned") or 0,
+                    spent=-(row.get("spent") or 0),
+                    expired=-(row.get("expired") or 0),
+                    computed_at=now,
+                )
+            )
+        with transaction.atomic():
+            PointsMonth.objects.bulk_create(
+                fresh,
+                update_conflicts=True,
+                unique_fields=["month"],
+                update_fields=["earned", "spent", "expired", "computed_at"],
+            )
+        kept.update({row.month: row for row in fresh})
+    return {month: kept[month] for month in months}
+
+
+def _month_key(value) -> date:
+    """TruncMonth's value (a date, or a datetime on some databases) as the month's first day."""
+    return (value.date() if isinstance(value, datetime) else value).replace(day=1)
+
+
+def points_per_month(counted: dict[date, PointsMonth], months: list[date]) -> list[dict]:
+    return [
+        {
+            "month": _month(m),
+            "earned": counted[m].earned,
+            "spent": counted[m].spent,
+            "expired": counted[m].expired,
+        }
+        for m in months
+    ]
 
 
 def liability(point_value: Decimal) -> dict:
@@ -140,15 +196,11 @@ def liability(point_value: Decimal) -> dict:
     }
 
 
-def breakage(day: date, end, outstanding: int, point_value: Decimal) -> dict:
+def breakage(counted: dict[date, PointsMonth], outstanding: int, point_value: Decimal) -> dict:
     """The share of settled points that expired rather than being spent, over the last 24
-    months, and what it predicts of the outstanding points."""
-    since = _start(rules.months_before(day, BREAKAGE_MONTHS))
-    sums = LedgerEntry.objects.filter(created_at__gte=since, created_at__lt=end).aggregate(
-        spent=Sum("points", filter=Q(kind=LedgerEntry.Kind.SPEND)),
-        expired=Sum("points", filter=Q(kind=LedgerEntry.Kind.EXPIRE)),
-    )
-    spent, expired = -(sums["spent"] or 0), -(sums["expired"] or 0)
+    calendar months, and what it predicts of the outstanding points."""
+    spent = sum(row.spent for row in counted.values())
+    expired = sum(row.expired for row in counted.values())
     if spent + expired == 0:
         return {"spent": 0, "expired": 0, "rate": None, "points": None, "value": None}
     rate = Decimal(expired) / Decimal(spent + expired)
@@ -210,28 +262,39 @@ def feedback_deadlines(day: date, end) -> list[dict]:
     ]
 
 
-def snapshot_figures(day: date) -> dict:
+def ledger_figures(day: date) -> dict:
+    """The figures that read the ledger, lots, tiers, referrals and feedback, not the ladder's
+    results: the nightly run computes them on another connection while it assesses members."""
     end = day_end(day)
     months = month_starts(MONTHS, day)
+    counted = points_months(month_starts(BREAKAGE_MONTHS, day), timezone.now())
     point_value = _point_value()
     owed = liability(point_value)
     return {
-        "rungs": members_by_rung(),
         "tiers": members_by_tier(),
-        "flow": flow(months, end),
-        "points": points_per_month(months, end),
+        "points": points_per_month(counted, months),
         "liability": owed,
-        "breakage": breakage(day, end, owed["points"], point_value),
-        "customers": customers(),
+        "breakage": breakage(counted, owed["points"], point_value),
         "referrals": referral_conversion(months, end),
-        "campaigns": campaigns.campaign_results_all(),
         "feedback": feedback_deadlines(day, end),
     }
 
 
-def snapshot_compute(*, day: date) -> Snapshot:
-    """Compute and keep the day's figures (a second run that day replaces them)."""
-    figures = snapshot_figures(day)
+def snapshot_figures(day: date, ledger: dict | None = None) -> dict:
+    months = month_starts(MONTHS, day)
+    figures = {
+        "rungs": members_by_rung(),
+        "flow": flow(months, day_end(day)),
+        "customers": customers(),
+        "campaigns": campaigns.campaign_results_all(),
+    }
+    return {**figures, **(ledger if ledger is not None else ledger_figures(day))}
+
+
+def snapshot_compute(*, day: date, ledger: dict | None = None) -> Snapshot:
+    """Compute and keep the day's figures (a second run that day replaces them); `ledger`:
+    ledger_figures(day), when computed already."""
+    figures = snapshot_figures(day, ledger)
     with transaction.atomic():
         snapshot, _ = Snapshot.objects.update_or_create(
             day=day, defaults={"figures": figures, "computed_at": timezone.now()}

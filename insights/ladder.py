@@ -10,6 +10,7 @@ both paths to the same rows. A run is idempotent: run twice for a day, it change
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -25,7 +26,7 @@ from loyalty.core.jobs import Counts, day_end
 from loyalty.core.models import PointLot, Purchase
 from referrals.models import Referral
 
-from . import figures, ladder_sql, rules
+from . import concurrency, figures, ladder_sql, rules
 from .models import InsightsPolicy, MemberInsight, RungChange
 
 CHUNK = 10_000
@@ -257,7 +258,9 @@ def assess(row: Row, day: date, policy: rules.Policy, side: SideFacts) -> Assess
         signals,
         pk not in side.spoke,
     )
-    return Assessed(insight, (pk, day, row.old_rung or "", rung) if changed else None)
+    # (a member's first assessment is where they start, not a move)
+    moved = changed and row.old_rung is not None
+    return Assessed(insight, (pk, day, row.old_rung, rung) if moved else None)
 
 
 # --- storing -----------------------------------------------------------------------------------
@@ -297,9 +300,12 @@ def ladder_compute(*, day: date, portable: bool | None = None) -> Counts:
     if portable is None:
         portable = connection.vendor != "postgresql"
     policy = policy_current()
+    if not portable:
+        with ladder_sql.run_lock():
+            ladder_sql.purchase_stats_fill(day=day, policy=policy)
+            with transaction.atomic():
+                return ladder_sql.ladder_assess(day=day, policy=policy)
     with transaction.atomic():
-        if not portable:
-            return ladder_sql.ladder_compute_postgres(day=day, policy=policy)
         counts = Counts()
         side = side_facts(day)
         store = OrmStore()
@@ -314,7 +320,21 @@ def ladder_compute(*, day: date, portable: bool | None = None) -> Counts:
 
 
 def ladder_step(*, ids: list[int], day: date, run=None) -> Counts:
-    """The job's one step: the ladder, then the dashboard's figures for the day."""
-    counts = ladder_compute(day=day)
-    figures.snapshot_compute(day=day)
+    """The job's one step: the ladder, then the dashboard's figures for the day. On PostgreSQL
+    the purchase facts are gathered on several connections at once, and the figures that read
+    only the ledger on another connection while members are assessed."""
+    if not concurrency.can_fan_out():
+        counts = ladder_compute(day=day)
+        figures.snapshot_compute(day=day)
+        return counts
+    policy = policy_current()
+    with ladder_sql.run_lock():
+        # the facts keep every connection busy; then the figures that need no assessment are
+        # computed on another connection while this one assesses
+        ladder_sql.purchase_stats_fill(day=day, policy=policy)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            ledger = concurrency.start(pool, figures.ledger_figures, day)
+            with transaction.atomic():
+                counts = ladder_sql.ladder_assess(day=day, policy=policy)
+            figures.snapshot_compute(day=day, ledger=ledger.result())
     return counts

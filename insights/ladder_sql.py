@@ -16,44 +16,58 @@ tests/insights/test_ladder.py holds both paths to the same rows, the rules' edge
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import date, timedelta
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 
 from loyalty.core.jobs import Counts, day_end
 
-from . import rules
+from . import concurrency, rules
 
 EXPIRING_DAYS = 30
 COMPLAINT_LOOKBACK_DAYS = 90
 BAD_RATING = 2
 # Memory for the statement's sorts and hashes (per sort, this transaction only).
 WORK_MEM = "128MB"
+# Members are not spread evenly over ids (older members have bought more): ranges per connection.
+RANGES_PER_CONNECTION = 6
+# The advisory lock a run holds (any number no other part of the program uses).
+RUN_LOCK = 7_160_001
 
-_ASSESS_SQL = """
-CREATE TEMP TABLE insights_new ON COMMIT DROP AS
+# Each member's purchase facts, for the members of one id range: a window over their purchases
+# (in the order of the (member, -occurred_at) index) and an aggregate per member.
+_STATS_SQL = """
+INSERT INTO insights_purchasestats
+    (member_id, n, first_on, last_on, median_gap, n12, spend12, spend_recent, spend_before,
+     months_active)
 WITH g AS (
     SELECT member_id, d, amount,
            lag(d) OVER (PARTITION BY member_id ORDER BY occurred_at DESC) - d AS gap
     FROM (
         SELECT member_id, occurred_at, amount, (occurred_at AT TIME ZONE %(tz)s)::date AS d
-        FROM loyalty_purchase WHERE occurred_at < %(end)s
+        FROM loyalty_purchase
+        WHERE occurred_at < %(end)s AND member_id >= %(low)s AND member_id < %(high)s
     ) p
-), s AS (
-    SELECT member_id,
-           count(*) AS n,
-           min(d) AS first_on,
-           max(d) AS last_on,
-           percentile_disc(0.5) WITHIN GROUP (ORDER BY gap) FILTER (WHERE gap > 0) AS median_gap,
-           count(*) FILTER (WHERE d > %(year_ago)s) AS n12,
-           coalesce(sum(amount) FILTER (WHERE d > %(year_ago)s), 0) AS spend12,
-           coalesce(sum(amount) FILTER (WHERE d > %(half_ago)s), 0) AS spend_recent,
-           coalesce(sum(amount) FILTER (WHERE d > %(year_ago)s AND d <= %(half_ago)s), 0)
-               AS spend_before,
-           count(DISTINCT date_trunc('month', d)) FILTER (WHERE d >= %(window_start)s)
-               AS months_active
-    FROM g GROUP BY member_id
+)
+SELECT member_id,
+       count(*),
+       min(d),
+       max(d),
+       percentile_disc(0.5) WITHIN GROUP (ORDER BY gap) FILTER (WHERE gap > 0),
+       count(*) FILTER (WHERE d > %(year_ago)s),
+       coalesce(sum(amount) FILTER (WHERE d > %(year_ago)s), 0),
+       coalesce(sum(amount) FILTER (WHERE d > %(half_ago)s), 0),
+       coalesce(sum(amount) FILTER (WHERE d > %(year_ago)s AND d <= %(half_ago)s), 0),
+       count(DISTINCT date_trunc('month', d)) FILTER (WHERE d >= %(window_start)s)
+FROM g GROUP BY member_id
+"""
+
+_ASSESS_SQL = """
+CREATE TEMP TABLE insights_new ON COMMIT DROP AS
+WITH s AS (
+    SELECT * FROM insights_purchasestats
 ), r AS (
     SELECT s.*,
            %(day)s - last_on AS since,
@@ -171,15 +185,71 @@ def _parameters(day: date, policy: rules.Policy) -> dict:
     }
 
 
-def ladder_compute_postgres(*, day: date, policy: rules.Policy) -> Counts:
-    """Assess every member for `day` and store what changed (in the caller's transaction)."""
+def _tune(cursor) -> None:
+    """This transaction's settings: memory for the sorts, and no JIT (compiling the big
+    statements costs more than it saves: measured in bench/RESULTS.md)."""
+    cursor.execute(
+        "SELECT set_config('work_mem', %s, true), set_config('jit', 'off', true)", [WORK_MEM]
+    )
+
+
+def _stats_fill(day: date, policy: rules.Policy, low: int, high: int) -> None:
+    with transaction.atomic(), connection.cursor() as cursor:
+        _tune(cursor)
+        cursor.execute(_STATS_SQL, {**_parameters(day, policy), "low": low, "high": high})
+
+
+def _ranges(parts: int) -> list[tuple[int, int]]:
+    """Member id ranges with about as many members each (ids are spread evenly enough)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT min(id), max(id) FROM accounts_member")
+        low, high = cursor.fetchone()
+    if low is None:
+        return [(0, 1)]
+    step = (high - low) // parts + 1
+    return [(low + k * step, low + (k + 1) * step) for k in range(parts)]
+
+
+def purchase_stats_fill(*, day: date, policy: rules.Policy) -> None:
+    """Every member's purchase facts into insights_purchasestats: a range of members per
+    connection at once (LOYALTY_INSIGHTS_CONNECTIONS), or on this connection alone inside a
+    caller's transaction."""
+    if not concurrency.can_fan_out():
+        with connection.cursor() as cursor:
+            cursor.execute("DELETE FROM insights_purchasestats")
+        _stats_fill(day, policy, 0, 2**62)
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE insights_purchasestats")
+    connections = max(int(settings.LOYALTY_INSIGHTS_CONNECTIONS), 1)
+    # More ranges than connections: a connection done with a light range takes the next.
+    ranges = _ranges(connections * RANGES_PER_CONNECTION)
+    calls = [(_stats_fill, (day, policy, low, high)) for low, high in ranges]
+    concurrency.run_all(calls, connections)
+
+
+@contextmanager
+def run_lock():
+    """One run at a time (a double beat, a run by hand): the scratch table is shared."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s)", [RUN_LOCK])
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [RUN_LOCK])
+
+
+def ladder_assess(*, day: date, policy: rules.Policy) -> Counts:
+    """Assess every member for `day` from the purchase facts and store what changed (in the
+    caller's transaction)."""
     columns = ", ".join(_COLUMNS)
     assignments = ", ".join(f"{c} = EXCLUDED.{c}" for c in _COLUMNS[1:])
     mine = ", ".join(f"insights_memberinsight.{c}" for c in _COLUMNS[1:])
     theirs = ", ".join(f"EXCLUDED.{c}" for c in _COLUMNS[1:])
     counts = Counts()
     with connection.cursor() as cursor:
-        cursor.execute("SELECT set_config('work_mem', %s, true)", [WORK_MEM])
+        _tune(cursor)
         # (dropped here too: inside an outer transaction ON COMMIT comes later)
         cursor.execute("DROP TABLE IF EXISTS insights_new")
         cursor.execute(_ASSESS_SQL, _parameters(day, policy))
@@ -192,15 +262,16 @@ def ladder_compute_postgres(*, day: date, policy: rules.Policy) -> Counts:
         # (a second run the same day keeps the first move's origin, with the latest rung)
         cursor.execute(
             "INSERT INTO insights_rungchange (member_id, day, from_rung, to_rung) "
-            "SELECT member_id, %s, coalesce(old_rung, ''), rung FROM insights_new "
-            "WHERE rung IS DISTINCT FROM old_rung "
+            "SELECT member_id, %s, old_rung, rung FROM insights_new "
+            "WHERE old_rung IS NOT NULL AND rung <> old_rung "
             "ON CONFLICT (member_id, day) DO UPDATE SET to_rung = EXCLUDED.to_rung",
             [day],
         )
         counts.details["moved"] = cursor.rowcount
+        # (a member deleted takes their row along: the foreign key cascades)
         cursor.execute(
-            "DELETE FROM insights_memberinsight i WHERE NOT EXISTS "
-            "(SELECT 1 FROM insights_new n WHERE n.member_id = i.member_id)"
+            "DELETE FROM insights_memberinsight i USING accounts_member m "
+            "WHERE m.id = i.member_id AND m.status = 'closed'"
         )
         cursor.execute("SELECT rung, count(*) FROM insights_new GROUP BY rung")
         for rung, n in cursor.fetchall():

@@ -148,7 +148,8 @@ class MemberInsight(models.Model):
 
 
 class RungChange(models.Model):
-    """A member's move on the ladder, found by the nightly run (from "" on their first)."""
+    """A member's move on the ladder, found by the nightly run (their first assessment is not a
+    move: MemberInsight.rung_since says since when they stand where they do)."""
 
     member = models.ForeignKey(
         "accounts.Member", on_delete=models.CASCADE, related_name="rung_changes"
@@ -331,3 +332,47 @@ class CampaignMember(models.Model):
 
     def __str__(self):
         return f"{self.campaign_id}/{self.member_id}"
+
+
+class PurchaseStats(models.Model):
+    """Scratch space of the nightly run on PostgreSQL: each member's purchase facts, written by
+    several connections at once (a range of members each), then read by the assessment. Its
+    table is UNLOGGED (migration 0003): rebuilt every night, it need not survive a crash."""
+
+    member_id = models.BigIntegerField(primary_key=True)
+    n = models.IntegerField()
+    first_on = models.DateField()
+    last_on = models.DateField()
+    median_gap = models.IntegerField(null=True)
+    n12 = models.IntegerField()
+    spend12 = models.DecimalField(max_digits=14, decimal_places=2)
+    spend_recent = models.DecimalField(max_digits=14, decimal_places=2)
+    spend_before = models.DecimalField(max_digits=14, decimal_places=2)
+    months_active = models.IntegerField()
+
+    class Meta:
+        verbose_name = "purchase facts (scratch)"
+        default_permissions = ()
+
+    def __str__(self):
+        return str(self.member_id)
+
+
+class PointsMonth(models.Model):
+    """Points earned, spent and expired in one calendar month, kept by the nightly run: the
+    ledger is append-only, so a month that has ended is counted once (again only while it is
+    recent enough for a back-dated entry to land in it), not every night."""
+
+    month = models.DateField(_("month"), primary_key=True)
+    earned = models.BigIntegerField(_("earned"))
+    spent = models.BigIntegerField(_("spent"))
+    expired = models.BigIntegerField(_("expired"))
+    computed_at = models.DateTimeField(_("computed at"))
+
+    class Meta:
+        verbose_name = _("points in a month")
+        verbose_name_plural = _("points by month")
+        default_permissions = ()
+
+    def __str__(self):
+        return f"{self.month:%Y-%m}"

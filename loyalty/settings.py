@@ -295,6 +295,8 @@ LOYALTY_PURCHASE_MAX_AGE_DAYS = env.int("LOYALTY_PURCHASE_MAX_AGE_DAYS", default
 # Scheduled jobs (loyalty/core/jobs.py; `manage.py run_job NAME [--date]`, schedule in the admin).
 # Members per batch (one task and one transaction each).
 LOYALTY_JOB_BATCH_SIZE = env.int("LOYALTY_JOB_BATCH_SIZE", default=1000)
+# Database connections the nightly insights run uses at once (about the database's cores).
+LOYALTY_INSIGHTS_CONNECTIONS = env.int("LOYALTY_INSIGHTS_CONNECTIONS", default=2)
 # After downtime, anniversaries, birthdays and expiry notices of the last N days are caught up.
 LOYALTY_JOB_CATCHUP_DAYS = min(max(env.int("LOYALTY_JOB_CATCHUP_DAYS", default=7), 0), 300)
 # Test-only brake: seconds a batch waits per member before it commits (0: never). The worker
