@@ -176,3 +176,24 @@ def test_attrition_signals_and_the_quiet(cast, partner, tiers):
     assert kinds["downgrade"]["until"] == (DAY + timedelta(days=40)).isoformat()
     assert not insight.quiet
     assert MemberInsight.objects.get(member=cast["loyal"]).quiet
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_run_on_several_connections_gives_the_same_answers(edges, settings):
+    """Outside a transaction the job gathers the facts on several connections at once (more
+    ranges than connections) and the ledger's figures on another: the same rows as one
+    connection's run."""
+    from insights import concurrency
+    from insights.ladder import ladder_step
+
+    settings.LOYALTY_INSIGHTS_CONNECTIONS = 3
+    assert concurrency.can_fan_out()
+    ladder_step(ids=[], day=DAY)
+    fanned = {row["member_id"]: row for row in MemberInsight.objects.values()}
+    figures = Snapshot.objects.get(day=DAY).figures
+    MemberInsight.objects.all().delete()
+    Snapshot.objects.all().delete()
+    ladder_compute(day=DAY, portable=True)
+    assert {row["member_id"]: row for row in MemberInsight.objects.values()} == fanned
+    assert figures["rungs"][Rung.ADVOCATE] == 1 and figures["liability"]["points"] > 0
