@@ -363,15 +363,16 @@ class PointsMonth(models.Model):
     ledger is append-only, so a month that has ended is counted once (again only while it is
     recent enough for a back-dated entry to land in it), not every night."""
 
-    month = models.DateField(_("month"), primary_key=True)
-    earned = models.BigIntegerField(_("earned"))
-    spent = models.BigIntegerField(_("spent"))
-    expired = models.BigIntegerField(_("expired"))
-    computed_at = models.DateTimeField(_("computed at"))
+    month = models.DateField(primary_key=True)
+    earned = models.BigIntegerField()
+    spent = models.BigIntegerField()
+    expired = models.BigIntegerField()
+    computed_at = models.DateTimeField()
 
     class Meta:
-        verbose_name = _("points in a month")
-        verbose_name_plural = _("points by month")
+        # (the run's own record, never shown to staff: not translated)
+        verbose_name = "points in a month"
+        verbose_name_plural = "points by month"
         default_permissions = ()
 
     def __str__(self):
