@@ -10,9 +10,11 @@
   the batch's unsent rows are locked alone and checked again under the lock, so of two workers
   (a task delivered twice, a double beat) the second finds them sent; a worker killed half-way
   rolls its batch back and the batch is redone. The offer goes through the ledger (a `gift`
-  entry whose cause is the CampaignMember, held in a one-to-one field: a second credit cannot
-  be written) or the catalogue (a voucher, credited then redeemed as the birthday gift does),
-  the card through notifications (one message per member and campaign: its dedupe key).
+  entry whose cause is the CampaignMember) or the catalogue (a voucher, credited then redeemed
+  as the birthday gift does),
+  the card through notifications (one message per member and campaign: its dedupe key). A
+  voucher the reward refuses (its tier, its limit per member) is recorded on the row
+  (`not_given`, the refusal's code) and not tried again.
 - Results (`campaign_results`): members who came back (a purchase within `reactivation_days`
   of the launch), their spend and the points they redeemed, treated against held out, with the
   difference in percentage points and its 95% confidence interval (normal approximation).
@@ -78,8 +80,11 @@ def segment_members(segment: dict):
 def campaign_preview(campaign: Campaign) -> tuple[int, list[Member]]:
     """How many members the segment holds now, and a few of them."""
     members = segment_members(campaign.segment)
-    sample = list(members.select_related("user").order_by("?")[:SAMPLE_SIZE])
-    return members.count(), sample
+    count = members.count()
+    # a few members from a random point on: no sort of the whole table
+    start = random.randrange(max(count - SAMPLE_SIZE, 0) + 1)
+    sample = list(members.select_related("user").order_by("pk")[start : start + SAMPLE_SIZE])
+    return count, sample
 
 
 def holdout_size(audience: int, percent: int) -> int:
@@ -122,12 +127,15 @@ def campaign_launch(
             CampaignMember(campaign=locked, member_id=pk, holdout=pk in held)
             for pk in ids[start : start + INSERT_BATCH]
         )
-    locked.status = Campaign.Status.SENDING if ids else Campaign.Status.SENT
+    locked.status = Campaign.Status.SENDING if len(held) < len(ids) else Campaign.Status.SENT
     locked.launched_at = at or timezone.now()
     locked.launched_by = staff
     locked.save(update_fields=["status", "launched_at", "launched_by"])
-    if ids and start_sending:
-        transaction.on_commit(lambda: job_start(name="campaigns", trigger=JobRun.Trigger.MANUAL))
+    if len(held) < len(ids) and start_sending:
+        # (robust: with the broker down the launch stands, and the beat sends it later)
+        transaction.on_commit(
+            lambda: job_start(name="campaigns", trigger=JobRun.Trigger.MANUAL), robust=True
+        )
     campaign.refresh_from_db()
     return len(ids)
 
@@ -139,11 +147,15 @@ def _unsent():
     return CampaignMember.objects.filter(
         holdout=False,
         sent_at__isnull=True,
+        not_given="",
         campaign__status=Campaign.Status.SENDING,
     ).exclude(member__status=Member.Status.CLOSED)
 
 
 def campaign_send_plan(day: date, size: int):
+    # (a campaign left with nobody to send to, its last members closed meanwhile, is sent)
+    sending = Campaign.objects.filter(status=Campaign.Status.SENDING)
+    _finish_sent(set(sending.values_list("pk", flat=True)))
     return keyset(_unsent(), size)
 
 
@@ -157,8 +169,8 @@ def _give_voucher(row: CampaignMember, campaign: Campaign):
                 member=row.member, points=cost, kind=LedgerEntry.Kind.GIFT, cause=row
             )
             redemption = reward_redeem(member=row.member, reward=campaign.reward)
-    except LoyaltyError:
-        return None, None
+    except LoyaltyError as exc:
+        return None, exc.code
     return entry, redemption.voucher
 
 
@@ -187,6 +199,7 @@ def campaign_send_batch(*, ids: list[int], day: date, run=None, at=None) -> Coun
     for row in rows:
         by_campaign.setdefault(row.campaign_id, []).append(row)
     sent: list[CampaignMember] = []
+    refused: list[CampaignMember] = []
     for campaign_id, group in by_campaign.items():
         campaign = campaigns[campaign_id]
         if campaign.offer == Campaign.Offer.POINTS:
@@ -202,18 +215,21 @@ def campaign_send_batch(*, ids: list[int], day: date, run=None, at=None) -> Coun
         elif campaign.offer == Campaign.Offer.VOUCHER:
             given = []
             for row in group:
-                row.entry, row.voucher = _give_voucher(row, campaign)
-                if row.voucher is None:
+                row.entry, voucher = _give_voucher(row, campaign)
+                if isinstance(voucher, str):  # refused: recorded, never tried again
+                    row.not_given = voucher
+                    refused.append(row)
                     counts.details["voucher_not_given"] += 1
                     counts.skipped += 1
                 else:
+                    row.voucher = voucher
                     given.append(row)
             group = given
         for row in group:
             _card_send(row, campaign)
             row.sent_at = now
         sent.extend(group)
-    CampaignMember.objects.bulk_update(sent, ["sent_at", "entry", "voucher"])
+    CampaignMember.objects.bulk_update(sent + refused, ["sent_at", "entry", "voucher", "not_given"])
     counts.paid = len(sent)
     _finish_sent(set(campaigns))
     return counts
@@ -238,8 +254,17 @@ def _card_send(row: CampaignMember, campaign: Campaign) -> None:
 
 
 def _finish_sent(campaign_ids: set[int]) -> None:
-    """Campaigns with nobody left to send to are sent."""
-    Campaign.objects.filter(pk__in=campaign_ids, status=Campaign.Status.SENDING).exclude(
+    """Campaigns with nobody left to send to are sent. The campaign's row is locked first, so
+    of two batches finishing at once the second looks once the first has committed."""
+    if not campaign_ids:
+        return
+    sending = list(
+        Campaign.objects.select_for_update(of=("self",))
+        .filter(pk__in=campaign_ids, status=Campaign.Status.SENDING)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    Campaign.objects.filter(pk__in=sending).exclude(
         Exists(_unsent().filter(campaign=OuterRef("pk")))
     ).update(status=Campaign.Status.SENT)
 
@@ -303,6 +328,12 @@ def campaign_results(campaign: Campaign, *, now=None) -> dict:
             kind=LedgerEntry.Kind.SPEND,
             created_at__gte=start,
             created_at__lt=end,
+        )
+        # (not the gift voucher's own redemption: that was the offer, not the member's choice)
+        .exclude(
+            redemption__voucher__in=CampaignMember.objects.filter(
+                campaign=campaign, voucher__isnull=False
+            ).values("voucher")
         )
         .values_list("member__campaigns__holdout")
         .annotate(points=Sum("points"))

@@ -283,12 +283,14 @@ class OrmStore:
         for item in assessed:
             if item.change is not None:
                 member_id, day, from_rung, to_rung = item.change
-                RungChange.objects.update_or_create(
+                move, _created = RungChange.objects.update_or_create(
                     member_id=member_id,
                     day=day,
                     defaults={"to_rung": to_rung},
                     create_defaults={"from_rung": from_rung, "to_rung": to_rung},
                 )
+                if move.from_rung == move.to_rung:  # there and back in a day: no move
+                    move.delete()
 
     def finish(self) -> int:
         MemberInsight.objects.exclude(member_id__in=self.seen).delete()

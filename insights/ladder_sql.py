@@ -230,7 +230,13 @@ def purchase_stats_fill(*, day: date, policy: rules.Policy) -> None:
 
 @contextmanager
 def run_lock():
-    """One run at a time (a double beat, a run by hand): the scratch table is shared."""
+    """One run at a time (a double beat, a run by hand): the scratch table is shared. Inside a
+    caller's transaction the lock is the transaction's (its rows stay locked until it ends)."""
+    if connection.in_atomic_block:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [RUN_LOCK])
+        yield
+        return
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_lock(%s)", [RUN_LOCK])
     try:
@@ -268,6 +274,10 @@ def ladder_assess(*, day: date, policy: rules.Policy) -> Counts:
             [day],
         )
         counts.details["moved"] = cursor.rowcount
+        # (two runs in a day that went there and back leave no move)
+        cursor.execute(
+            "DELETE FROM insights_rungchange WHERE day = %s AND from_rung = to_rung", [day]
+        )
         # (a member deleted takes their row along: the foreign key cascades)
         cursor.execute(
             "DELETE FROM insights_memberinsight i USING accounts_member m "

@@ -96,6 +96,9 @@ class InsightsPolicy(models.Model):
             models.CheckConstraint(
                 condition=models.Q(loyal_min_months__lte=models.F("loyal_window_months")),
                 name="insights_policy_loyal_months_fit",
+                violation_error_message=_(
+                    "Loyal members cannot need more months than are looked at."
+                ),
             ),
         ]
 
@@ -206,6 +209,10 @@ class Snapshot(models.Model):
         return str(self.day)
 
 
+# The most points a campaign may give each member (a typo must not mint a fortune).
+MAX_POINTS = 100_000
+
+
 class Campaign(models.Model):
     """An offer to a segment of members, with a random holdout that gets nothing, so its effect
     is measured against members who were not asked."""
@@ -225,7 +232,9 @@ class Campaign(models.Model):
         _("segment"), default=dict, blank=True, help_text=_("Which members: see the form.")
     )
     offer = models.CharField(_("offer"), max_length=10, choices=Offer.choices)
-    points = models.PositiveIntegerField(_("points"), default=0)
+    points = models.PositiveIntegerField(
+        _("points"), default=0, validators=[MaxValueValidator(MAX_POINTS)]
+    )
     reward = models.ForeignKey(
         "rewards.Reward",
         on_delete=models.PROTECT,
@@ -311,6 +320,12 @@ class CampaignMember(models.Model):
     voucher = models.OneToOneField(
         "rewards.Voucher", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    not_given = models.CharField(
+        _("not given"),
+        max_length=40,
+        blank=True,
+        help_text=_("Why the offer could not be given (the reward's refusal code)."),
+    )
 
     class Meta:
         verbose_name = _("campaign member")
@@ -326,7 +341,7 @@ class CampaignMember(models.Model):
             models.Index(
                 fields=["campaign", "id"],
                 name="campaign_member_unsent",
-                condition=models.Q(holdout=False, sent_at__isnull=True),
+                condition=models.Q(holdout=False, sent_at__isnull=True, not_given=""),
             )
         ]
 

@@ -32,6 +32,8 @@ from decimal import Decimal
 
 from .models import Rung
 
+CENTS = Decimal("0.01")
+
 
 @dataclass(frozen=True)
 class Policy:
@@ -138,8 +140,8 @@ def signals_for(facts: Facts, rung: str, day: date, policy: Policy) -> list[dict
         signals.append(
             {
                 "kind": "falling_spend",
-                "recent": str(facts.spend_recent),
-                "before": str(facts.spend_before),
+                "recent": str(facts.spend_recent.quantize(CENTS)),
+                "before": str(facts.spend_before.quantize(CENTS)),
             }
         )
     return signals

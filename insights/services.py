@@ -49,6 +49,18 @@ def outreach_record(*, member: Member, staff, note: str) -> Outreach:
 
 
 @transaction.atomic
+def campaign_delete(*, campaign: Campaign, staff) -> None:
+    """Delete a draft (a launched campaign is history: CampaignNotDraft)."""
+    _staff(staff)
+    current = Campaign.objects.select_for_update().filter(pk=campaign.pk).first()
+    if current is None:
+        return
+    if current.status != Campaign.Status.DRAFT:
+        raise CampaignNotDraft()
+    current.delete()
+
+
+@transaction.atomic
 def campaign_save(*, campaign: Campaign, staff) -> Campaign:
     """Create or change a campaign while it is a draft (launched ones are history)."""
     _staff(staff)

@@ -47,7 +47,9 @@ def dashboard_view(request):
 def _csv_cell(value):
     # A cell that would start a spreadsheet formula is written as text.
     text = str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@") and not _number(text) else text
+    return (
+        "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") and not _number(text) else text
+    )
 
 
 def _number(text: str) -> bool:

@@ -141,7 +141,18 @@ class CampaignAdmin(StaffPages, admin.ModelAdmin):
         return super().get_form(request, obj, change, **kwargs)
 
     def has_delete_permission(self, request, obj=None):
-        return obj is None or obj.status == Campaign.Status.DRAFT
+        allowed = super().has_delete_permission(request, obj)
+        return allowed and (obj is None or obj.status == Campaign.Status.DRAFT)
+
+    def delete_model(self, request, obj):
+        try:
+            services.campaign_delete(campaign=obj, staff=request.user)
+        except LoyaltyError as exc:
+            self.message_user(request, exc.message, level="error")
+
+    def delete_queryset(self, request, queryset):
+        for campaign in queryset:
+            self.delete_model(request, campaign)
 
     def save_model(self, request, obj, form, change):
         obj.segment = form.segment()

@@ -17,8 +17,15 @@ admin.site.unregister(Member)
 
 @admin.register(Member)
 class MemberAdmin(CoreMemberAdmin):
-    fieldsets = (*CoreMemberAdmin.fieldsets, (_("What we know of them"), {"fields": ("profile",)}))
-    readonly_fields = (*CoreMemberAdmin.readonly_fields, "profile")
+    # (only for staff who may see the insights: it names contacts and feedback)
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if request.user.has_perm("insights.view_memberinsight"):
+            return (*fieldsets, (_("What we know of them"), {"fields": ("profile",)}))
+        return fieldsets
+
+    def get_readonly_fields(self, request, obj=None):
+        return (*super().get_readonly_fields(request, obj), "profile")
 
     @admin.display(description=_("profile"))
     def profile(self, obj):

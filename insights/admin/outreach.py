@@ -197,6 +197,10 @@ class InsightsPolicyAdmin(admin.ModelAdmin):
         return False
 
     def save_model(self, request, obj, form, change):
-        services.policy_update(
-            staff=request.user, **{name: form.cleaned_data[name] for name in form.changed_data}
-        )
+        try:
+            services.policy_update(
+                staff=request.user,
+                **{name: form.cleaned_data[name] for name in form.changed_data},
+            )
+        except LoyaltyError as exc:  # (changed by someone else meanwhile: nothing saved)
+            self.message_user(request, exc.message, messages.ERROR)

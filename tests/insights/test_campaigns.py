@@ -220,3 +220,45 @@ def test_staff_write_a_draft_in_the_admin(crowd, chief, client, tiers):
     response = client.post(reverse("admin:insights_campaign_add"), data)
     assert response.status_code == 200
     assert not Campaign.objects.filter(name="Empty").exists()
+
+
+def test_a_voucher_the_reward_refuses_is_recorded_and_not_tried_again(crowd, chief, launch, tiers):
+    gold_only = make_reward(points_cost=120, min_tier=tiers["gold"])
+    campaign = draft(chief, offer=Campaign.Offer.VOUCHER, points=0, reward=gold_only)
+    launch(campaign, chief)
+    treated = campaign.members.filter(holdout=False)
+    assert set(treated.values_list("not_given", flat=True)) == {"tier_too_low"}
+    assert not treated.filter(sent_at__isnull=False).exists() and not Voucher.objects.exists()
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.SENT  # nobody is left to send to
+    assert job_run(name="campaigns").batches_planned == 0
+    assert not LedgerEntry.objects.filter(kind="gift").exists()  # the credit rolled back
+
+
+def test_a_campaign_whose_audience_is_all_held_out_is_sent_at_launch(tiers, chief, launch):
+    make_member(email="only@example.com")
+    campaign = draft(chief, holdout_percent=50)  # round(1 × 50%) = 1: the one member
+    launch(campaign, chief)
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.SENT
+    assert campaign.members.get().holdout
+
+
+def test_drafts_are_deleted_by_staff_who_may_and_launched_ones_never(crowd, chief, client, launch):
+    from django.contrib.auth.models import Permission
+
+    viewer = get_user_model().objects.create_user(email="v@example.com", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_campaign"))
+    draft_one = draft(chief, name="Draft")
+    client.force_login(viewer)
+    delete = reverse("admin:insights_campaign_delete", args=[draft_one.pk])
+    assert client.post(delete, {"post": "yes"}).status_code == 403
+    launched = draft(chief, name="Launched")
+    launch(launched, chief)
+    client.force_login(chief)
+    assert client.post(delete, {"post": "yes"}).status_code == 302
+    assert not Campaign.objects.filter(pk=draft_one.pk).exists()
+    gone = reverse("admin:insights_campaign_delete", args=[launched.pk])
+    assert client.post(gone, {"post": "yes"}).status_code == 403
+    with pytest.raises(CampaignNotDraft):
+        services.campaign_delete(campaign=launched, staff=chief)
