@@ -11,6 +11,7 @@ from django.template.loader import render_to_string
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from accounts.models import Partner
 from loyalty.base.errors import LoyaltyError
@@ -176,8 +177,13 @@ class CampaignAdmin(StaffPages, admin.ModelAdmin):
         if obj is None or obj.pk is None:
             return _("Save the draft to see who it reaches.")
         if obj.status != Campaign.Status.DRAFT:
-            return _("%(n)s members, %(held)s of them held out.") % {
-                "n": obj.members.count(),
+            members = obj.members.count()
+            return ngettext(
+                "%(n)s member, %(held)s of them held out.",
+                "%(n)s members, %(held)s of them held out.",
+                members,
+            ) % {
+                "n": members,
                 "held": obj.members.filter(holdout=True).count(),
             }
         count, sample = campaigns.campaign_preview(obj)
@@ -220,7 +226,12 @@ class CampaignAdmin(StaffPages, admin.ModelAdmin):
             else:
                 self.message_user(
                     request,
-                    _("Launched to %(n)s members; the offer is on its way.") % {"n": count},
+                    ngettext(
+                        "Launched to %(n)s member; the offer is on its way.",
+                        "Launched to %(n)s members; the offer is on its way.",
+                        count,
+                    )
+                    % {"n": count},
                 )
             return HttpResponseRedirect(
                 reverse("admin:insights_campaign_change", args=[campaign.pk])

@@ -9,6 +9,7 @@ from django.http import HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from loyalty.base.errors import LoyaltyError
 from loyalty.base.staff import ReadOnlyAdmin, StaffPages
@@ -122,7 +123,10 @@ class MemberInsightAdmin(StaffPages, ReadOnlyAdmin):
                     self.message_user(request, exc.message, messages.ERROR)
                 else:
                     done += 1
-            self.message_user(request, _("Contacts noted: %(n)s.") % {"n": done})
+            self.message_user(
+                request,
+                ngettext("%(n)s contact noted.", "%(n)s contacts noted.", done) % {"n": done},
+            )
             return None
         return self.staff_page(
             request,
