@@ -35,10 +35,10 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import Member
 from loyalty.base.errors import InvalidInput, LoyaltyError
 from loyalty.core.jobs import Counts, job_start, keyset
-from loyalty.core.ledger import Credit, points_credit, points_credit_many
+from loyalty.core.ledger import Credit, points_credit_many
 from loyalty.core.models import JobRun, LedgerEntry, Purchase
 from notifications.services import message_send
-from rewards.services import member_cost, reward_redeem
+from rewards.services import reward_gift
 
 from .errors import CampaignNotDraft
 from .models import Campaign, CampaignMember
@@ -160,15 +160,10 @@ def campaign_send_plan(day: date, size: int):
 
 
 def _give_voucher(row: CampaignMember, campaign: Campaign):
-    """The reward as a gift: credit what it costs the member, then redeem it (the birthday
-    gift's way), so the voucher follows the reward's rules. None if it cannot be given."""
+    """The reward as a gift (rewards.services.reward_gift, as the birthday gift gives it): the
+    entry and voucher, or (None, the refusal's code)."""
     try:
-        with transaction.atomic():
-            cost = member_cost(reward=campaign.reward, member=row.member)
-            entry = points_credit(
-                member=row.member, points=cost, kind=LedgerEntry.Kind.GIFT, cause=row
-            )
-            redemption = reward_redeem(member=row.member, reward=campaign.reward)
+        entry, redemption = reward_gift(member=row.member, reward=campaign.reward, cause=row)
     except LoyaltyError as exc:
         return None, exc.code
     return entry, redemption.voucher

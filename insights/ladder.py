@@ -27,12 +27,10 @@ from loyalty.core.models import PointLot, Purchase
 from referrals.models import Referral
 
 from . import concurrency, figures, ladder_sql, rules
+from .ladder_sql import BAD_RATING, COMPLAINT_LOOKBACK_DAYS, EXPIRING_DAYS
 from .models import InsightsPolicy, MemberInsight, RungChange
 
 CHUNK = 10_000
-EXPIRING_DAYS = 30
-COMPLAINT_LOOKBACK_DAYS = 90
-BAD_RATING = 2
 
 
 def policy_current() -> rules.Policy:

@@ -4,14 +4,14 @@ snapshots (or superusers) see it; it reads one row whatever the program's size."
 
 from __future__ import annotations
 
-import csv
-
 from django.conf import settings
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
+
+from loyalty.base.staff import csv_response
 
 from . import dashboard, words
 from .figures import snapshot_latest
@@ -44,32 +44,10 @@ def dashboard_view(request):
     )
 
 
-def _csv_cell(value):
-    # A cell that would start a spreadsheet formula is written as text.
-    text = str(value)
-    return (
-        "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") and not _number(text) else text
-    )
-
-
-def _number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
 def dashboard_csv(request, key: str):
     _allowed(request)
     snapshot = snapshot_latest()
     panel = dashboard.panel(snapshot.figures, settings.LOYALTY_CURRENCY, key) if snapshot else None
     if panel is None:
         raise Http404
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{key}-{snapshot.day}.csv"'
-    writer = csv.writer(response)
-    writer.writerow([_csv_cell(cell) for cell in panel.header])
-    for row in panel.rows:
-        writer.writerow([_csv_cell(cell) for cell in row])
-    return response
+    return csv_response(f"{key}-{snapshot.day}.csv", panel.header, panel.rows)

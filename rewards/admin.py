@@ -8,13 +8,9 @@ which gives the points and the stock back.
 
 from __future__ import annotations
 
-import csv
-from datetime import date, datetime
-
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
-from django.http import HttpResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -23,22 +19,13 @@ from django.utils.translation import gettext_lazy as _
 from loyalty.base.errors import LoyaltyError
 from loyalty.base.formats import short_datetime
 from loyalty.base.languages import LANGUAGE_CODES
-from loyalty.base.staff import ReadOnlyAdmin, StaffPages
+from loyalty.base.staff import ReadOnlyAdmin, StaffPages, csv_response, member_link
 
 from . import services
 from .models import OccasionGrant, Redemption, Reward, Voucher
 from .validators import validate_image_size
 
-# A cell starting with one of these is a formula to a spreadsheet; it is written as text.
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
 # --- shared helpers ------------------------------------------------------------------------------
-
-
-def _member_link(member) -> str:
-    url = reverse("admin:accounts_member_change", args=[member.pk])
-    return format_html('<a href="{}">{}</a>', url, member.member_number)
 
 
 def _voucher_of(redemption: Redemption) -> Voucher | None:
@@ -46,29 +33,6 @@ def _voucher_of(redemption: Redemption) -> Voucher | None:
         return redemption.voucher
     except Voucher.DoesNotExist:
         return None
-
-
-def _csv_cell(value):
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return timezone.localtime(value).isoformat(timespec="seconds")
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, int):
-        return value
-    text = str(value)
-    return "'" + text if text.startswith(_FORMULA_STARTS) else text
-
-
-def csv_response(filename: str, header, rows) -> HttpResponse:
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    writer = csv.writer(response)
-    writer.writerow([str(title) for title in header])
-    for row in rows:
-        writer.writerow([_csv_cell(value) for value in row])
-    return response
 
 
 class VoucherCodeSearchMixin:
@@ -295,7 +259,7 @@ class RedemptionAdmin(StaffPages, VoucherCodeSearchMixin, ReadOnlyAdmin):
 
     @admin.display(description=_("member"))
     def member_display(self, obj):
-        return _member_link(obj.member)
+        return member_link(obj.member)
 
     @admin.display(description=_("voucher"), ordering="voucher__code")
     def voucher_code(self, obj):
@@ -433,7 +397,7 @@ class VoucherAdmin(VoucherCodeSearchMixin, ReadOnlyAdmin):
 
     @admin.display(description=_("member"))
     def member_display(self, obj):
-        return _member_link(obj.redemption.member)
+        return member_link(obj.redemption.member)
 
     @admin.display(description=_("reward"), ordering="redemption__reward__name_en")
     def reward(self, obj):

@@ -23,19 +23,18 @@ from functools import reduce
 from operator import or_
 
 from django.conf import settings
-from django.db import transaction
 from django.db.models import Q
 
 from accounts.models import Member
 from accounts.services import members_locked
 from loyalty.base.errors import LoyaltyError
 from loyalty.core.jobs import Counts, keyset
-from loyalty.core.ledger import Credit, points_credit, points_credit_many
+from loyalty.core.ledger import Credit, points_credit_many
 from loyalty.core.models import JobRun, LedgerEntry
 from notifications.services import message_send
 
 from .models import OccasionGrant, Redemption, Reward
-from .services import member_cost, reward_redeem
+from .services import reward_gift
 
 ANNIVERSARY = OccasionGrant.Occasion.ANNIVERSARY
 BIRTHDAY = OccasionGrant.Occasion.BIRTHDAY
@@ -265,19 +264,15 @@ def _give_voucher(member: Member, grant: OccasionGrant, reward: Reward) -> Redem
     the reward costs the member, and redeeming spends them, so the voucher's expiry and a
     cancellation follow the reward's rules. None (nothing written) if it cannot be redeemed."""
     try:
-        with transaction.atomic():
-            cost = member_cost(reward=reward, member=member)
-            points_credit(
-                member=member,
-                points=cost,
-                kind=LedgerEntry.Kind.GIFT,
-                cause=grant,
-                description=f"Birthday gift: {reward.name_en}",
-            )
-            redemption = reward_redeem(member=member, reward=reward)
+        entry, redemption = reward_gift(
+            member=member,
+            reward=reward,
+            cause=grant,
+            description=f"Birthday gift: {reward.name_en}",
+        )
     except LoyaltyError:
         return None
-    grant.points = cost
+    grant.points = entry.points
     grant.redemption = redemption
     return redemption
 

@@ -24,7 +24,8 @@ from accounts.errors import MemberNotActive
 from accounts.models import Member, Partner
 from accounts.services import member_locked
 from loyalty.core.anomalies import spent_elsewhere_flag
-from loyalty.core.ledger import points_debit, points_reverse
+from loyalty.core.ledger import points_credit, points_debit, points_reverse
+from loyalty.core.models import LedgerEntry
 from webhooks.services import event_emit
 
 from .errors import (
@@ -142,6 +143,23 @@ def reward_redeem(
     if partner is not None:
         spent_elsewhere_flag(partner=partner, member=locked, points=cost, at=at)
     return redemption
+
+
+@transaction.atomic
+def reward_gift(*, member: Member, reward: Reward, cause, description: str = ""):
+    """A voucher as a gift, through the catalogue's own rules: a `gift` credit of what the reward
+    costs the member (its cause: `cause`), then the redemption that spends it, so the voucher's
+    expiry and a cancellation follow the reward's rules. Returns (entry, redemption); a refusal
+    (LoyaltyError) writes nothing."""
+    cost = member_cost(reward=reward, member=member)
+    entry = points_credit(
+        member=member,
+        points=cost,
+        kind=LedgerEntry.Kind.GIFT,
+        cause=cause,
+        description=description,
+    )
+    return entry, reward_redeem(member=member, reward=reward)
 
 
 def _partner_daily_limit_check(*, partner: Partner, member: Member, points: int, at) -> None:

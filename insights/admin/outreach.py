@@ -7,20 +7,15 @@ from django import forms
 from django.contrib import admin, messages
 from django.http import HttpResponseRedirect
 from django.urls import path, reverse
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from loyalty.base.errors import LoyaltyError
-from loyalty.base.staff import ReadOnlyAdmin, StaffPages
+from loyalty.base.staff import ReadOnlyAdmin, StaffPages, member_link
 
 from .. import services, views, words
 from ..models import InsightsPolicy, MemberInsight, Outreach, Rung, RungChange
-
-
-def member_link(member) -> str:
-    url = reverse("admin:accounts_member_change", args=[member.pk])
-    return format_html('<a href="{}">{}</a>', url, member.member_number)
 
 
 class SignalsFilter(admin.SimpleListFilter):
