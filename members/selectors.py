@@ -82,6 +82,26 @@ class Dashboard:
     anniversary_years: int
     latest: list[LedgerEntry]
     chart: BalanceChart
+    grace: Grace | None = None
+
+
+@dataclass(frozen=True)
+class Grace:
+    """A member below their tier keeps it until `until` (the monthly review's grace period);
+    `needed` more qualifying points by then keep it."""
+
+    tier: Tier
+    until: date
+    needed: int
+
+
+def _grace(member: Member, qualifying: int) -> Grace | None:
+    if member.tier is None or member.tier_grace_until is None:
+        return None
+    needed = member.tier.qualifying_points - qualifying
+    if needed <= 0:  # earned back: the next purchase or review ends the grace
+        return None
+    return Grace(tier=member.tier, until=member.tier_grace_until, needed=needed)
 
 
 def _tier_progress(tiers: list[Tier], current: Tier | None, qualifying: int) -> TierProgress:
@@ -133,6 +153,7 @@ def member_dashboard(*, member: Member, today: date | None = None) -> Dashboard:
         anniversary_years=anniversary.year - member.joined_on.year,
         latest=with_reasons(list(ledger_entries(member=member)[:LATEST_ACTIVITY])),
         chart=balance_chart(member_id=member.pk, balance=member.points_balance, today=today),
+        grace=_grace(member, qualifying),
     )
 
 

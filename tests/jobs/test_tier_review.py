@@ -3,6 +3,7 @@
 from datetime import date, timedelta
 
 import pytest
+from django.urls import reverse
 
 from accounts.models import Member
 from accounts.services import member_set_status
@@ -183,3 +184,28 @@ def test_the_review_is_monthly_in_the_programs_time_zone(gold):
     # then
     assert job.day == REVIEW
     assert _state(gold) == ("gold", GRACE_END)
+
+
+def test_the_dashboard_shows_the_grace_and_what_keeps_the_tier(gold, partner, client):
+    # given: the review started Ona's grace; later she earns 600 points (Gold earns × 1.5)
+    run("tier_review", REVIEW)
+    _buy(gold, "400.00", REVIEW + timedelta(days=10), "G-2", partner)
+    client.force_login(gold.user)
+    # when
+    with travel(REVIEW + timedelta(days=11)):
+        html = client.get(reverse("members:dashboard")).content.decode()
+    # then
+    assert "You keep Gold until 2 May 2026; 900 more qualifying points by then keep it." in html
+    # when: she earns Gold back, the grace ends and the line goes
+    _buy(gold, "600.00", REVIEW + timedelta(days=12), "G-3", partner)
+    with travel(REVIEW + timedelta(days=12)):
+        html = client.get(reverse("members:dashboard")).content.decode()
+    assert _state(gold) == ("gold", None)
+    assert "You keep Gold until" not in html
+
+
+def test_a_member_without_grace_sees_no_grace_line(gold, client):
+    client.force_login(gold.user)
+    with travel(REVIEW - timedelta(days=30)):
+        html = client.get(reverse("members:dashboard")).content.decode()
+    assert 'class="grace"' not in html
