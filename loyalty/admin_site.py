@@ -43,7 +43,15 @@ MODEL_ORDER = {
         "EarningRule",
         "JobRun",
     ),
-    "rewards": ("Redemption", "Voucher", "Reward", "OccasionGrant"),
+    "rewards": (
+        "Redemption",
+        "Voucher",
+        "Gift",
+        "Reward",
+        "CardTemplate",
+        "BirthdayGiftSettings",
+        "OccasionGrant",
+    ),
     "feedback": (
         "FeedbackItem",
         "PublishedCase",

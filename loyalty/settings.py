@@ -303,15 +303,19 @@ LOYALTY_JOB_CATCHUP_DAYS = min(max(env.int("LOYALTY_JOB_CATCHUP_DAYS", default=7
 # tests set it to kill a worker in the middle of a batch.
 LOYALTY_JOB_BATCH_DELAY = env.float("LOYALTY_JOB_BATCH_DELAY", default=0.0)
 # Birthdays: the greeting's gift follows what delights the member (Member.delight): points
-# (greeting), a voucher for the discount reward, a surprise reward from the list (slugs), or a
-# donation in their name. A gift that cannot be given (no reward set, out of stock, no cause)
-# falls back to the points. Only for a birthday set more than the MIN_DAYS_SET days before.
+# (greeting), a voucher for the discount reward, a surprise reward, or a donation in their name.
+# What each gift is lives in the admin (rewards.BirthdayGiftSettings). The five LOYALTY_BIRTHDAY_*
+# variables below only gave that row its first values, when migration rewards/0004 created it;
+# they are not read after that (deprecated). Only for a birthday set more than MIN_DAYS_SET days
+# before (still read here).
 LOYALTY_BIRTHDAY_POINTS = env.int("LOYALTY_BIRTHDAY_POINTS", default=100)
 LOYALTY_BIRTHDAY_DISCOUNT_REWARD = env.str("LOYALTY_BIRTHDAY_DISCOUNT_REWARD", default="")
 LOYALTY_BIRTHDAY_SURPRISE_REWARDS = env.list("LOYALTY_BIRTHDAY_SURPRISE_REWARDS", default=[])
 LOYALTY_BIRTHDAY_DONATION_AMOUNT = env.str("LOYALTY_BIRTHDAY_DONATION_AMOUNT", default="5.00")
 LOYALTY_BIRTHDAY_DONATION_CAUSE = env.str("LOYALTY_BIRTHDAY_DONATION_CAUSE", default="")
 LOYALTY_BIRTHDAY_MIN_DAYS_SET = env.int("LOYALTY_BIRTHDAY_MIN_DAYS_SET", default=30)
+# Staff gifts (rewards/gifts.py): the most points one gift may give.
+LOYALTY_GIFT_MAX_POINTS = env.int("LOYALTY_GIFT_MAX_POINTS", default=10_000)
 # Tier review: a member below their tier keeps it this many days (and is told what keeps it).
 LOYALTY_TIER_GRACE_DAYS = env.int("LOYALTY_TIER_GRACE_DAYS", default=90)
 # Members are told this many days before their points expire.

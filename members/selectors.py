@@ -20,7 +20,7 @@ from insights.models import CampaignMember
 from loyalty.core.models import LedgerEntry, Tier
 from loyalty.core.selectors import points_expiring, qualifying_points
 from notifications.models import Message
-from rewards.models import Reward, Voucher
+from rewards.models import Gift, Reward, Voucher
 from rewards.occasions import occasion_on
 from rewards.services import member_cost
 
@@ -177,17 +177,18 @@ def _feedback_type_id() -> int:
     return ContentType.objects.get_for_model(FeedbackItem).pk
 
 
-def _gift_type_ids() -> tuple[int, int]:
-    """The content types of feedback items and campaign members, the causes of gifts the
-    history words (one query at most; Django caches them)."""
-    types = ContentType.objects.get_for_models(FeedbackItem, CampaignMember)
-    return types[FeedbackItem].pk, types[CampaignMember].pk
+def _gift_type_ids() -> tuple[int, int, int]:
+    """The content types of feedback items, campaign members and staff gifts, the causes of
+    gifts the history words (one query at most; Django caches them)."""
+    types = ContentType.objects.get_for_models(FeedbackItem, CampaignMember, Gift)
+    return types[FeedbackItem].pk, types[CampaignMember].pk, types[Gift].pk
 
 
 def with_reasons(entries: list[LedgerEntry]) -> list[LedgerEntry]:
     """Give each entry a `reason_key` (templates/members/_entry_reason.html words it) and, for
     rewards, the reward's name in the reader's language. Needs no query per entry (a gift asks
-    for the feedback item's content type, which Django caches)."""
+    for the feedback item's content type, which Django caches; a page with staff gifts reads
+    their cards in one query)."""
     for entry in entries:
         entry.reward = None
         kind = entry.kind
@@ -221,9 +222,28 @@ def with_reasons(entries: list[LedgerEntry]) -> list[LedgerEntry]:
             and entry.cause_type_id == _gift_type_ids()[1]
         ):
             entry.reason_key = "campaign"  # a campaign's offer
+        elif (
+            kind == LedgerEntry.Kind.GIFT
+            and entry.cause_type_id is not None
+            and entry.cause_type_id == _gift_type_ids()[2]
+        ):
+            entry.reason_key = "gift"  # a staff gift with a card: its title (below)
         else:
             entry.reason_key = "other"
+    _with_gift_cards(entries)
     return entries
+
+
+def _with_gift_cards(entries: list[LedgerEntry]) -> None:
+    """The staff gifts' cards, for their titles (one query, only if the page has any)."""
+    ids = [entry.cause_id for entry in entries if entry.reason_key == "gift"]
+    if not ids:
+        return
+    found = Gift.objects.select_related("template").in_bulk(ids)
+    for entry in entries:
+        if entry.reason_key == "gift":
+            gift = found.get(entry.cause_id)
+            entry.gift_title = gift.template.title() if gift else ""
 
 
 def _redemption(entry: LedgerEntry):

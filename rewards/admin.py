@@ -21,7 +21,10 @@ from loyalty.base.formats import short_datetime
 from loyalty.base.languages import LANGUAGE_CODES
 from loyalty.base.staff import ReadOnlyAdmin, StaffPages, csv_response, member_link
 
-from . import services
+from . import (
+    admin_gifts,  # noqa: F401 (the gift pages and birthday settings register there)
+    services,
+)
 from .models import OccasionGrant, Redemption, Reward, Voucher
 from .validators import validate_image_size
 

@@ -9,6 +9,11 @@ class RewardsConfig(AppConfig):
     verbose_name = _("Rewards")
 
     def ready(self):
+        hooks.member_page_link_register(
+            hooks.MemberPageLink(
+                "send_gift", _("Send a gift"), "admin:rewards_gift_send", "rewards.add_gift"
+            )
+        )
         hooks.job_register(
             hooks.Job(
                 "anniversary",

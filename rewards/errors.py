@@ -77,3 +77,21 @@ class RedemptionsOverLimit(OverLimit):
     default_message = _(
         "This partner's redemptions today would pass the points it may redeem in a day."
     )
+
+
+class GiftPointsInvalid(LoyaltyError):
+    code = "gift_points_invalid"
+    status = 422
+    default_message = _("A gift of points needs a whole number of points from 1 to the limit.")
+
+
+class GiftIncomplete(LoyaltyError):
+    code = "gift_incomplete"
+    status = 422
+    default_message = _("Choose what to give: points, a reward as a voucher, or only a card.")
+
+
+class CardTemplateInactive(LoyaltyError):
+    code = "card_template_inactive"
+    status = 422
+    default_message = _("This card is not active; choose another one.")

@@ -1,5 +1,11 @@
-"""The reward catalogue, redemptions and their vouchers."""
+"""The reward catalogue, redemptions and their vouchers; occasion gifts, staff gifts with a card
+and the birthday gift settings."""
 
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
 from django.core.validators import FileExtensionValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
@@ -283,3 +289,184 @@ class OccasionGrant(models.Model):
 
     def __str__(self) -> str:
         return f"{self.member_id} {self.occasion} {self.period}"
+
+
+class CardTemplate(models.Model):
+    """A card staff send with a gift: a title and a text in each of the six languages, all
+    required, since a member reads the card in their own. `{name}` in the text becomes the
+    member's first name when the card is sent."""
+
+    name = models.CharField(
+        _("name for staff"), max_length=100, unique=True, help_text=_("Members never see it.")
+    )
+    title_en = models.CharField(_("title (English)"), max_length=150)
+    title_lt = models.CharField(_("title (Lithuanian)"), max_length=150)
+    title_bg = models.CharField(_("title (Bulgarian)"), max_length=150)
+    title_da = models.CharField(_("title (Danish)"), max_length=150)
+    title_ru = models.CharField(_("title (Russian)"), max_length=150)
+    title_pl = models.CharField(_("title (Polish)"), max_length=150)
+    text_en = models.TextField(_("text (English)"), max_length=2000)
+    text_lt = models.TextField(_("text (Lithuanian)"), max_length=2000)
+    text_bg = models.TextField(_("text (Bulgarian)"), max_length=2000)
+    text_da = models.TextField(_("text (Danish)"), max_length=2000)
+    text_ru = models.TextField(_("text (Russian)"), max_length=2000)
+    text_pl = models.TextField(_("text (Polish)"), max_length=2000)
+    is_active = models.BooleanField(
+        _("active"), default=True, help_text=_("Only active cards can be sent.")
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("card template")
+        verbose_name_plural = _("card templates")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def title(self, language: str | None = None) -> str:
+        return in_language(self, "title", language)
+
+    def card(self, language: str, name: str) -> tuple[str, str]:
+        """The title and text in a language, `{name}` replaced by the member's first name
+        (a plain replacement: other braces staff write stay as written)."""
+        return self.title(language), in_language(self, "text", language).replace("{name}", name)
+
+
+class Gift(models.Model):
+    """A gift staff sent one member: points, a reward as a voucher, or only a card, always with
+    a card. It is the cause of its ledger entry (a `gift` credit) and of its message."""
+
+    class What(models.TextChoices):
+        POINTS = "points", _("Points")
+        VOUCHER = "voucher", _("A reward as a voucher")
+        CARD = "card", _("Only a card")
+
+    member = models.ForeignKey(
+        "accounts.Member", on_delete=models.PROTECT, related_name="gifts", verbose_name=_("member")
+    )
+    what = models.CharField(_("gift"), max_length=8, choices=What.choices)
+    points = models.PositiveIntegerField(
+        _("points"), default=0, help_text=_("For a voucher: the points its reward cost.")
+    )
+    reward = models.ForeignKey(
+        Reward,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("reward"),
+    )
+    redemption = models.OneToOneField(
+        Redemption,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="gift",
+        verbose_name=_("voucher given"),
+    )
+    template = models.ForeignKey(
+        CardTemplate, on_delete=models.PROTECT, related_name="gifts", verbose_name=_("card")
+    )
+    note = models.CharField(
+        _("personal note"),
+        max_length=500,
+        blank=True,
+        help_text=_("Your own words under the card, shown as written."),
+    )
+    sent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("sent by"),
+    )
+    created_at = models.DateTimeField(_("sent at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("gift")
+        verbose_name_plural = _("gifts")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(what="points", points__gt=0, reward__isnull=True)
+                    | models.Q(what="voucher", reward__isnull=False)
+                    | models.Q(what="card", points=0, reward__isnull=True)
+                ),
+                name="gift_fits_its_kind",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(redemption__isnull=True) | models.Q(what="voucher"),
+                name="gift_voucher_only_for_voucher",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.template} ({self.get_what_display()})"
+
+
+class BirthdayGiftSettings(models.Model):
+    """What the birthday job gives (rewards.occasions), one row staff edit in the admin. The
+    migration that made it took the first values from the environment (LOYALTY_BIRTHDAY_*)."""
+
+    SINGLETON = 1
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=SINGLETON, editable=False)
+    points = models.PositiveIntegerField(
+        _("birthday points"),
+        default=100,
+        help_text=_(
+            "The gift of a member who likes a greeting, and what another gift falls back to "
+            "when it cannot be given. 0: a card only."
+        ),
+    )
+    discount_reward = models.ForeignKey(
+        Reward,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("discount reward"),
+        help_text=_("Given as a voucher to members who like a discount."),
+    )
+    surprise_rewards = models.ManyToManyField(
+        Reward,
+        blank=True,
+        related_name="+",
+        verbose_name=_("surprise rewards"),
+        help_text=_("A member who likes a surprise gets one of these as a voucher."),
+    )
+    donation_amount = models.DecimalField(
+        _("donation amount"),
+        max_digits=10,
+        decimal_places=2,
+        default=Decimal("5.00"),
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text=_("In the program's currency, given in the name of a member who likes that."),
+    )
+    donation_cause = models.CharField(
+        _("donated to"),
+        max_length=200,
+        blank=True,
+        help_text=_("Empty: no donations; those members get the points."),
+    )
+    updated_at = models.DateTimeField(_("changed at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("birthday gift settings")
+        verbose_name_plural = _("birthday gift settings")
+        constraints = [
+            models.CheckConstraint(condition=models.Q(id=1), name="birthday_gift_settings_one_row"),
+            models.CheckConstraint(
+                condition=models.Q(donation_amount__gte=0), name="birthday_donation_not_negative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return str(_("Birthday gifts"))
+
+    @classmethod
+    def current(cls) -> BirthdayGiftSettings:
+        """The row (unsaved defaults if it is missing: a database flushed by a test)."""
+        found = cls.objects.select_related("discount_reward").filter(pk=cls.SINGLETON).first()
+        return found or cls(pk=cls.SINGLETON)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import calendar
 from datetime import date, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from functools import reduce
 from operator import or_
 
@@ -33,7 +33,7 @@ from loyalty.core.ledger import Credit, points_credit_many
 from loyalty.core.models import JobRun, LedgerEntry
 from notifications.services import message_send
 
-from .models import OccasionGrant, Redemption, Reward
+from .models import BirthdayGiftSettings, OccasionGrant, Redemption, Reward
 from .services import reward_gift
 
 ANNIVERSARY = OccasionGrant.Occasion.ANNIVERSARY
@@ -228,27 +228,25 @@ def birthday_plan(day: date, size: int):
     return keyset(members, size)
 
 
-def _donation() -> tuple[Decimal, str] | None:
-    cause = (settings.LOYALTY_BIRTHDAY_DONATION_CAUSE or "").strip()
-    try:
-        amount = Decimal(str(settings.LOYALTY_BIRTHDAY_DONATION_AMOUNT)).quantize(Decimal("0.01"))
-    except InvalidOperation:
-        return None
+def _donation(gifts: BirthdayGiftSettings) -> tuple[Decimal, str] | None:
+    cause = (gifts.donation_cause or "").strip()
+    amount = gifts.donation_amount or Decimal(0)
     if not cause or amount <= 0:
         return None
     return amount, cause[:200]
 
 
-def _gift_rewards() -> tuple[Reward | None, list[Reward]]:
-    """The discount reward and the surprise rewards the settings name (active ones only)."""
-    discount_slug = (settings.LOYALTY_BIRTHDAY_DISCOUNT_REWARD or "").strip()
-    surprise_slugs = [s.strip() for s in settings.LOYALTY_BIRTHDAY_SURPRISE_REWARDS if s.strip()]
-    found = Reward.objects.filter(slug__in=[discount_slug, *surprise_slugs], is_active=True)
-    by_slug = {reward.slug: reward for reward in found}
-    return by_slug.get(discount_slug), [by_slug[s] for s in surprise_slugs if s in by_slug]
+def _gift_rewards(gifts: BirthdayGiftSettings) -> tuple[Reward | None, list[Reward]]:
+    """The discount reward and the surprise rewards of the settings (active ones only)."""
+    discount = gifts.discount_reward
+    if discount is not None and not discount.is_active:
+        discount = None
+    if gifts._state.adding:  # no row (a flushed test database): no surprises
+        return discount, []
+    return discount, list(gifts.surprise_rewards.filter(is_active=True).order_by("slug"))
 
 
-def _planned_gift(member: Member, year: int, discount, surprises, donation):
+def _planned_gift(member: Member, year: int, discount, surprises, donation, points: int):
     """What delights the member, if it can be given: (gift, reward)."""
     if member.delight == Member.Delight.DISCOUNT and discount is not None:
         return Gift.VOUCHER, discount
@@ -256,7 +254,7 @@ def _planned_gift(member: Member, year: int, discount, surprises, donation):
         return Gift.SURPRISE, surprises[(member.pk + year) % len(surprises)]
     if member.delight == Member.Delight.DONATION and donation is not None:
         return Gift.DONATION, None
-    return (Gift.POINTS if settings.LOYALTY_BIRTHDAY_POINTS > 0 else Gift.CARD), None
+    return (Gift.POINTS if points > 0 else Gift.CARD), None
 
 
 def _give_voucher(member: Member, grant: OccasionGrant, reward: Reward) -> Redemption | None:
@@ -299,12 +297,14 @@ def birthday_batch(*, ids: list[int], day: date, run: JobRun | None = None) -> C
     if not members:
         counts.skipped = counts.considered
         return counts
-    discount, surprises = _gift_rewards()
-    donation = _donation()
+    gifts = BirthdayGiftSettings.current()  # what staff set in the admin
+    points = gifts.points
+    discount, surprises = _gift_rewards(gifts)
+    donation = _donation(gifts)
     grants, rewards = [], []
     for member in members:
         birthday = due[member.pk]
-        gift, reward = _planned_gift(member, birthday.year, discount, surprises, donation)
+        gift, reward = _planned_gift(member, birthday.year, discount, surprises, donation, points)
         grants.append(
             OccasionGrant(
                 member=member,
@@ -312,7 +312,7 @@ def birthday_batch(*, ids: list[int], day: date, run: JobRun | None = None) -> C
                 period=str(birthday.year),
                 occasion_date=birthday,
                 gift=gift,
-                points=settings.LOYALTY_BIRTHDAY_POINTS if gift == Gift.POINTS else 0,
+                points=points if gift == Gift.POINTS else 0,
                 donation_amount=donation[0] if gift == Gift.DONATION else None,
                 donation_currency=settings.LOYALTY_CURRENCY if gift == Gift.DONATION else "",
                 donation_cause=donation[1] if gift == Gift.DONATION else "",
@@ -325,7 +325,6 @@ def birthday_batch(*, ids: list[int], day: date, run: JobRun | None = None) -> C
         if reward is None:
             continue
         if _give_voucher(member, grant, reward) is None:
-            points = settings.LOYALTY_BIRTHDAY_POINTS
             grant.gift = Gift.POINTS if points > 0 else Gift.CARD
             grant.points = points
             grant.save(update_fields=["gift", "points"])

@@ -109,7 +109,10 @@ def test_an_app_page_lists_its_models_in_the_order_of_the_work(admin_client):
     assert [m["object_name"] for m in apps[0]["models"]] == [
         "Redemption",
         "Voucher",
+        "Gift",
         "Reward",
+        "CardTemplate",
+        "BirthdayGiftSettings",
         "OccasionGrant",
     ]
 

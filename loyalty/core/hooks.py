@@ -13,6 +13,8 @@ imports a model, so an apps.py can import this module at its top.
 - Enrolment hooks run for every member enrolled, inside the enrolment's transaction, with what
   came with the sign-up (referrals: the member's own code, and a referral if a friend's code
   came along). A hook that raises refuses the enrolment: nothing is written.
+- Member page links: a feature's staff page for one member, linked from the member's admin page
+  (rewards: "Send a gift"), shown to staff with the link's permission.
 - Jobs: the scheduled jobs (loyalty.core.jobs runs them). A job is a list of steps; a feature
   registers jobs of its own, or adds steps to a job another app registered (the daily expiry
   job expires vouchers and referrals too).
@@ -117,6 +119,31 @@ def refund_hooks() -> tuple[RefundHook, ...]:
 
 def enrolment_hooks() -> tuple[EnrolmentHook, ...]:
     return tuple(_enrolment_hooks)
+
+
+# --- links on the member's admin page -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MemberPageLink:
+    """A button on the member's admin page: `url_name` is an admin URL reversed with the
+    member's id, `label` is for staff (translatable), `permission` ("app.codename") who sees it."""
+
+    name: str
+    label: Any
+    url_name: str
+    permission: str
+
+
+_member_page_links: list[MemberPageLink] = []
+
+
+def member_page_link_register(link: MemberPageLink) -> None:
+    _add(_member_page_links, link)
+
+
+def member_page_links() -> tuple[MemberPageLink, ...]:
+    return tuple(_member_page_links)
 
 
 # --- scheduled jobs ------------------------------------------------------------------------------

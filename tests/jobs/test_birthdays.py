@@ -8,7 +8,7 @@ import pytest
 from accounts.services import member_set_birthday
 from loyalty.core.models import LedgerEntry
 from notifications.models import Message
-from rewards.models import OccasionGrant, Redemption, Voucher
+from rewards.models import BirthdayGiftSettings, OccasionGrant, Redemption, Voucher
 from tests import factories
 from tests.jobs.conftest import enroll, run, travel
 
@@ -23,6 +23,15 @@ def _birthday_member(birthday: str, set_on: date, **kwargs):
     with travel(set_on):
         member_set_birthday(member=member, birthday=birthday)
     return member
+
+
+def _gift_settings(**fields) -> BirthdayGiftSettings:
+    """The birthday gift settings as staff set them in the admin."""
+    surprises = fields.pop("surprise_rewards", None)
+    row, _created = BirthdayGiftSettings.objects.update_or_create(pk=1, defaults=fields)
+    if surprises is not None:
+        row.surprise_rewards.set(surprises)
+    return row
 
 
 def _greeting(member) -> Message:
@@ -92,10 +101,10 @@ def test_a_missed_birthday_is_greeted_late_and_once(tiers):
     assert LedgerEntry.objects.filter(member=member, kind=GIFT).count() == 1
 
 
-def test_a_discount_lover_gets_a_voucher_paid_by_the_gift(tiers, settings):
+def test_a_discount_lover_gets_a_voucher_paid_by_the_gift(tiers):
     # given
     reward = factories.make_reward(slug="birthday-coffee", name_en="A coffee", points_cost=300)
-    settings.LOYALTY_BIRTHDAY_DISCOUNT_REWARD = "birthday-coffee"
+    _gift_settings(discount_reward=reward)
     member = _birthday_member("03-03", date(2025, 1, 1), delight="discount")
     # when
     run("birthdays", date(2026, 3, 3))
@@ -114,10 +123,10 @@ def test_a_discount_lover_gets_a_voucher_paid_by_the_gift(tiers, settings):
     assert f"Our gift: A coffee. Your voucher code is {voucher.display_code}." in body
 
 
-def test_a_gift_that_cannot_be_given_falls_back_to_points(tiers, settings):
+def test_a_gift_that_cannot_be_given_falls_back_to_points(tiers):
     # given: the discount reward is out of stock; no surprise rewards are set
-    factories.make_reward(slug="birthday-coffee", points_cost=300, stock=0)
-    settings.LOYALTY_BIRTHDAY_DISCOUNT_REWARD = "birthday-coffee"
+    reward = factories.make_reward(slug="birthday-coffee", points_cost=300, stock=0)
+    _gift_settings(discount_reward=reward, surprise_rewards=[])
     discount = _birthday_member("03-03", date(2025, 1, 1), delight="discount")
     surprise = _birthday_member("03-03", date(2025, 1, 1), delight="surprise")
     # when
@@ -130,11 +139,11 @@ def test_a_gift_that_cannot_be_given_falls_back_to_points(tiers, settings):
     assert job.details == {"birthday_gift_fell_back": 1, "birthday_points": 2}
 
 
-def test_a_surprise_lover_gets_one_of_the_surprise_rewards(tiers, settings):
+def test_a_surprise_lover_gets_one_of_the_surprise_rewards(tiers):
     # given
-    factories.make_reward(slug="surprise-cake", name_en="A cake", points_cost=150)
-    factories.make_reward(slug="surprise-tea", name_en="Tea", points_cost=120)
-    settings.LOYALTY_BIRTHDAY_SURPRISE_REWARDS = ["surprise-cake", "surprise-tea"]
+    cake = factories.make_reward(slug="surprise-cake", name_en="A cake", points_cost=150)
+    tea = factories.make_reward(slug="surprise-tea", name_en="Tea", points_cost=120)
+    _gift_settings(surprise_rewards=[cake, tea])
     member = _birthday_member("08-08", date(2025, 1, 1), delight="surprise")
     # when
     run("birthdays", date(2026, 8, 8))
@@ -145,10 +154,9 @@ def test_a_surprise_lover_gets_one_of_the_surprise_rewards(tiers, settings):
     assert grant.points == grant.redemption.points_spent
 
 
-def test_a_donation_is_made_in_the_members_name(tiers, settings):
+def test_a_donation_is_made_in_the_members_name(tiers):
     # given
-    settings.LOYALTY_BIRTHDAY_DONATION_CAUSE = "the city animal shelter"
-    settings.LOYALTY_BIRTHDAY_DONATION_AMOUNT = "7.50"
+    _gift_settings(donation_cause="the city animal shelter", donation_amount=Decimal("7.50"))
     member = _birthday_member("10-01", date(2025, 1, 1), delight="donation")
     # when
     run("birthdays", date(2026, 10, 1))

@@ -17,6 +17,7 @@ from accounts.models import Member
 from loyalty.base.errors import LoyaltyError
 from loyalty.base.staff import StaffPages
 
+from .. import hooks
 from ..ledger import MAX_POINTS, points_adjust
 from ..models import LedgerEntry
 
@@ -213,6 +214,16 @@ class MemberAdmin(StaffPages, admin.ModelAdmin):
         )
 
     # --- per-member pages (object tools) ---------------------------------------------------
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        # Features' pages for this member (loyalty.core.hooks.member_page_link_register).
+        links = [
+            (link.label, reverse(link.url_name, args=[object_id]))
+            for link in hooks.member_page_links()
+            if request.user.has_perm(link.permission)
+        ]
+        extra_context = {**(extra_context or {}), "member_page_links": links}
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def get_urls(self):
         urls = [
