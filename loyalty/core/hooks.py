@@ -13,6 +13,12 @@ imports a model, so an apps.py can import this module at its top.
 - Enrolment hooks run for every member enrolled, inside the enrolment's transaction, with what
   came with the sign-up (referrals: the member's own code, and a referral if a friend's code
   came along). A hook that raises refuses the enrolment: nothing is written.
+- Member hooks run when a member closes their account (`close(member=...)`, inside
+  member_close's transaction, under the member's row lock, before the membership is closed:
+  rewards cancels unused vouchers, referrals withdraws invitations) and when staff erase a
+  member's personal data (`erase(member=..., personal=...)`, inside the erasure's transaction:
+  each app removes or blanks what it keeps about the person; `personal` holds the values to
+  look for, see loyalty.core.erasure.Personal).
 - Jobs: the scheduled jobs (loyalty.core.jobs runs them). A job is a list of steps; a feature
   registers jobs of its own, or adds steps to a job another app registered (the daily expiry
   job expires vouchers and referrals too).
@@ -84,9 +90,26 @@ class EnrolmentHook:
         return _function(self.target)(**kwargs)
 
 
+@dataclass(frozen=True)
+class MemberHook:
+    """`close(member=...)` when a member closes their account, `erase(member=..., personal=...)`
+    when their personal data is erased; either may be None."""
+
+    name: str
+    close: Target | None = None
+    erase: Target | None = None
+
+    def run_close(self, **kwargs) -> Any:
+        return _function(self.close)(**kwargs) if self.close is not None else None
+
+    def run_erase(self, **kwargs) -> Any:
+        return _function(self.erase)(**kwargs) if self.erase is not None else None
+
+
 _purchase_hooks: list[PurchaseHook] = []
 _refund_hooks: list[RefundHook] = []
 _enrolment_hooks: list[EnrolmentHook] = []
+_member_hooks: list[MemberHook] = []
 
 
 def _add(hooks: list, hook) -> None:
@@ -107,6 +130,10 @@ def enrolment_hook_register(hook: EnrolmentHook) -> None:
     _add(_enrolment_hooks, hook)
 
 
+def member_hook_register(hook: MemberHook) -> None:
+    _add(_member_hooks, hook)
+
+
 def purchase_hooks() -> tuple[PurchaseHook, ...]:
     return tuple(_purchase_hooks)
 
@@ -117,6 +144,10 @@ def refund_hooks() -> tuple[RefundHook, ...]:
 
 def enrolment_hooks() -> tuple[EnrolmentHook, ...]:
     return tuple(_enrolment_hooks)
+
+
+def member_hooks() -> tuple[MemberHook, ...]:
+    return tuple(_member_hooks)
 
 
 # --- scheduled jobs ------------------------------------------------------------------------------
