@@ -88,3 +88,14 @@ def messages_erase(*, member) -> int:
     ids = list(Message.objects.filter(member=member).values_list("pk", flat=True))
     emails_forget(kind="message", object_ids=ids)
     return Message.objects.filter(pk__in=ids).delete()[0]
+
+
+def messages_scrub(*, member_ids, personal) -> int:
+    """Blank a person's values (loyalty.base.personal.Personal, names included) in the messages
+    of these other members (a friend's message names the referrer). Returns how many changed."""
+    changed = 0
+    for message in Message.objects.filter(member_id__in=list(member_ids)):
+        subject, body = personal.scrub(message.subject), personal.scrub(message.body)
+        if (subject, body) != (message.subject, message.body):
+            changed += Message.objects.filter(pk=message.pk).update(subject=subject, body=body)
+    return changed

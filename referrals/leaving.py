@@ -5,8 +5,9 @@ Closing: invitations no friend took up are withdrawn (with their e-mails, if not
 Erasure: the sign-up fingerprint (canonical address, device and address hashes) and the
 member's own code go; every invitation the member sent (friends' addresses) and every
 invitation sent to the person's address by others go with their e-mails; a staff review note
-that quotes the person is blanked. The referrals themselves stay: they are the causes of
-ledger entries, and name members only by id.
+that quotes the person is blanked, and so is their name in the messages of the friends they
+brought or who brought them ("Because Ona invited you..."). The referrals themselves stay:
+they are the causes of ledger entries, and name members only by id.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from django.db.models import Q
 from accounts.models import Member
 from loyalty.base.personal import Personal
 from notifications.outbox import emails_forget
+from notifications.services import messages_scrub
 
 from .emails import canonical_email
 from .models import Invitation, Referral, ReferralCode, SignupFingerprint
@@ -37,7 +39,10 @@ def referrals_erase(*, member: Member, personal: Personal) -> None:
     ReferralCode.objects.filter(member=member).delete()
     address = Q(email__iexact=personal.email) | Q(email_canonical=canonical_email(personal.email))
     _invitations_delete(Invitation.objects.filter(Q(referrer=member) | address))
-    about = Referral.objects.filter(Q(referrer=member) | Q(referee=member)).exclude(review_note="")
+    linked = Referral.objects.filter(Q(referrer=member) | Q(referee=member))
+    friends = {pk for pair in linked.values_list("referrer_id", "referee_id") for pk in pair}
+    messages_scrub(member_ids=friends - {member.pk}, personal=personal)
+    about = linked.exclude(review_note="")
     for referral in about.union(Referral.objects.filter(personal.q("review_note"))):
         if personal.mentioned_in(referral.review_note):
             Referral.objects.filter(pk=referral.pk).update(
