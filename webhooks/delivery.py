@@ -322,8 +322,8 @@ def deliveries_dispatch_due(*, batch_size: int = DISPATCH_BATCH_SIZE) -> int:
     Returns how many were enqueued. A delivery enqueued twice is attempted once: see the claim.
     """
     now = timezone.now()
-    deliveries_expire_abandoned(now=now)
-    erased_events_settle()
+    if deliveries_expire_abandoned(now=now):
+        erased_events_settle()  # a delivery given up may have been an erasure's last
     due = WebhookDelivery.objects.filter(
         status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now
     ).order_by("next_attempt_at", "pk")

@@ -288,3 +288,24 @@ def test_a_member_is_erased_once(db, tiers, manager):
         member_erase(member=member, staff_user=manager, reason="Request #6")
     assert Erasure.objects.count() == 1
     assert Decimal(0) == Decimal(Member.objects.get(pk=member.pk).points_balance)
+
+
+def test_the_ledger_lets_only_its_texts_be_erased(db, tiers):
+    # given
+    from django.db import DatabaseError, transaction
+
+    member = factories.make_member(email=EMAIL)
+    entry = factories.give_points(member, 10)
+    # when / then: a description may be blanked...
+    LedgerEntry.objects.filter(pk=entry.pk).update(description="[erased]", reason="")
+    assert LedgerEntry.objects.get(pk=entry.pk).description == "[erased]"
+    # ...but points, balances, causes and deletes are still refused by the database
+    for change in (
+        lambda: LedgerEntry.objects.filter(pk=entry.pk).update(points=11),
+        lambda: LedgerEntry.objects.filter(pk=entry.pk).update(description="x", balance_after=0),
+        lambda: LedgerEntry.objects.filter(pk=entry.pk).update(cause_id=None),
+        lambda: LedgerEntry.objects.filter(pk=entry.pk)._raw_delete(connection.alias),
+    ):
+        with pytest.raises(DatabaseError), transaction.atomic():
+            change()
+    assert LedgerEntry.objects.get(pk=entry.pk).points == 10
