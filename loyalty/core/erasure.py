@@ -27,16 +27,18 @@ from __future__ import annotations
 import json
 
 from django.apps import apps
+from django.conf import settings
 from django.contrib.admin.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.contrib.sessions.models import Session
 from django.db import transaction
 from django.db.models import Q
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from accounts.errors import MemberNotFound
 from accounts.models import Erasure, Member, User
 from accounts.services import member_number_unused
+from loyalty.base.api.problems import PROBLEM_CONTENT_TYPE, problem
 from loyalty.base.errors import InvalidInput, NotAllowed, ReasonRequired
 from loyalty.base.personal import ERASED, Personal
 from notifications.services import messages_erase
@@ -109,9 +111,12 @@ def _core_erase(member: Member, personal: Personal) -> None:
     for change in TierChange.objects.filter(Q(member=member) & ~Q(reason="")):
         if personal.mentioned_in(change.reason):
             TierChange.objects.filter(pk=change.pk).update(reason=personal.scrub(change.reason))
-    gone = json.dumps({"code": "member_not_found", "status": 404}, separators=(",", ":"))
+    with translation.override(settings.LANGUAGE_CODE):  # stored: the site's language
+        gone = problem(404, MemberNotFound.code, str(MemberNotFound.default_message))
     IdempotencyRecord.objects.filter(personal.q("response_body")).update(
-        response_status=404, response_body=gone, response_content_type="application/problem+json"
+        response_status=404,
+        response_body=json.dumps(gone, separators=(",", ":")),
+        response_content_type=PROBLEM_CONTENT_TYPE,
     )
     for anomaly in Anomaly.objects.filter(Q(member=member) | personal.q("params")):
         _json_update(Anomaly, anomaly, "params", personal)

@@ -83,22 +83,23 @@ def _totals() -> dict:
     }
 
 
+def _enrolment(code: str) -> dict:
+    return {
+        "email": EMAIL,
+        "first_name": FIRST,
+        "last_name": LAST,
+        "birthday": "1990-07-14",
+        "referral_code": code,
+    }
+
+
 def _a_member_with_data_everywhere(api, partner, manager, admin_client, client):
     """Zenobia, enrolled by a partner, with purchases, a voucher, feedback, a survey, referrals
     both ways, an invitation, messages, webhook events, idempotency records, admin history,
     an outreach note and a failed login."""
     referrer = factories.make_member(email="ruta@example.com", first_name="Ruta")
     code = referral_code_ensure(member=referrer).code
-    enrolled = api.post(
-        "/api/v1/members/",
-        {
-            "email": EMAIL,
-            "first_name": FIRST,
-            "last_name": LAST,
-            "birthday": "1990-07-14",
-            "referral_code": code,
-        },
-    )
+    enrolled = api.post("/api/v1/members/", _enrolment(code), idempotency_key="enrol-z")
     assert enrolled.status_code == 201, enrolled.content
     number = enrolled.json()["member_number"]
     member = Member.objects.get(member_number=number)
@@ -206,6 +207,11 @@ def test_erasure_leaves_no_personal_value_and_every_total_unchanged(
         assert response.status_code == 404, response.content
         assert response.json()["code"] == "member_not_found"
     assert IdempotencyRecord.objects.filter(response_status=404).count() >= 1
+    code = referral_code_ensure(member=Member.objects.get(user__email="ruta@example.com")).code
+    replayed = api.post("/api/v1/members/", _enrolment(code), idempotency_key="enrol-z")
+    assert replayed.status_code == 404 and replayed["Idempotent-Replayed"] == "true"
+    assert replayed.json()["code"] == "member_not_found"
+    assert not Member.objects.filter(user__email=EMAIL).exists()
 
 
 def test_erasing_an_open_member_closes_the_account_first(db, tiers, manager):
