@@ -21,10 +21,10 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from loyalty.base.money import CURRENCIES
-from loyalty.base.staff import StaffPages
+from loyalty.base.staff import ReadOnlyAdmin, StaffPages, member_link
 
 from . import services
-from .models import Member, Partner, PartnerApiKey, User, normalize_email
+from .models import Erasure, Member, Partner, PartnerApiKey, User, normalize_email
 
 
 def _copy_saved(target, source) -> None:
@@ -315,3 +315,17 @@ class PartnerApiKeyAdmin(StaffPages, admin.ModelAdmin):
             ngettext("Revoked %(count)d API key.", "Revoked %(count)d API keys.", count)
             % {"count": count},
         )
+
+
+@admin.register(Erasure)
+class ErasureAdmin(ReadOnlyAdmin):
+    """The record of each erasure (done from the member's page, "Erase personal data")."""
+
+    list_display = ("erased_at", "member_number", "erased_by", "reason")
+    list_select_related = ("member", "erased_by")
+    fields = ("member", "erased_by", "reason", "erased_at")
+    ordering = ("-erased_at",)
+
+    @admin.display(description=_("member"))
+    def member_number(self, obj):
+        return member_link(obj.member)

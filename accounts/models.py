@@ -274,3 +274,33 @@ class PartnerApiKey(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class Erasure(models.Model):
+    """A member's personal data erased at their request (loyalty.core.erasure): who did it, when
+    and why. It names the member by id only, so it keeps no personal value itself."""
+
+    member = models.OneToOneField(
+        Member, on_delete=models.PROTECT, related_name="erasure", verbose_name=_("member")
+    )
+    erased_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("erased by"),
+    )
+    reason = models.CharField(
+        _("reason"),
+        max_length=500,
+        help_text=_("Why, e.g. the request's reference; never the person's name or address."),
+    )
+    erased_at = models.DateTimeField(_("erased at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("erasure")
+        verbose_name_plural = _("erasures")
+        ordering = ["-erased_at"]
+        permissions = [("erase_member", _("Can erase a member's personal data"))]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} {self.erased_at:%Y-%m-%d}"

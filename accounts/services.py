@@ -70,7 +70,8 @@ def clean_member_number(number) -> str:
 
 def member_by_number(number: str) -> Member:
     number = clean_member_number(number)
-    queryset = Member.objects.select_related("user", "tier")
+    # a closed membership is no one's to partners (its member left, or was erased)
+    queryset = Member.objects.select_related("user", "tier").exclude(status=Member.Status.CLOSED)
     try:
         return queryset.get(member_number=number)
     except Member.DoesNotExist:
@@ -217,7 +218,7 @@ def member_create(
                 raise EmailUnavailable()
             member = Member.objects.create(
                 user=user,
-                member_number=_unused_member_number(),
+                member_number=member_number_unused(),
                 joined_on=joined_on or today,
                 language=language,
                 birthday_month=parsed.month if parsed else None,
@@ -240,7 +241,8 @@ def member_create(
     return member
 
 
-def _unused_member_number() -> str:
+def member_number_unused() -> str:
+    """A new member number no member has (enrolment; an erasure replaces the old one)."""
     for _ in range(10):
         number = new_member_number()
         if not Member.objects.filter(member_number=number).exists():

@@ -10,6 +10,9 @@ class FeedbackConfig(AppConfig):
     verbose_name = _("Feedback book")
 
     def ready(self):
+        hooks.member_hook_register(
+            hooks.MemberHook("feedback", erase="feedback.leaving.feedback_erase")
+        )
         hooks.job_register(
             hooks.Job(
                 "feedback_escalation",

@@ -9,6 +9,9 @@ class InsightsConfig(AppConfig):
     verbose_name = _("Insights and campaigns")
 
     def ready(self):
+        hooks.member_hook_register(
+            hooks.MemberHook("insights", erase="insights.leaving.insights_erase")
+        )
         hooks.job_register(
             hooks.Job(
                 "insights",

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import closing, views
 
 app_name = "members"
 
@@ -41,6 +41,8 @@ urlpatterns = [
     path("profile/", views.profile, name="profile"),
     path("profile/password/", views.password_change, name="password_change"),
     path("profile/my-data.json", views.data_download, name="data_download"),
+    path("profile/close/", closing.account_close, name="account_close"),
+    path("goodbye/", closing.account_closed, name="account_closed"),
     path("inbox/", views.inbox, name="inbox"),
     path("inbox/read-all/", views.inbox_read_all, name="inbox_read_all"),
     path("inbox/<int:pk>/", views.message, name="message"),

@@ -155,3 +155,12 @@ def emails_dispatch_due(*, limit: int = DISPATCH_LIMIT) -> int:
     ids = list(due[:limit])
     emails_enqueue_on_commit(ids)
     return len(ids)
+
+
+def emails_forget(*, kind: str, object_ids) -> int:
+    """Delete the outbox rows of `kind` about these objects, sent or not: what an erasure or a
+    withdrawn invitation leaves nothing of (an error text may quote an address)."""
+    ids = list(object_ids)
+    if not ids:
+        return 0
+    return OutgoingEmail.objects.filter(kind=kind, object_id__in=ids).delete()[0]

@@ -16,7 +16,7 @@ from django.utils import timezone, translation
 from loyalty.base.text import plain_line
 
 from .models import Message
-from .outbox import email_enqueue, email_send_for
+from .outbox import email_enqueue, email_send_for, emails_forget
 
 
 def render_message(*, kind: str, language: str, context: dict) -> tuple[str, str]:
@@ -80,3 +80,22 @@ def messages_mark_read(*, member, message_ids: list[int] | None = None) -> int:
     if message_ids is not None:
         messages = messages.filter(pk__in=message_ids)
     return messages.update(read_at=timezone.now())
+
+
+def messages_erase(*, member) -> int:
+    """Delete the member's messages and their e-mails (an erasure: a message's body was
+    rendered with the member's name). Returns how many messages went."""
+    ids = list(Message.objects.filter(member=member).values_list("pk", flat=True))
+    emails_forget(kind="message", object_ids=ids)
+    return Message.objects.filter(pk__in=ids).delete()[0]
+
+
+def messages_scrub(*, member_ids, personal) -> int:
+    """Blank a person's values (loyalty.base.personal.Personal, names included) in the messages
+    of these other members (a friend's message names the referrer). Returns how many changed."""
+    changed = 0
+    for message in Message.objects.filter(member_id__in=list(member_ids)):
+        subject, body = personal.scrub(message.subject), personal.scrub(message.body)
+        if (subject, body) != (message.subject, message.body):
+            changed += Message.objects.filter(pk=message.pk).update(subject=subject, body=body)
+    return changed

@@ -27,6 +27,13 @@ class ReferralsConfig(AppConfig):
             "expiry",
             hooks.Step("expire_referrals", "referrals.jobs.referrals_expiry", atomic=False),
         )
+        hooks.member_hook_register(
+            hooks.MemberHook(
+                "referrals",
+                close="referrals.leaving.referrals_close",
+                erase="referrals.leaving.referrals_erase",
+            )
+        )
         email_kind_register(
             EmailKind(
                 "invitation",

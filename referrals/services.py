@@ -417,7 +417,9 @@ def _pay(*, referral: Referral, friend: Member, at: datetime) -> None:
             points=friend_points,
             kind=LedgerEntry.Kind.REFERRAL,
             cause=referral,
-            description=f"Welcome bonus: joined through {referrer.member_number}",
+            # (no member number: a description outlives an erasure of either member; the
+            # cause, the referral, says who)
+            description="Welcome bonus: joined through a friend",
             at=at,
         )
     # A closed membership earns nothing more; the friend still gets theirs.
@@ -427,7 +429,7 @@ def _pay(*, referral: Referral, friend: Member, at: datetime) -> None:
             points=referrer_points,
             kind=LedgerEntry.Kind.REFERRAL,
             cause=referral,
-            description=f"Referral bonus: {friend.member_number} joined",
+            description="Referral bonus: a friend joined",
             at=at,
         )
     referral.save(update_fields=["friend_entry", "referrer_entry"])

@@ -43,3 +43,10 @@ class RewardsConfig(AppConfig):
         hooks.job_steps_add(
             "expiry", hooks.Step("expire_vouchers", "rewards.jobs.vouchers_expiry", atomic=False)
         )
+        hooks.member_hook_register(
+            hooks.MemberHook(
+                "rewards",
+                close="rewards.leaving.rewards_close",
+                erase="rewards.leaving.rewards_erase",
+            )
+        )

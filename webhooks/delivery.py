@@ -55,7 +55,7 @@ from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
-from .models import WebhookDelivery, WebhookEvent
+from .models import ERASED_EVENT, WebhookDelivery, WebhookEvent
 
 logger = logging.getLogger(__name__)
 
@@ -210,7 +210,10 @@ def delivery_attempt(*, delivery_id: int) -> str | None:
         return WebhookDelivery.Status.FAILED
     body, headers = delivery_request(delivery)
     result = http_post(delivery.endpoint.url, body, headers)
-    return _record(delivery, result)
+    status = _record(delivery, result)
+    if delivery.event.type == ERASED_EVENT and status != WebhookDelivery.Status.PENDING:
+        erased_events_settle(event_ids=[delivery.event_id])
+    return status
 
 
 def _record(delivery: WebhookDelivery, result: AttemptResult) -> str:
@@ -254,6 +257,30 @@ def _record_failed(delivery: WebhookDelivery, *, error: str) -> None:
         status=WebhookDelivery.Status.FAILED, last_error=error
     )
     logger.warning("Webhook delivery %s failed: %s", delivery.pk, error)
+    if delivery.event.type == ERASED_EVENT:
+        erased_events_settle(event_ids=[delivery.event_id])
+
+
+def erased_events_settle(*, event_ids: list | None = None) -> int:
+    """Blank the old member number of "member.erased" events none of whose deliveries is still
+    pending (all of them when `event_ids` is None): partners had their chance to find their
+    record, and the program keeps no personal value. A staff "Send again" afterwards sends the
+    event without the number. Returns how many events were blanked."""
+    pending = WebhookDelivery.objects.filter(
+        event=OuterRef("pk"), status=WebhookDelivery.Status.PENDING
+    )
+    events = (
+        WebhookEvent.objects.filter(type=ERASED_EVENT)
+        .exclude(payload__data__member_number=None)
+        .exclude(Exists(pending))
+    )
+    if event_ids is not None:
+        events = events.filter(pk__in=event_ids)
+    settled = 0
+    for event in events.only("id", "payload"):
+        payload = {**event.payload, "data": {**event.payload["data"], "member_number": None}}
+        settled += WebhookEvent.objects.filter(pk=event.pk).update(payload=payload)
+    return settled
 
 
 # --- the periodic dispatcher -------------------------------------------------------------------
@@ -295,7 +322,8 @@ def deliveries_dispatch_due(*, batch_size: int = DISPATCH_BATCH_SIZE) -> int:
     Returns how many were enqueued. A delivery enqueued twice is attempted once: see the claim.
     """
     now = timezone.now()
-    deliveries_expire_abandoned(now=now)
+    if deliveries_expire_abandoned(now=now):
+        erased_events_settle()  # a delivery given up may have been an erasure's last
     due = WebhookDelivery.objects.filter(
         status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now
     ).order_by("next_attempt_at", "pk")

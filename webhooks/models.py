@@ -22,7 +22,13 @@ EVENT_TYPES = [
     ("tier.changed", "tier.changed"),
     ("reward.redeemed", "reward.redeemed"),
     ("voucher.used", "voucher.used"),
+    ("member.erased", "member.erased"),
 ]
+
+# An erased member's old number goes to partners in "member.erased" so they can find their own
+# record; once no delivery of the event is pending (delivered, failed or none), it is blanked
+# (webhooks.delivery.erased_events_settle): the program keeps no personal value.
+ERASED_EVENT = "member.erased"
 
 # How long a delivery keeps being retried: from the event, or from a staff "Send again".
 RETRY_WINDOW = timedelta(hours=24)

@@ -67,6 +67,17 @@ def event_emit(*, event_type: str, payload: dict, partner=None) -> WebhookEvent 
     return event
 
 
+def events_erase(*, personal) -> int:
+    """Blank a person's values (loyalty.base.personal.Personal) in every stored event payload
+    that mentions them: what was sent stays sent, the program keeps none of it. Returns how
+    many events changed."""
+    changed = 0
+    for event in WebhookEvent.objects.filter(personal.q("payload")).only("id", "payload"):
+        WebhookEvent.objects.filter(pk=event.pk).update(payload=personal.scrub_json(event.payload))
+        changed += 1
+    return changed
+
+
 def event_wanted(event_type: str) -> bool:
     """Whether any active endpoint wants a program-wide event: one query for a whole batch of
     members (the scheduled jobs), instead of event_emit's one per member when nobody listens."""

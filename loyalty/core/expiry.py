@@ -75,15 +75,19 @@ def points_expire_many(*, member_ids: Sequence[int], today: date | None = None) 
 
 
 def _expire_due_lots(
-    *, numbers: dict[int, str], today: date
+    *, numbers: dict[int, str], today: date, every_lot: bool = False
 ) -> tuple[list[LedgerEntry], list[Expired]]:
     """The expiry itself, for members already locked and allowed to expire ({id: number}): one
     entry and one movement per due lot, one conditional UPDATE of the balances, and a
-    `points.expired` event per member."""
+    `points.expired` event per member. `every_lot`: what remains of every lot, whatever its
+    date (a member closing their account, loyalty.core.closing)."""
+    lots = PointLot.objects.filter(member_id__in=list(numbers), remaining__gt=0)
+    if not every_lot:
+        lots = lots.filter(expires_on__lte=today)
     lots = list(
-        PointLot.objects.filter(member_id__in=list(numbers), remaining__gt=0, expires_on__lte=today)
-        .order_by("member_id", "expires_on", "id")
-        .values_list("id", "member_id", "remaining", "expires_on")
+        lots.order_by("member_id", "expires_on", "id").values_list(
+            "id", "member_id", "remaining", "expires_on"
+        )
     )
     if not lots:
         return [], []
@@ -107,7 +111,11 @@ def _expire_due_lots(
                 kind=LedgerEntry.Kind.EXPIRE,
                 points=-remaining,
                 balance_after=running[member_id],
-                description=f"Expired on {expires_on.isoformat()}",
+                description=(
+                    "Expired: the account was closed"
+                    if every_lot
+                    else f"Expired on {expires_on.isoformat()}"
+                ),
                 cause_type=lot_type,
                 cause_id=lot_id,
                 created_at=at,

@@ -15,6 +15,12 @@ imports a model, so an apps.py can import this module at its top.
   came along). A hook that raises refuses the enrolment: nothing is written.
 - Member page links: a feature's staff page for one member, linked from the member's admin page
   (rewards: "Send a gift"), shown to staff with the link's permission.
+- Member hooks run when a member closes their account (`close(member=...)`, inside
+  member_close's transaction, under the member's row lock, before the membership is closed:
+  rewards cancels unused vouchers, referrals withdraws invitations) and when staff erase a
+  member's personal data (`erase(member=..., personal=...)`, inside the erasure's transaction:
+  each app removes or blanks what it keeps about the person; `personal` holds the values to
+  look for, see loyalty.core.erasure.Personal).
 - Jobs: the scheduled jobs (loyalty.core.jobs runs them). A job is a list of steps; a feature
   registers jobs of its own, or adds steps to a job another app registered (the daily expiry
   job expires vouchers and referrals too).
@@ -86,9 +92,26 @@ class EnrolmentHook:
         return _function(self.target)(**kwargs)
 
 
+@dataclass(frozen=True)
+class MemberHook:
+    """`close(member=...)` when a member closes their account, `erase(member=..., personal=...)`
+    when their personal data is erased; either may be None."""
+
+    name: str
+    close: Target | None = None
+    erase: Target | None = None
+
+    def run_close(self, **kwargs) -> Any:
+        return _function(self.close)(**kwargs) if self.close is not None else None
+
+    def run_erase(self, **kwargs) -> Any:
+        return _function(self.erase)(**kwargs) if self.erase is not None else None
+
+
 _purchase_hooks: list[PurchaseHook] = []
 _refund_hooks: list[RefundHook] = []
 _enrolment_hooks: list[EnrolmentHook] = []
+_member_hooks: list[MemberHook] = []
 
 
 def _add(hooks: list, hook) -> None:
@@ -109,6 +132,10 @@ def enrolment_hook_register(hook: EnrolmentHook) -> None:
     _add(_enrolment_hooks, hook)
 
 
+def member_hook_register(hook: MemberHook) -> None:
+    _add(_member_hooks, hook)
+
+
 def purchase_hooks() -> tuple[PurchaseHook, ...]:
     return tuple(_purchase_hooks)
 
@@ -119,6 +146,10 @@ def refund_hooks() -> tuple[RefundHook, ...]:
 
 def enrolment_hooks() -> tuple[EnrolmentHook, ...]:
     return tuple(_enrolment_hooks)
+
+
+def member_hooks() -> tuple[MemberHook, ...]:
+    return tuple(_member_hooks)
 
 
 # --- links on the member's admin page -----------------------------------------------------------

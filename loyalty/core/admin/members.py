@@ -20,6 +20,7 @@ from loyalty.base.staff import StaffPages
 from .. import hooks
 from ..ledger import MAX_POINTS, points_adjust
 from ..models import LedgerEntry
+from .erasure import MemberErasureAdmin
 
 LEDGER_INLINE_LIMIT = 50
 
@@ -117,7 +118,7 @@ class MemberStatusForm(forms.Form):
 
 
 @admin.register(Member)
-class MemberAdmin(StaffPages, admin.ModelAdmin):
+class MemberAdmin(MemberErasureAdmin, StaffPages, admin.ModelAdmin):
     not_found_message = _("No member with that id.")
 
     list_display = (
