@@ -3,7 +3,7 @@
 Closing: every unused voucher is settled before the points expire. One still valid is
 cancelled (its points come back, then expire with the rest, and the stock is returned); one
 past its date expires as the expiry job would have done it. Erasure: a redemption's
-cancel reason is staff's words and may quote the person."""
+cancel reason and a gift's personal note are staff's words and may quote the person."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from django.utils import timezone
 from accounts.models import Member
 from loyalty.base.personal import Personal
 
-from .models import Redemption, Voucher
+from .models import Gift, Redemption, Voucher
 from .services import redemption_cancel, voucher_expire
 
 CLOSING_REASON = "The member closed their account."
@@ -40,3 +40,6 @@ def rewards_erase(*, member: Member, personal: Personal) -> None:
             Redemption.objects.filter(pk=redemption.pk).update(
                 cancel_reason=personal.scrub(redemption.cancel_reason)
             )
+    for gift in Gift.objects.filter(member=member).exclude(note=""):
+        if personal.mentioned_in(gift.note):
+            Gift.objects.filter(pk=gift.pk).update(note=personal.scrub(gift.note))

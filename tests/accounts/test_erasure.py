@@ -23,7 +23,8 @@ from loyalty.core.ledger import points_adjust
 from loyalty.core.models import IdempotencyRecord, LedgerEntry, Purchase
 from referrals.invitations import referral_invite
 from referrals.services import referral_code_ensure
-from rewards.models import Voucher
+from rewards.gifts import gift_send
+from rewards.models import CardTemplate, Gift, Voucher
 from tests import factories
 from tests.api.conftest import make_client
 from tests.ledger import assert_ledger_invariants
@@ -96,7 +97,7 @@ def _enrolment(code: str) -> dict:
 def _a_member_with_data_everywhere(api, partner, manager, admin_client, client):
     """Zenobia, enrolled by a partner, with purchases, a voucher, feedback, a survey, referrals
     both ways, an invitation, messages, webhook events, idempotency records, admin history,
-    an outreach note and a failed login."""
+    an outreach note, a gift with a card and a failed login."""
     referrer = factories.make_member(email="ruta@example.com", first_name="Ruta")
     code = referral_code_ensure(member=referrer).code
     enrolled = api.post("/api/v1/members/", _enrolment(code), idempotency_key="enrol-z")
@@ -133,6 +134,13 @@ def _a_member_with_data_everywhere(api, partner, manager, admin_client, client):
     survey_invite(member=member, trigger="purchase")
     survey_answer(member=member, would_tell=4, recommend=9)
     outreach_record(member=member, staff=manager, note=f"Called {FIRST} {LAST} about the till.")
+    gift_send(
+        member=member,
+        what=Gift.What.CARD,
+        template=CardTemplate.objects.first(),
+        staff_user=manager,
+        note=f"For {FIRST} {LAST}, with thanks.",
+    )
     # another member's ledger entry quoting her number (a staff reason)
     points_adjust(
         member=friend, points=5, staff_user=manager, reason=f"Goodwill: brought by {number}"
