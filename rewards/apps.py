@@ -25,6 +25,7 @@ class RewardsConfig(AppConfig):
                         "rewards.occasions.anniversary_plan",
                     ),
                 ),
+                catch_up=True,
             )
         )
         hooks.job_register(
@@ -38,6 +39,7 @@ class RewardsConfig(AppConfig):
                         "rewards.occasions.birthday_plan",
                     ),
                 ),
+                catch_up=True,
             )
         )
         hooks.job_steps_add(

@@ -1,8 +1,9 @@
 """Occasion gifts: the anniversary thank-you and the birthday greeting, once per member and year.
 
 Days are the program's (TIME_ZONE). A member who joined, or was born, on 29 February has the
-occasion on 28 February in other years. After downtime a run also does the occasions of the last
-LOYALTY_JOB_CATCHUP_DAYS days (7) that were missed; that window is shorter than a year, so it
+occasion on 28 February in other years. Missed days are never lost: a run covers every day since
+the job's last completed run (at least the last LOYALTY_JOB_CATCHUP_DAYS, 7; at most a year, and
+beyond that staff are alerted: loyalty.core.catchup); that window is shorter than a year, so it
 never holds two of a member's occasions: nobody is paid two years at once.
 
 A batch (see loyalty/core/jobs.py) pays set-based, in its one transaction: it reads its
@@ -28,6 +29,7 @@ from django.db.models import Q
 from accounts.models import Member
 from accounts.services import members_locked
 from loyalty.base.errors import LoyaltyError
+from loyalty.core.catchup import covered_days
 from loyalty.core.jobs import Counts, keyset
 from loyalty.core.ledger import Credit, points_credit_many
 from loyalty.core.models import JobRun, LedgerEntry
@@ -39,6 +41,9 @@ from .services import reward_gift
 ANNIVERSARY = OccasionGrant.Occasion.ANNIVERSARY
 BIRTHDAY = OccasionGrant.Occasion.BIRTHDAY
 Gift = OccasionGrant.Gift
+# The jobs' names (rewards/apps.py registers them; their runs are the catch-up's record).
+ANNIVERSARY_JOB = "anniversary"
+BIRTHDAY_JOB = "birthdays"
 
 
 # --- days ---------------------------------------------------------------------------------------
@@ -54,9 +59,10 @@ def occasion_on(month: int, day: int, year: int) -> date | None:
         return None
 
 
-def window(day: date) -> list[date]:
-    """The days a run for `day` covers: that day and the catch-up days before it, newest first."""
-    return [day - timedelta(days=n) for n in range(settings.LOYALTY_JOB_CATCHUP_DAYS + 1)]
+def window(day: date, job: str, run: JobRun | None = None) -> list[date]:
+    """The days a run of `job` for `day` covers, newest first: that day and the days before it
+    back to the job's last completed run (loyalty.core.catchup; the run's record when given)."""
+    return covered_days(name=job, day=day, run=run)
 
 
 def _month_day_q(month_field: str, day_field: str, days: list[date]) -> Q:
@@ -64,6 +70,8 @@ def _month_day_q(month_field: str, day_field: str, days: list[date]) -> Q:
     years). A coarse filter for the plan; the batch decides exactly."""
     pairs = {(d.month, d.day) for d in days}
     pairs |= {(2, 29) for d in days if (d.month, d.day) == (2, 28) and not calendar.isleap(d.year)}
+    if len(pairs) >= 366:  # a year's catch-up: every day of the year
+        return Q()
     return reduce(or_, (Q(**{month_field: m, day_field: d}) for m, d in sorted(pairs)))
 
 
@@ -146,7 +154,7 @@ def _credit_grants(grants: list[OccasionGrant], description) -> None:
 
 
 def anniversary_plan(day: date, size: int):
-    days = window(day)
+    days = window(day, ANNIVERSARY_JOB)
     members = (
         Member.objects.exclude(status=Member.Status.CLOSED)
         .filter(joined_on__lt=day)
@@ -162,7 +170,7 @@ def anniversary_batch(*, ids: list[int], day: date, run: JobRun | None = None) -
     Every member who is not closed is thanked: a paused member too (a pause is care in a hard
     time, not a penalty). A tier without a bonus still sends the card.
     """
-    days = window(day)
+    days = window(day, ANNIVERSARY_JOB, run)
     due = {}
     for pk, joined_on in (
         Member.objects.filter(pk__in=ids)
@@ -217,7 +225,7 @@ def anniversary_batch(*, ids: list[int], day: date, run: JobRun | None = None) -
 
 
 def birthday_plan(day: date, size: int):
-    days = window(day)
+    days = window(day, BIRTHDAY_JOB)
     # Set more than MIN_DAYS_SET days before a birthday that is at the latest `day`.
     set_before = day - timedelta(days=settings.LOYALTY_BIRTHDAY_MIN_DAYS_SET)
     members = (
@@ -282,7 +290,7 @@ def birthday_batch(*, ids: list[int], day: date, run: JobRun | None = None) -> C
     more than LOYALTY_BIRTHDAY_MIN_DAYS_SET (30) days before it, once a year. A gift that cannot
     be given falls back to the points.
     """
-    days = window(day)
+    days = window(day, BIRTHDAY_JOB, run)
     due = {}
     for pk, month, day_of_month, set_on in (
         Member.objects.filter(pk__in=ids)

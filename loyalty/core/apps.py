@@ -16,6 +16,9 @@ class CoreConfig(AppConfig):
 
     def ready(self):
         email_kind_register(EmailKind("anomaly", render="loyalty.core.anomalies.anomaly_emails"))
+        email_kind_register(
+            EmailKind("job_catch_up", render="loyalty.core.catchup.catch_up_emails")
+        )
         tiers, expiry, housekeeping = (
             "loyalty.core.tiers",
             "loyalty.core.expiry",

@@ -203,11 +203,13 @@ class Step:
 @dataclass(frozen=True)
 class Job:
     """A scheduled job: its name (run_job NAME, JobRun.name), a label for staff (translatable)
-    and its steps."""
+    and its steps. A `catch_up` job pays for days: each run covers the days since its last
+    completed run (loyalty.core.catchup), recorded when the run starts."""
 
     name: str
     label: Any
     steps: tuple[Step, ...]
+    catch_up: bool = False
 
     def step(self, name: str) -> Step:
         return next(step for step in self.steps if step.name == name)
@@ -225,7 +227,7 @@ def job_register(job: Job) -> None:
 def job_steps_add(name: str, *steps: Step) -> None:
     """Add steps to a job another app registered (its app comes first in INSTALLED_APPS)."""
     job = _jobs[name]
-    _jobs[name] = Job(job.name, job.label, (*job.steps, *steps))
+    _jobs[name] = Job(job.name, job.label, (*job.steps, *steps), job.catch_up)
 
 
 def jobs() -> dict[str, Job]:

@@ -44,7 +44,7 @@ from django.utils import timezone
 
 from loyalty.base.errors import InvalidInput
 
-from . import hooks
+from . import catchup, hooks
 from .models import JobBatch, JobRun
 
 logger = logging.getLogger(__name__)
@@ -131,6 +131,8 @@ def job_start(
     size = max(int(settings.LOYALTY_JOB_BATCH_SIZE), 1)
     with transaction.atomic():
         run = JobRun.objects.create(name=job.name, day=day, trigger=trigger)
+        if job.catch_up:
+            catchup.catch_up_record(run=run)
         batches: list[tuple[str, list[int]]] = []
         for step in job.steps:
             if step.plan is None:
@@ -279,13 +281,15 @@ def _record_failure(run: JobRun, number: int, step: str, ids: list[int], exc: Ex
 
 
 def _finish(run_id: int) -> None:
-    """Close the run if every planned batch is done (called in the last batch's transaction)."""
+    """Close the run if every planned batch is done (called in the last batch's transaction).
+    Its details are what its start recorded (a catch-up's coverage) plus the batches' sums."""
     closing = JobRun.objects.filter(
         pk=run_id, finished_at__isnull=True, batches_done__gte=F("batches_planned")
     )
-    if not closing.exists():
+    started = closing.values_list("details", flat=True).first()
+    if started is None:
         return
-    details: Counter = Counter()
+    details: Counter = Counter(started)
     for batch_details in JobBatch.objects.filter(run_id=run_id).values_list("details", flat=True):
         details.update(batch_details or {})
     closing.update(finished_at=timezone.now(), details=dict(details))

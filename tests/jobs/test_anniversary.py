@@ -53,6 +53,7 @@ def test_a_member_is_thanked_with_the_tier_bonus_and_a_card_naming_the_years(tie
     assert "3 metai" in card.body and "80" in card.body  # the years and the bonus, in Lithuanian
     assert (job.considered, job.paid, job.skipped, job.errors) == (1, 1, 0, 0)
     assert job.finished_at is not None and job.trigger == "manual"
+    assert job.details.pop("catch_up")["from"] == "2026-02-22"
     assert job.details == {"anniversary_points": 80, "anniversary_cards": 1}
 
 

@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from loyalty.base.languages import LANGUAGE_CODES
 from loyalty.base.staff import ReadOnlyAdmin, ReadOnlyTabularInline
 
-from .. import hooks
+from .. import catchup, hooks
 from ..models import EarningRule, JobBatch, JobRun, Tier, TierChange
 from .ledger import member_link
 
@@ -192,10 +192,16 @@ class JobRunAdmin(ReadOnlyAdmin):
         "paid",
         "skipped",
         "errors",
+        "catch_up",
         "details",
         "error_log",
     )
     inlines = (JobBatchInline,)
+
+    @admin.display(description=_("missed days"))
+    def catch_up(self, obj):
+        """What a catch-up job could not cover and what to do (loyalty.core.catchup)."""
+        return catchup.catch_up_notice(obj) or "–"
 
     @admin.display(description=_("job"), ordering="name")
     def job(self, obj):

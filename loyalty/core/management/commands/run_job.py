@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from loyalty.base.errors import LoyaltyError
 from loyalty.core import jobs
+from loyalty.core.catchup import catch_up_notice
 from loyalty.core.models import JobRun
 
 
@@ -33,6 +34,9 @@ class Command(BaseCommand):
         except LoyaltyError as exc:
             raise CommandError(exc.message) from None
         self.stdout.write(self.summary(run, via_broker))
+        notice = catch_up_notice(run)
+        if notice:
+            self.stderr.write(notice)
         if run.errors:
             raise CommandError(f"{run.errors} error(s); see the job run {run.pk} in the admin.")
 
@@ -42,7 +46,9 @@ class Command(BaseCommand):
         if via_broker and run.finished_at is None:
             return f"{title}, {run.batches_planned} batch(es) sent to the workers."
         seconds = run.duration.total_seconds() if run.duration else 0.0
-        details = ", ".join(f"{key} {value}" for key, value in sorted(run.details.items()))
+        details = ", ".join(
+            f"{key} {value}" for key, value in sorted(run.details.items()) if key != "catch_up"
+        )
         return (
             f"{title}, {run.batches_done}/{run.batches_planned} batch(es) in {seconds:.1f} s: "
             f"{run.considered} considered, {run.paid} paid or changed, {run.skipped} skipped, "
