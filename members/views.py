@@ -33,6 +33,7 @@ from rewards import services as reward_services
 from rewards.models import Voucher
 
 from . import fingerprints, selectors
+from .export import member_data_export
 from .forms import (
     ClaimForm,
     ClaimSetPasswordForm,
@@ -362,7 +363,7 @@ class PasswordChangeView(auth_views.PasswordChangeView):
 @member_required
 def data_download(request):
     """Everything about the member as one JSON file."""
-    data = selectors.member_data_export(member=request.member)
+    data = member_data_export(member=request.member)
     response = JsonResponse(data, json_dumps_params={"indent": 2, "ensure_ascii": False})
     filename = f"loyalty-{request.member.member_number}.json"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'

@@ -133,10 +133,10 @@ def catch_up_notice(run: JobRun) -> str:
     if not values["last"]:
         return (
             _(
-                "No earlier completed run of this job is on record, so this run covered only the "
-                "days from %(first)s. If the job was stopped before, days may be missed: run "
-                "`manage.py run_job %(job)s --date YYYY-MM-DD` for the first missed day, then for a "
-                "day up to %(max)s days later, until the gap is closed."
+                "No earlier completed run of this job is on record, so this run covered only "
+                "the days from %(first)s. If the job was stopped before, days may be missed: "
+                "run `manage.py run_job %(job)s --date YYYY-MM-DD` for the first missed day, "
+                "then for a day up to %(max)s days later, until the gap is closed."
             )
             % values
         )

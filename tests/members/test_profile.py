@@ -169,6 +169,10 @@ def test_download_my_data_is_a_json_file_of_profile_ledger_and_vouchers(
             "issued_at": voucher.created_at.isoformat(),
             "valid_until": voucher.expires_on.isoformat(),
             "used_at": None,
+            "redeemed_at": voucher.redemption.created_at.isoformat(),
+            "redeemed_at_partner": None,
+            "cancelled_at": None,
+            "cancel_reason": "",
         }
     ]
     assert timezone.datetime.fromisoformat(data["exported_at"])
