@@ -499,7 +499,9 @@ SECTIONS: tuple[Section, ...] = (
         ),
         _insights,
     ),
-    # "pauses" (loyalty.Pause): Section("pauses", ("loyalty.Pause",), _pauses) goes here.
+    # The member's pauses go here when loyalty.Pause exists: a `_pauses(member)` function
+    # (reason kind and its label, from, until, ended) and
+    # Section("pauses", ("loyalty.Pause",), _pauses); the test then wants a pause in its member.
 )
 
 # Models that point at a member or a user and are not in the download, with why.
