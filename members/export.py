@@ -33,7 +33,7 @@ from notifications.models import Message
 from referrals.emails import mask_email
 from referrals.models import Invitation, Referral, ReferralCode, SignupFingerprint
 from referrals.selectors import PUBLIC_STATUS
-from rewards.models import OccasionGrant, Redemption
+from rewards.models import Gift, OccasionGrant, Redemption
 
 from .selectors import voucher_status, with_reasons
 
@@ -284,6 +284,32 @@ def _occasion_gifts(member: Member) -> list[dict]:
     ]
 
 
+def _gifts(member: Member) -> list[dict]:
+    """Gifts staff sent, with the card's title in the member's language (the card itself is in
+    the messages); the sender appears as "us", never by their account."""
+    gifts = (
+        Gift.objects.filter(member=member)
+        .select_related("template", "reward", "redemption__voucher")
+        .order_by("created_at", "id")
+    )
+    rows = []
+    for g in gifts:
+        voucher = getattr(g.redemption, "voucher", None) if g.redemption_id else None
+        rows.append(
+            {
+                "gift": g.what,
+                "gift_label": str(g.get_what_display()),
+                "points": g.points,
+                "reward": g.reward.localized("name", member.language) if g.reward_id else None,
+                "voucher_code": voucher.code if voucher else None,
+                "card": g.template.title(member.language),
+                "note": g.note,
+                "sent_at": _iso(g.created_at),
+            }
+        )
+    return rows
+
+
 def _messages(member: Member) -> list[dict]:
     messages = Message.objects.filter(member=member).order_by("created_at", "id")
     return [
@@ -479,6 +505,7 @@ SECTIONS: tuple[Section, ...] = (
     Section("purchases", ("loyalty.Purchase",), _purchases),
     Section("vouchers", ("rewards.Redemption",), _vouchers),
     Section("occasion_gifts", ("rewards.OccasionGrant",), _occasion_gifts),
+    Section("gifts", ("rewards.Gift",), _gifts),
     Section("messages", ("notifications.Message",), _messages),
     Section(
         "feedback",
@@ -507,6 +534,10 @@ SECTIONS: tuple[Section, ...] = (
 # Models that point at a member or a user and are not in the download, with why.
 NOT_EXPORTED: dict[str, str] = {
     "admin.LogEntry": "the staff pages' log of staff users' own actions",
+    "accounts.Erasure": (
+        "the record that a member's personal data was erased: an erased member has no login, "
+        "and the record keeps no personal value"
+    ),
     "otp_totp.TOTPDevice": "staff users' second factor for the staff pages",
     "accounts.User_groups": "staff users' permission groups",
     "accounts.User_user_permissions": "staff users' permissions",

@@ -30,6 +30,8 @@ from members import export
 from notifications.models import Message
 from referrals.invitations import referral_invite
 from referrals.services import referral_code_ensure
+from rewards.gifts import gift_send
+from rewards.models import CardTemplate
 from rewards.services import reward_redeem
 from tests import factories
 
@@ -117,6 +119,19 @@ def everything(tiers, staff, client):
         reward = factories.make_reward(slug="free-coffee", name_en="Free coffee", points_cost=150)
         voucher = reward_redeem(member=member, reward=reward).voucher
         job_run(name="anniversary", day=date(2026, 6, 1))
+        card = CardTemplate.objects.create(
+            name="Thanks",
+            **{f"title_{code}": f"Thank you for staying ({code})" for code in LANGS},
+            **{f"text_{code}": f"Thank you, {{name}} ({code})." for code in LANGS},
+        )
+        gift_send(
+            member=member,
+            what="points",
+            points=25,
+            template=card,
+            staff_user=staff,
+            note="For your patience at till 4",
+        )
         item = feedback_file(
             member=member,
             kind="complaint",
@@ -191,6 +206,10 @@ def test_the_download_holds_a_row_of_every_covered_model_and_no_one_elses_detail
         ),
         "rewards.Redemption": data["vouchers"][0]["code"] == everything["voucher"].code,
         "rewards.OccasionGrant": [g["date"] for g in data["occasion_gifts"]] == ["2026-06-01"],
+        "rewards.Gift": (
+            data["gifts"][0]["note"] == "For your patience at till 4"
+            and data["gifts"][0]["card"] == "Thank you for staying (en)"
+        ),
         "notifications.Message": (
             messages.count() >= 3
             and sorted(m["subject"] for m in data["messages"])
