@@ -35,6 +35,9 @@ class RewardsConfig(AppConfig):
                 ),
             )
         )
+        hooks.pause_hook_register(
+            hooks.PauseHook("vouchers_wait", "rewards.services.vouchers_move_for_pause")
+        )
         hooks.job_steps_add(
             "expiry", hooks.Step("expire_vouchers", "rewards.jobs.vouchers_expiry", atomic=False)
         )

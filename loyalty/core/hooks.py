@@ -13,6 +13,9 @@ imports a model, so an apps.py can import this module at its top.
 - Enrolment hooks run for every member enrolled, inside the enrolment's transaction, with what
   came with the sign-up (referrals: the member's own code, and a referral if a friend's code
   came along). A hook that raises refuses the enrolment: nothing is written.
+- Pause hooks run when a member's hardship pause begins or is extended, inside its transaction
+  and under the member's row lock, with the days the member's expiry dates move forward
+  (rewards: the unused vouchers' dates move with the points').
 - Jobs: the scheduled jobs (loyalty.core.jobs runs them). A job is a list of steps; a feature
   registers jobs of its own, or adds steps to a job another app registered (the daily expiry
   job expires vouchers and referrals too).
@@ -84,9 +87,21 @@ class EnrolmentHook:
         return _function(self.target)(**kwargs)
 
 
+@dataclass(frozen=True)
+class PauseHook:
+    """`target(member_id=..., days=...)` when a pause moves a member's expiry dates forward."""
+
+    name: str
+    target: Target
+
+    def run(self, **kwargs) -> Any:
+        return _function(self.target)(**kwargs)
+
+
 _purchase_hooks: list[PurchaseHook] = []
 _refund_hooks: list[RefundHook] = []
 _enrolment_hooks: list[EnrolmentHook] = []
+_pause_hooks: list[PauseHook] = []
 
 
 def _add(hooks: list, hook) -> None:
@@ -107,6 +122,10 @@ def enrolment_hook_register(hook: EnrolmentHook) -> None:
     _add(_enrolment_hooks, hook)
 
 
+def pause_hook_register(hook: PauseHook) -> None:
+    _add(_pause_hooks, hook)
+
+
 def purchase_hooks() -> tuple[PurchaseHook, ...]:
     return tuple(_purchase_hooks)
 
@@ -117,6 +136,10 @@ def refund_hooks() -> tuple[RefundHook, ...]:
 
 def enrolment_hooks() -> tuple[EnrolmentHook, ...]:
     return tuple(_enrolment_hooks)
+
+
+def pause_hooks() -> tuple[PauseHook, ...]:
+    return tuple(_pause_hooks)
 
 
 # --- scheduled jobs ------------------------------------------------------------------------------
