@@ -96,12 +96,16 @@ def _clean(months, reason: str, longest: int) -> tuple[int, str]:
     return months, reason
 
 
-def _create(*, member: Member, months: int, reason: str, by_staff: bool) -> Pause:
+def _refuse_if_open(member: Member) -> None:
     if (
         member.status == Member.Status.PAUSED
         or Pause.objects.filter(member=member, status__in=OPEN).exists()
     ):
         raise PauseOpen()
+
+
+def _create(*, member: Member, months: int, reason: str, by_staff: bool) -> Pause:
+    _refuse_if_open(member)
     try:
         with transaction.atomic():
             return Pause.objects.create(
@@ -120,6 +124,7 @@ def pause_request(*, member: Member, months: int, reason: str = "") -> Pause:
     policy = pause_policy()
     months, reason = _clean(months, reason, policy.longest_months)
     locked = member_lock(member.pk)
+    _refuse_if_open(locked)
     allowed = pause_next_allowed(member=locked, policy=policy)
     if allowed is not None:
         raise PauseTooSoon(allowed_on=allowed.isoformat())

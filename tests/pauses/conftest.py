@@ -9,6 +9,7 @@ from loyalty.core.ledger import points_credit
 from loyalty.core.models import LedgerEntry, PointLot
 from loyalty.core.pause_models import PausePolicy
 from tests.jobs.conftest import enroll
+from tests.members.conftest import member_client, web_member  # noqa: F401 (fixtures)
 
 
 def lot(member, points: int, expires_on: date) -> PointLot:
