@@ -337,3 +337,24 @@ def pauses_batch(*, ids: list[int], day: date, run: JobRun | None = None) -> Cou
     counts.skipped = len(ids) - counts.paid
     counts.details.update(pauses_ended=ended, pause_ending_notices=told)
     return counts
+
+
+# --- the policy ------------------------------------------------------------------------------
+
+POLICY_FIELDS = ("grant_automatically", "longest_months", "months_between_pauses")
+
+
+@transaction.atomic
+def pause_policy_update(*, staff_user, **fields) -> PausePolicy:
+    """Staff change how members' requests are handled (the next request follows it)."""
+    _staff(staff_user)
+    unknown = set(fields) - set(POLICY_FIELDS)
+    if unknown:
+        raise InvalidInput(f"The pause policy has no {', '.join(sorted(unknown))}.")
+    policy, _created = PausePolicy.objects.select_for_update().get_or_create(pk=1)
+    for name, value in fields.items():
+        setattr(policy, name, value)
+    if not 1 <= policy.longest_months <= LONGEST_MONTHS:
+        raise InvalidInput("A break lasts from 1 to 6 months.", field="longest_months")
+    policy.save()
+    return policy
