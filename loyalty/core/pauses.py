@@ -32,8 +32,10 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accounts.errors import MemberNotFound
 from accounts.models import Member
 from loyalty.base.errors import InvalidInput, NotAllowed
+from notifications.models import Message
 from notifications.services import message_send
 
 from . import hooks
@@ -204,12 +206,15 @@ def pause_end(
     """End the member's running pause: on its end day (the job, no staff user) or early (staff).
 
     The dates moved when it began stay moved. A membership paused before pauses were recorded
-    (status PAUSED, no running Pause) is resumed too, with the same care for what fell due.
+    (status PAUSED, no running Pause) is resumed too, with the same care for what fell due. The
+    pause of a membership closed meanwhile just ends: nothing else changes, no one is told.
     """
     if staff_user is not None:
         _staff(staff_user)
     today = today or timezone.localdate()
-    locked = member_lock(member.pk)
+    locked = Member.objects.select_for_update().filter(pk=member.pk).first()
+    if locked is None:
+        raise MemberNotFound()
     running = (
         Pause.objects.select_for_update(of=("self",))
         .filter(member=locked, status=Pause.Status.RUNNING)
@@ -225,6 +230,8 @@ def pause_end(
         if staff_user is not None:
             running.decided_by = staff_user
         running.save(update_fields=["status", "ended_on", "decided_by"])
+    if locked.status == Member.Status.CLOSED:
+        return running
     locked.status = Member.Status.ACTIVE
     locked.status_reason = ""
     locked.save(update_fields=["status", "status_reason"])
@@ -320,18 +327,22 @@ def pauses_batch(*, ids: list[int], day: date, run: JobRun | None = None) -> Cou
         .order_by("member_id")
     )
     counts = Counts(considered=len(ids))
+    keys = {f"pause:{pause.pk}:{pause.ends_on.isoformat()}" for pause in pauses}
+    already = set(
+        Message.objects.filter(
+            member_id__in=[pause.member_id for pause in pauses],
+            kind="pause_ending",
+            dedupe_key__in=keys,
+        ).values_list("dedupe_key", flat=True)
+    )
     ended = told = 0
     for pause in pauses:
+        key = f"pause:{pause.pk}:{pause.ends_on.isoformat()}"
         if pause.ends_on <= day:
             pause_end(member=pause.member, today=day, pause=pause)
             ended += 1
-        else:
-            message_send(
-                pause.member,
-                "pause_ending",
-                {"ends_on": pause.ends_on},
-                dedupe_key=f"pause:{pause.pk}:{pause.ends_on.isoformat()}",
-            )
+        elif key not in already:
+            message_send(pause.member, "pause_ending", {"ends_on": pause.ends_on}, dedupe_key=key)
             told += 1
     counts.paid = ended + told
     counts.skipped = len(ids) - counts.paid

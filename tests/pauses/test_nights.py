@@ -15,6 +15,7 @@ from rewards.models import Voucher
 from rewards.services import reward_redeem
 from tests import factories
 from tests.jobs.conftest import travel
+from tests.ledger import assert_ledger_invariants
 from tests.pauses.conftest import fresh, lot
 
 pytestmark = pytest.mark.django_db
@@ -117,6 +118,7 @@ def test_a_pause_asked_granted_extended_and_ended_by_itself(ona, staff):
     voucher.refresh_from_db()
     assert voucher.status == Voucher.Status.EXPIRED
     assert fresh(ona).points_balance == 8 + 10  # the voucher's 10 points came back
+    assert_ledger_invariants()
 
 
 def test_a_membership_paused_before_pauses_were_recorded_resumes_gently(ona, staff):
@@ -172,3 +174,37 @@ def test_the_tier_is_kept_through_the_pause_and_the_night_after(ona, staff):
     assert (member.status, member.tier_id) == (Member.Status.ACTIVE, gold.pk)
     assert member.tier_grace_until >= date(2027, 2, 20)
     assert not Message.objects.filter(member=ona, kind="tier_changed").exists()
+
+
+def test_the_nightly_step_is_safe_to_run_twice(ona):
+    # given
+    with travel(date(2027, 1, 10)):
+        pause = pause_request(member=fresh(ona), months=1)
+    # when: the week before, twice; the end day, twice
+    runs = []
+    for day in (date(2027, 2, 3), date(2027, 2, 3), date(2027, 2, 10), date(2027, 2, 10)):
+        with travel(day):
+            runs.append(job_run(name="expiry", day=day))
+    # then
+    assert [run.details.get("pause_ending_notices", 0) for run in runs] == [1, 0, 0, 0]
+    assert [run.details.get("pauses_ended", 0) for run in runs] == [0, 0, 1, 0]
+    assert Message.objects.filter(member=ona, kind="pause_ending").count() == 1
+    assert Message.objects.filter(member=ona, kind="pause_ended").count() == 1
+    pause.refresh_from_db()
+    assert pause.status == Pause.Status.ENDED
+
+
+def test_the_pause_of_a_membership_closed_meanwhile_just_ends(ona, staff):
+    # given
+    with travel(date(2027, 1, 10)):
+        pause = pause_request(member=fresh(ona), months=1)
+    member_set_status(member=fresh(ona), status="closed", staff_user=staff, reason="Left")
+    # when
+    with travel(date(2027, 2, 10)):
+        run = job_run(name="expiry", day=date(2027, 2, 10))
+    # then
+    assert run.errors == 0
+    pause.refresh_from_db()
+    assert pause.status == Pause.Status.ENDED
+    assert fresh(ona).status == Member.Status.CLOSED
+    assert not Message.objects.filter(member=ona, kind="pause_ended").exists()
