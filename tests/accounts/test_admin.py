@@ -277,33 +277,6 @@ def test_status_action_pauses_with_a_reason(admin_client, admin_user, member):
     )
 
 
-def test_status_action_pauses_only_for_some_months(admin_client, member):
-    # when
-    response = _status_action(admin_client, [member], _apply="1", status="paused", reason="Ill")
-
-    # then
-    assert response.status_code == 200
-    assert response.context["form"].errors == {"months": ["Say for how many months to pause."]}
-    member.refresh_from_db()
-    assert member.status == Member.Status.ACTIVE
-    assert not Pause.objects.exists()
-
-
-def test_status_action_resumes_a_pause_through_its_end(admin_client, admin_user, member):
-    # given
-    _status_action(admin_client, [member], _apply="1", status="paused", months="2", reason="Ill")
-
-    # when
-    response = _status_action(admin_client, [member], _apply="1", status="active", reason="")
-
-    # then
-    assert response.status_code == 302
-    member.refresh_from_db()
-    assert (member.status, member.status_reason) == (Member.Status.ACTIVE, "")
-    pause = Pause.objects.get(member=member)
-    assert (pause.status, pause.decided_by) == ("ended", admin_user)
-
-
 def test_status_action_without_a_reason_shows_a_form_error(admin_client, member):
     # when
     response = _status_action(admin_client, [member], _apply="1", status="closed", reason=" ")

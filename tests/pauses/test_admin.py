@@ -9,6 +9,7 @@ from django.urls import reverse
 from accounts.models import Member
 from loyalty.core.pause_models import Pause, PausePolicy
 from loyalty.core.pauses import pause_request
+from notifications.models import Message
 from tests.jobs.conftest import travel
 from tests.pauses.conftest import fresh
 
@@ -146,3 +147,52 @@ def test_a_member_admin_without_the_change_permission_cannot_act(client, staff, 
     _action(client, [pause], "end_now")
     # then
     assert Pause.objects.get(pk=pause.pk).status == "running"
+
+
+# --- the member admin's status action ---------------------------------------------------------
+
+
+def _status_action(client, members, **data):
+    return client.post(
+        reverse("admin:accounts_member_changelist"),
+        {"action": "change_status", "_selected_action": [m.pk for m in members], **data},
+    )
+
+
+def test_status_action_pauses_only_for_some_months(admin_client, member):
+    # when
+    response = _status_action(admin_client, [member], _apply="1", status="paused", reason="Ill")
+
+    # then
+    assert response.status_code == 200
+    assert response.context["form"].errors == {"months": ["Say for how many months to pause."]}
+    member.refresh_from_db()
+    assert member.status == Member.Status.ACTIVE
+    assert not Pause.objects.exists()
+
+
+def test_status_action_resumes_a_pause_through_its_end(admin_client, admin_user, member):
+    # given
+    _status_action(admin_client, [member], _apply="1", status="paused", months="2", reason="Ill")
+
+    # when
+    response = _status_action(admin_client, [member], _apply="1", status="active", reason="")
+
+    # then
+    assert response.status_code == 302
+    member.refresh_from_db()
+    assert (member.status, member.status_reason) == (Member.Status.ACTIVE, "")
+    pause = Pause.objects.get(member=member)
+    assert (pause.status, pause.decided_by) == ("ended", admin_user)
+
+
+def test_the_status_page_of_one_member_pauses_it(admin_client, member):
+    # when
+    response = admin_client.post(
+        reverse("admin:accounts_member_change_status", args=[member.pk]),
+        {"status": "paused", "months": "1", "reason": "Flooded house"},
+    )
+    # then
+    assert response.status_code == 302
+    assert Pause.objects.get(member=member).status == "running"
+    assert Message.objects.filter(member=member, kind="pause_started", language="lt").exists()
