@@ -14,8 +14,8 @@ imports a model, so an apps.py can import this module at its top.
   came with the sign-up (referrals: the member's own code, and a referral if a friend's code
   came along). A hook that raises refuses the enrolment: nothing is written.
 - Pause hooks run when a member's hardship pause begins or is extended, inside its transaction
-  and under the member's row lock, with the days the member's expiry dates move forward
-  (rewards: the unused vouchers' dates move with the points').
+  and under the member's row lock, with the days the member's expiry dates move forward and
+  the day none may fall before (rewards: the unused vouchers' dates move with the points').
 - Jobs: the scheduled jobs (loyalty.core.jobs runs them). A job is a list of steps; a feature
   registers jobs of its own, or adds steps to a job another app registered (the daily expiry
   job expires vouchers and referrals too).
@@ -89,7 +89,9 @@ class EnrolmentHook:
 
 @dataclass(frozen=True)
 class PauseHook:
-    """`target(member_id=..., days=...)` when a pause moves a member's expiry dates forward."""
+    """`target(member_id=..., days=..., not_before=...)` when a hardship pause begins, is
+    extended or ends: move the member's open expiry dates forward by `days` (0 at the end), and
+    none to before the date `not_before`."""
 
     name: str
     target: Target
