@@ -13,7 +13,7 @@ imports a model, so an apps.py can import this module at its top.
 - Enrolment hooks run for every member enrolled, inside the enrolment's transaction, with what
   came with the sign-up (referrals: the member's own code, and a referral if a friend's code
   came along). A hook that raises refuses the enrolment: nothing is written.
-- Pause hooks run when a member's hardship pause begins or is extended, inside its transaction
+- Pause hooks run when a member's hardship pause begins, is extended or ends, inside its transaction
   and under the member's row lock, with the days the member's expiry dates move forward and
   the day none may fall before (rewards: the unused vouchers' dates move with the points').
 - Jobs: the scheduled jobs (loyalty.core.jobs runs them). A job is a list of steps; a feature
