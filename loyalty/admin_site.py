@@ -37,10 +37,12 @@ MODEL_ORDER = {
         "Purchase",
         "Refund",
         "Anomaly",
+        "Pause",
         "TierChange",
         "PointLot",
         "Tier",
         "EarningRule",
+        "PausePolicy",
         "JobRun",
     ),
     "rewards": (

@@ -15,7 +15,7 @@ from accounts.models import Member
 from accounts.services import member_by_number
 from loyalty.base.api.pagination import NewestFirstPagination
 from loyalty.base.api.serializers import problems
-from loyalty.core import selectors
+from loyalty.core import pauses, selectors
 from loyalty.core.api.base import IDEMPOTENCY_HEADER, PartnerAPIView
 from loyalty.core.api.serializers import TierRefSerializer, tier_ref
 from loyalty.core.enrolment import member_enroll
@@ -43,6 +43,15 @@ class MemberSerializer(serializers.Serializer):
     next_tier = NextTierSerializer(allow_null=True)
     points_expiring = ExpiringSerializer(many=True)
     joined_on = serializers.DateField()
+    status = serializers.ChoiceField(
+        choices=Member.Status.values,
+        help_text="paused: a hardship pause runs (nothing of the member's expires meanwhile); "
+        "closed: the membership is closed.",
+    )
+    paused_until = serializers.DateField(
+        allow_null=True,
+        help_text="The day a running hardship pause ends by itself (null when not paused).",
+    )
     referral_code = serializers.CharField(
         help_text="The member's code for friends to join with (8 characters)."
     )
@@ -68,9 +77,19 @@ def member_full(member: Member) -> dict:
             else None,
             "points_expiring": selectors.points_expiring(member_id=member.pk),
             "joined_on": member.joined_on,
+            "status": member.status,
+            "paused_until": _paused_until(member),
             "referral_code": referral_code_for(member=member),
         }
     ).data
+
+
+def _paused_until(member: Member):
+    """The end of the member's running pause (a query only for a paused member)."""
+    if member.status != Member.Status.PAUSED:
+        return None
+    pause = pauses.open_pause(member=member)
+    return pause.ends_on if pause is not None and pause.status == pause.Status.RUNNING else None
 
 
 class MemberEnrollInput(serializers.Serializer):

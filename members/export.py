@@ -28,7 +28,7 @@ from accounts.models import Member
 from feedback.models import FeedbackItem, SurveyResponse
 from insights.models import CampaignMember, MemberInsight, Outreach, RungChange
 from insights.words import signals_words
-from loyalty.core.models import LedgerEntry, PointLot, Purchase, TierChange
+from loyalty.core.models import LedgerEntry, Pause, PointLot, Purchase, TierChange
 from notifications.models import Message
 from referrals.emails import mask_email
 from referrals.models import Invitation, Referral, ReferralCode, SignupFingerprint
@@ -177,6 +177,25 @@ def _tier_history(member: Member) -> list[dict]:
             "reason": c.reason,
         }
         for c in changes
+    ]
+
+
+def _pauses(member: Member) -> list[dict]:
+    pauses = Pause.objects.filter(member=member).order_by("requested_at", "id")
+    return [
+        {
+            "asked_at": _iso(p.requested_at),
+            "status": p.status,
+            "status_label": str(p.get_status_display()),
+            "months": p.months,
+            "reason": p.reason,
+            "started_by_staff": p.requested_by_staff,
+            "starts_on": _iso(p.starts_on),
+            "ends_on": _iso(p.ends_on),
+            "ended_on": _iso(p.ended_on),
+            "expiry_dates_moved_days": p.shift_days,
+        }
+        for p in pauses
     ]
 
 
@@ -526,9 +545,7 @@ SECTIONS: tuple[Section, ...] = (
         ),
         _insights,
     ),
-    # The member's pauses go here when loyalty.Pause exists: a `_pauses(member)` function
-    # (reason kind and its label, from, until, ended) and
-    # Section("pauses", ("loyalty.Pause",), _pauses); the test then wants a pause in its member.
+    Section("pauses", ("loyalty.Pause",), _pauses),
 )
 
 # Models that point at a member or a user and are not in the download, with why.

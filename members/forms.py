@@ -335,3 +335,22 @@ class InviteForm(NoColon, forms.Form):
         required=False,
         help_text=_("Your word lets their welcome bonus through without a manual check."),
     )
+
+
+class PauseRequestForm(NoColon, forms.Form):
+    """A member asks for a break (loyalty.core.pauses): how long, and why if they wish."""
+
+    months = forms.TypedChoiceField(label=_("How long"), coerce=int)
+    reason = forms.CharField(
+        label=_("Anything you would like us to know (optional)"),
+        max_length=500,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+    def __init__(self, *args, longest: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["months"].choices = [
+            (n, translation.ngettext("%(months)d month", "%(months)d months", n) % {"months": n})
+            for n in range(1, longest + 1)
+        ]

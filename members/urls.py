@@ -39,6 +39,7 @@ urlpatterns = [
     path("vouchers/<str:code>/", views.voucher, name="voucher"),
     path("referrals/", views.referrals, name="referrals"),
     path("profile/", views.profile, name="profile"),
+    path("profile/break/", views.pause_ask, name="pause_ask"),
     path("profile/password/", views.password_change, name="password_change"),
     path("profile/my-data.json", views.data_download, name="data_download"),
     path("profile/close/", closing.account_close, name="account_close"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import segno
 from django.conf import settings
 from django.contrib import messages
@@ -12,6 +14,7 @@ from django.core.paginator import Paginator
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse, reverse_lazy
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
@@ -24,6 +27,7 @@ from accounts.errors import MemberExists
 from feedback import surveys as feedback_surveys
 from loyalty.base.errors import InvalidInput, LoyaltyError
 from loyalty.base.web import PER_PAGE, member_required
+from loyalty.core import pauses
 from loyalty.core.enrolment import member_enroll
 from loyalty.core.models import LedgerEntry
 from notifications.services import messages_mark_read
@@ -42,6 +46,7 @@ from .forms import (
     MemberPasswordChangeForm,
     MemberPasswordResetForm,
     MemberSetPasswordForm,
+    PauseRequestForm,
     ProfileForm,
     SignupForm,
 )
@@ -204,7 +209,11 @@ def dashboard(request):
     return render(
         request,
         "members/dashboard.html",
-        {"dash": data, "open_survey": feedback_surveys.open_survey(member=request.member)},
+        {
+            "dash": data,
+            "open_survey": feedback_surveys.open_survey(member=request.member),
+            "pause": pauses.open_pause(member=request.member),
+        },
     )
 
 
@@ -346,7 +355,70 @@ def profile(request):
         else:
             messages.success(request, _("Your profile is saved."))
             return _remember_language(redirect("members:profile"), member.language)
-    return render(request, "members/profile.html", {"form": form})
+    return _profile_page(request, form=form)
+
+
+def _profile_page(request, *, form=None, pause_form=None):
+    """The profile with its "Take a break" part (loyalty.core.pauses): the member's open pause,
+    or when they may ask again, or the form."""
+    member = request.member
+    policy = pauses.pause_policy()
+    pause = pauses.open_pause(member=member)
+    allowed_on = pauses.pause_next_allowed(member=member, policy=policy) if not pause else None
+    if pause_form is None:
+        pause_form = PauseRequestForm(longest=policy.longest_months)
+    return render(
+        request,
+        "members/profile.html",
+        {
+            "form": form or ProfileForm.for_member(member),
+            "pause": pause,
+            "pause_allowed_on": allowed_on,
+            "pause_form": pause_form,
+        },
+    )
+
+
+PAUSE_REFUSALS = {
+    "pause_open": gettext_lazy("Your membership is paused already, or your request is with us."),
+    "member_not_active": gettext_lazy("Your membership is closed, so it cannot be paused."),
+}
+
+
+@member_required
+@require_POST
+def pause_ask(request):
+    """The member asks for a break; a refusal is shown on the profile and changes nothing."""
+    form = PauseRequestForm(request.POST, longest=pauses.pause_policy().longest_months)
+    if form.is_valid():
+        try:
+            pause = pauses.pause_request(
+                member=request.member,
+                months=form.cleaned_data["months"],
+                reason=form.cleaned_data["reason"],
+            )
+        except LoyaltyError as refusal:
+            form.add_error(None, _pause_refusal(refusal))
+        else:
+            if pause.status == pause.Status.RUNNING:
+                messages.success(request, _("Your break has started. Take good care of yourself."))
+            else:
+                messages.success(request, _("Thank you. Your request is with our team."))
+            return redirect("members:profile")
+    return _profile_page(request, pause_form=form)
+
+
+def _pause_refusal(refusal: LoyaltyError) -> str:
+    if refusal.code == "pause_too_soon":
+        day = date.fromisoformat(refusal.extra["allowed_on"])
+        return _("You can ask for another break from %(date)s.") % {
+            "date": date_format(day, "DATE_FORMAT")
+        }
+    if refusal.code == "invalid_input" and refusal.extra.get("field") == "months":
+        return _("Choose a break of 1 to %(months)d months.") % {
+            "months": refusal.extra.get("longest", 6)
+        }
+    return str(PAUSE_REFUSALS.get(refusal.code, refusal.message))
 
 
 class PasswordChangeView(auth_views.PasswordChangeView):

@@ -42,6 +42,9 @@ class RewardsConfig(AppConfig):
                 catch_up=True,
             )
         )
+        hooks.pause_hook_register(
+            hooks.PauseHook("vouchers_wait", "rewards.services.vouchers_move_for_pause")
+        )
         hooks.job_steps_add(
             "expiry", hooks.Step("expire_vouchers", "rewards.jobs.vouchers_expiry", atomic=False)
         )

@@ -313,6 +313,21 @@ def voucher_expire(*, voucher: Voucher, today: date | None = None) -> bool:
     return True
 
 
+def vouchers_move_for_pause(*, member_id: int, days: int, not_before: date) -> int:
+    """A hardship pause's hook (loyalty.core.pauses, under the member's row lock): the member's
+    unused vouchers stay valid `days` longer, and at least until `not_before`."""
+    moved = []
+    for voucher in Voucher.objects.filter(
+        redemption__member_id=member_id, status=Voucher.Status.ISSUED
+    ).only("pk", "expires_on"):
+        new = max(voucher.expires_on + timedelta(days=days), not_before)
+        if new != voucher.expires_on:
+            voucher.expires_on = new
+            moved.append(voucher)
+    Voucher.objects.bulk_update(moved, ["expires_on"], batch_size=500)
+    return len(moved)
+
+
 def vouchers_expire_due(*, today: date | None = None, batch_size: int = 500) -> int:
     """Expire every issued voucher past its validity, each in its own transaction."""
     today = today or timezone.localdate()
@@ -320,6 +335,8 @@ def vouchers_expire_due(*, today: date | None = None, batch_size: int = 500) -> 
     while True:
         due = list(
             Voucher.objects.filter(status=Voucher.Status.ISSUED, expires_on__lt=today)
+            # a paused member's vouchers wait for them (loyalty.core.pauses moves their dates)
+            .exclude(redemption__member__status=Member.Status.PAUSED)
             .select_related("redemption")
             .order_by("id")[:batch_size]
         )

@@ -19,10 +19,11 @@ class CoreConfig(AppConfig):
         email_kind_register(
             EmailKind("job_catch_up", render="loyalty.core.catchup.catch_up_emails")
         )
-        tiers, expiry, housekeeping = (
+        tiers, expiry, housekeeping, pauses = (
             "loyalty.core.tiers",
             "loyalty.core.expiry",
             "loyalty.core.housekeeping",
+            "loyalty.core.pauses",
         )
         hooks.job_register(
             hooks.Job(
@@ -40,6 +41,9 @@ class CoreConfig(AppConfig):
                 "expiry",
                 _("Points and voucher expiry"),
                 (
+                    # First: pauses that end tonight end before anything expires (the member's
+                    # dates were moved when it began, so nothing is due at once either way).
+                    hooks.Step("end_pauses", f"{pauses}.pauses_batch", f"{pauses}.pauses_plan"),
                     hooks.Step("expire_points", f"{expiry}.expiry_batch", f"{expiry}.expiry_plan"),
                     hooks.Step(
                         "expiry_notices",

@@ -22,6 +22,7 @@ from notifications.services import message_send
 from . import hooks
 from .expiry import _expire_due_lots
 from .ledger import member_lock
+from .models import Pause
 
 # status_reason of a membership its member closed (staff read it; no person's words in it)
 CLOSED_BY_MEMBER = "Closed by the member."
@@ -45,6 +46,7 @@ def member_close(*, member: Member, by=None, notify: bool = True) -> Closed:
     refused (MemberNotActive), so closing twice changes nothing.
     """
     locked = member_lock(member.pk)  # the member's row alone; closed: MemberNotActive
+    _pauses_close(locked)
     for hook in hooks.member_hooks():
         hook.run_close(member=locked)
     # the hooks may have given points back (a cancelled voucher): read the number after them
@@ -70,3 +72,15 @@ def member_close(*, member: Member, by=None, notify: bool = True) -> Closed:
     member.status = locked.status
     member.points_balance = locked.points_balance
     return Closed(member=locked, points_expired=points)
+
+
+def _pauses_close(member: Member) -> None:
+    """A break ends with the membership: a running pause ends today, a request waiting for
+    staff is refused (no one is told: the goodbye message says what matters)."""
+    today = timezone.localdate()
+    Pause.objects.filter(member=member, status=Pause.Status.RUNNING).update(
+        status=Pause.Status.ENDED, ended_on=today
+    )
+    Pause.objects.filter(member=member, status=Pause.Status.REQUESTED).update(
+        status=Pause.Status.REFUSED, decided_at=timezone.now()
+    )

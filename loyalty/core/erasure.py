@@ -47,7 +47,16 @@ from webhooks.services import event_emit, events_erase
 
 from . import hooks
 from .closing import member_close
-from .models import Anomaly, IdempotencyRecord, JobBatch, JobRun, LedgerEntry, Purchase, TierChange
+from .models import (
+    Anomaly,
+    IdempotencyRecord,
+    JobBatch,
+    JobRun,
+    LedgerEntry,
+    Pause,
+    Purchase,
+    TierChange,
+)
 
 PERMISSION = "accounts.erase_member"
 ERASED_DOMAIN = "erased.invalid"
@@ -105,6 +114,7 @@ def _core_erase(member: Member, personal: Personal) -> None:
             # (a queryset update: the model's guard refuses save(); the trigger lets these two
             # columns change and nothing else)
             LedgerEntry.objects.filter(pk=entry.pk).update(description=description, reason=why)
+    Pause.objects.filter(member=member).exclude(reason="").update(reason="")  # their own words
     Purchase.objects.filter(member=member, payment_fingerprint__isnull=False).update(
         payment_fingerprint=None
     )

@@ -103,3 +103,21 @@ class PurchaseAmountOverLimit(OverLimit):
 class PurchasePointsOverLimit(OverLimit):
     code = "purchase_points_over_limit"
     default_message = _("The purchase would earn more points than this partner may give at once.")
+
+
+class PauseOpen(LoyaltyError):
+    code = "pause_open"
+    status = 409
+    default_message = _("This membership is paused already, or a break is waiting for our team.")
+
+
+class PauseTooSoon(LoyaltyError):
+    code = "pause_too_soon"
+    status = 422
+    default_message = _("A new break can be asked for later.")
+
+
+class PauseNotOpen(LoyaltyError):
+    code = "pause_not_open"
+    status = 409
+    default_message = _("This pause is not waiting or running any more.")

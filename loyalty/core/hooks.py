@@ -21,6 +21,9 @@ imports a model, so an apps.py can import this module at its top.
   member's personal data (`erase(member=..., personal=...)`, inside the erasure's transaction:
   each app removes or blanks what it keeps about the person; `personal` holds the values to
   look for, see loyalty.core.erasure.Personal).
+- Pause hooks run when a member's hardship pause begins, is extended or ends, inside its transaction
+  and under the member's row lock, with the days the member's expiry dates move forward and
+  the day none may fall before (rewards: the unused vouchers' dates move with the points').
 - Jobs: the scheduled jobs (loyalty.core.jobs runs them). A job is a list of steps; a feature
   registers jobs of its own, or adds steps to a job another app registered (the daily expiry
   job expires vouchers and referrals too).
@@ -108,10 +111,24 @@ class MemberHook:
         return _function(self.erase)(**kwargs) if self.erase is not None else None
 
 
+@dataclass(frozen=True)
+class PauseHook:
+    """`target(member_id=..., days=..., not_before=...)` when a hardship pause begins, is
+    extended or ends: move the member's open expiry dates forward by `days` (0 at the end), and
+    none to before the date `not_before`."""
+
+    name: str
+    target: Target
+
+    def run(self, **kwargs) -> Any:
+        return _function(self.target)(**kwargs)
+
+
 _purchase_hooks: list[PurchaseHook] = []
 _refund_hooks: list[RefundHook] = []
 _enrolment_hooks: list[EnrolmentHook] = []
 _member_hooks: list[MemberHook] = []
+_pause_hooks: list[PauseHook] = []
 
 
 def _add(hooks: list, hook) -> None:
@@ -134,6 +151,10 @@ def enrolment_hook_register(hook: EnrolmentHook) -> None:
 
 def member_hook_register(hook: MemberHook) -> None:
     _add(_member_hooks, hook)
+
+
+def pause_hook_register(hook: PauseHook) -> None:
+    _add(_pause_hooks, hook)
 
 
 def purchase_hooks() -> tuple[PurchaseHook, ...]:
@@ -175,6 +196,10 @@ def member_page_link_register(link: MemberPageLink) -> None:
 
 def member_page_links() -> tuple[MemberPageLink, ...]:
     return tuple(_member_page_links)
+
+
+def pause_hooks() -> tuple[PauseHook, ...]:
+    return tuple(_pause_hooks)
 
 
 # --- scheduled jobs ------------------------------------------------------------------------------

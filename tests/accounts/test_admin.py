@@ -10,6 +10,7 @@ from django.urls import reverse
 from accounts import services
 from accounts.models import Member, Partner, PartnerApiKey, User
 from loyalty.core.ledger import points_adjust
+from loyalty.core.pause_models import Pause
 from tests import factories
 
 
@@ -254,13 +255,20 @@ def test_status_action_shows_the_form_first(admin_client, member):
 def test_status_action_pauses_with_a_reason(admin_client, admin_user, member):
     # when
     response = _status_action(
-        admin_client, [member], _apply="1", status="paused", reason="Lost their job"
+        admin_client, [member], _apply="1", status="paused", months="3", reason="Lost their job"
     )
 
-    # then
+    # then: a hardship pause of 3 months, started by staff (loyalty.core.pauses)
     assert response.status_code == 302
     member.refresh_from_db()
     assert (member.status, member.status_reason) == (Member.Status.PAUSED, "Lost their job")
+    pause = Pause.objects.get(member=member)
+    assert (pause.status, pause.months, pause.requested_by_staff, pause.decided_by) == (
+        "running",
+        3,
+        True,
+        admin_user,
+    )
     assert _messages(response) == [f"{member.member_number}: membership is now Paused."]
     log = LogEntry.objects.get(object_id=str(member.pk))
     assert (log.user_id, log.change_message) == (

@@ -21,6 +21,7 @@ from loyalty.core.enrolment import member_enroll
 from loyalty.core.erasure import member_erase
 from loyalty.core.ledger import points_adjust
 from loyalty.core.models import IdempotencyRecord, LedgerEntry, Purchase
+from loyalty.core.pauses import pause_request
 from referrals.invitations import referral_invite
 from referrals.services import referral_code_ensure
 from rewards.gifts import gift_send
@@ -134,6 +135,7 @@ def _a_member_with_data_everywhere(api, partner, manager, admin_client, client):
     survey_invite(member=member, trigger="purchase")
     survey_answer(member=member, would_tell=4, recommend=9)
     outreach_record(member=member, staff=manager, note=f"Called {FIRST} {LAST} about the till.")
+    pause_request(member=member, months=1, reason=f"{FIRST} {LAST} lost her job")
     gift_send(
         member=member,
         what=Gift.What.CARD,

@@ -24,6 +24,7 @@ from insights.ladder import ladder_compute
 from insights.models import Campaign, CampaignMember, MemberInsight, RungChange
 from loyalty.core.jobs import job_run
 from loyalty.core.models import LedgerEntry, PointLot
+from loyalty.core.pauses import pause_request
 from loyalty.core.purchases import purchase_record
 from loyalty.core.refunds import purchase_refund
 from members import export
@@ -166,6 +167,7 @@ def everything(tiers, staff, client):
             staff=staff,
         )
         campaign_launch(campaign=campaign, staff=staff, start_sending=False)
+        pause_request(member=member, months=2, reason="A hard winter")
     client.force_login(member.user)
     return {
         "member": member,
@@ -203,6 +205,9 @@ def test_the_download_holds_a_row_of_every_covered_model_and_no_one_elses_detail
             and [line["sku"] for line in data["purchases"][0]["lines"]] == ["COFFEE-BEANS", "MUG-9"]
             and data["purchases"][0]["refunds"][0]["id"] == "RET-5"
             and data["purchases"][0]["refunds"][0]["lines"][0]["sku"] == "MUG-9"
+        ),
+        "loyalty.Pause": (
+            data["pauses"][0]["reason"] == "A hard winter" and data["pauses"][0]["months"] == 2
         ),
         "rewards.Redemption": data["vouchers"][0]["code"] == everything["voucher"].code,
         "rewards.OccasionGrant": [g["date"] for g in data["occasion_gifts"]] == ["2026-06-01"],

@@ -19,7 +19,7 @@ from tests import factories
 # Session, user and member (with tier) are three of each page's queries; the header's unread
 # count is one more. The dashboard also asks for an open survey (feedback.surveys.open_survey).
 PAGES = {
-    "members:dashboard": 10,
+    "members:dashboard": 11,  # 11: the member's open pause, if any
     "members:history": 6,
     "members:rewards": 5,
     "members:vouchers": 6,

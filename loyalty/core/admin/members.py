@@ -1,6 +1,7 @@
 """Members: their page with the newest ledger entries, "Adjust points" (ledger.points_adjust)
-and "Change status" (accounts.services.member_set_status), for one member or for those selected
-on the list. Only the preferences are edited on the page itself."""
+and "Change status" (a pause or resumption through loyalty.core.pauses, closing through
+accounts.services.member_set_status), for one member or for those selected on the list. Only
+the preferences are edited on the page itself."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ from loyalty.base.staff import StaffPages
 from .. import hooks
 from ..ledger import MAX_POINTS, points_adjust
 from ..models import LedgerEntry
+from ..pause_models import LONGEST_MONTHS
+from ..pauses import pause_end, pause_start
 from .erasure import MemberErasureAdmin
 
 LEDGER_INLINE_LIMIT = 50
@@ -105,8 +108,22 @@ class MemberStatusForm(forms.Form):
         help_text=_("Required to pause or close a membership."),
     )
 
+    months = forms.TypedChoiceField(
+        label=_("Pause for"),
+        coerce=int,
+        empty_value=None,
+        required=False,
+        choices=[("", "—"), *((n, n) for n in range(1, LONGEST_MONTHS + 1))],
+        help_text=_("Months, to pause a membership: the pause ends by itself."),
+    )
+
     def clean(self):
         cleaned = super().clean()
+        if cleaned.get("status") == Member.Status.PAUSED and not cleaned.get("months"):
+            self.add_error(
+                "months",
+                forms.ValidationError(_("Say for how many months to pause."), code="required"),
+            )
         if cleaned.get("status") not in (None, Member.Status.ACTIVE) and not cleaned.get("reason"):
             self.add_error(
                 "reason",
@@ -361,12 +378,25 @@ class MemberAdmin(MemberErasureAdmin, StaffPages, admin.ModelAdmin):
         return entry
 
     def _set_status(self, request, member: Member, form: MemberStatusForm) -> None:
-        account_services.member_set_status(
-            member=member,
-            status=form.cleaned_data["status"],
-            staff_user=request.user,
-            reason=form.cleaned_data["reason"],
-        )
+        """A pause and a resumption go through loyalty.core.pauses (dates moved, the member
+        told); closing stays with accounts."""
+        status = form.cleaned_data["status"]
+        if status == Member.Status.PAUSED:
+            pause_start(
+                member=member,
+                months=form.cleaned_data["months"],
+                reason=form.cleaned_data["reason"],
+                staff_user=request.user,
+            )
+        elif status == Member.Status.ACTIVE and member.status == Member.Status.PAUSED:
+            pause_end(member=member, staff_user=request.user)
+        else:
+            account_services.member_set_status(
+                member=member,
+                status=status,
+                staff_user=request.user,
+                reason=form.cleaned_data["reason"],
+            )
         message = f"Status set to {member.status}."
         if member.status_reason:
             message += f" Reason: {member.status_reason}"
