@@ -22,7 +22,7 @@ from loyalty.base.errors import InvalidInput, NotAllowed, ReasonRequired
 from loyalty.base.money import clean_currency
 
 from .errors import EmailUnavailable, MemberExists, MemberNotFound
-from .models import Member, Partner, PartnerApiKey, User, normalize_email
+from .models import Erasure, Member, Partner, PartnerApiKey, User, normalize_email
 
 MEMBER_NUMBER_DIGITS = 8  # plus one check digit
 API_KEY_PREFIX_LEN = 8
@@ -339,9 +339,14 @@ def member_set_status(*, member: Member, status: str, staff_user, reason: str) -
         raise InvalidInput("A reason has at most 500 characters.", field="reason")
     if staff_user is None or not staff_user.is_staff:
         raise NotAllowed("Only staff can change a membership's status.")
+    reopening = member.status == Member.Status.CLOSED and status != Member.Status.CLOSED
+    if reopening and Erasure.objects.filter(member_id=member.pk).exists():
+        raise InvalidInput("An erased membership cannot be reopened.", field="status")
     member.status = status
     member.status_reason = reason
     member.save(update_fields=["status", "status_reason"])
+    if reopening:  # closing ended the login; a membership staff reopen may log in again
+        User.objects.filter(pk=member.user_id).update(is_active=True)
     return member
 
 

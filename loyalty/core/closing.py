@@ -37,12 +37,13 @@ class Closed:
 
 
 @transaction.atomic
-def member_close(*, member: Member, by=None, notify: bool = True) -> Closed:
+def member_close(*, member: Member, by=None, reason: str = "", notify: bool = True) -> Closed:
     """Close the member's account for good: vouchers cancelled and invitations withdrawn (the
     member hooks), every remaining point expired, status closed, the user deactivated, and a
     goodbye message (`account_closed`) unless `notify` is False (an erasure sends none).
 
-    `by` is who asked: the member's own user, or the staff user erasing. A closed member is
+    `by` is who asked: the member's own user, or the staff user closing (with `reason`, staff's
+    words) or erasing. A closed member is
     refused (MemberNotActive), so closing twice changes nothing.
     """
     locked = member_lock(member.pk)  # the member's row alone; closed: MemberNotActive
@@ -56,7 +57,9 @@ def member_close(*, member: Member, by=None, notify: bool = True) -> Closed:
     points = sum(item.points for item in expired)
     Member.objects.filter(pk=locked.pk).update(
         status=Member.Status.CLOSED,
-        status_reason=CLOSED_BY_MEMBER if by is not None and by.pk == locked.user_id else "",
+        status_reason=CLOSED_BY_MEMBER
+        if by is not None and by.pk == locked.user_id
+        else (reason or "").strip()[:500],
     )
     locked.refresh_from_db()
     user = locked.user

@@ -12,6 +12,7 @@ from accounts.models import Member, Partner, PartnerApiKey, User
 from loyalty.core.ledger import points_adjust
 from loyalty.core.pause_models import Pause
 from tests import factories
+from tests.ledger import assert_ledger_invariants
 
 
 def _messages(response) -> list[str]:
@@ -305,8 +306,9 @@ def test_status_action_resumes_without_a_reason(admin_client, admin_user, member
     assert (member.status, member.status_reason) == (Member.Status.ACTIVE, "")
 
 
-def test_status_page_of_one_member_closes_it(admin_client, member):
-    # given
+def test_status_page_of_one_member_closes_it(admin_client, admin_user, member):
+    # given: a member with 40 points
+    _adjust(member, 40, admin_user)
     url = reverse("admin:accounts_member_change_status", args=[member.pk])
 
     # when
@@ -319,6 +321,10 @@ def test_status_page_of_one_member_closes_it(admin_client, member):
     assert response["Location"] == reverse("admin:accounts_member_change", args=[member.pk])
     member.refresh_from_db()
     assert (member.status, member.status_reason) == (Member.Status.CLOSED, "Asked to leave")
+    # closed as a member closes: the points expired, the login ended
+    assert member.points_balance == 0
+    assert member.user.is_active is False
+    assert_ledger_invariants()
 
 
 def test_status_page_needs_the_change_permission(client, staff_user, member):

@@ -1,7 +1,7 @@
 """Members: their page with the newest ledger entries, "Adjust points" (ledger.points_adjust)
 and "Change status" (a pause or resumption through loyalty.core.pauses, closing through
-accounts.services.member_set_status), for one member or for those selected on the list. Only
-the preferences are edited on the page itself."""
+loyalty.core.closing, reopening through accounts.services.member_set_status), for one member
+or for those selected on the list. Only the preferences are edited on the page itself."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from loyalty.base.errors import LoyaltyError
 from loyalty.base.staff import StaffPages
 
 from .. import hooks
+from ..closing import member_close
 from ..ledger import MAX_POINTS, points_adjust
 from ..models import LedgerEntry
 from ..pause_models import LONGEST_MONTHS
@@ -379,7 +380,7 @@ class MemberAdmin(MemberErasureAdmin, StaffPages, admin.ModelAdmin):
 
     def _set_status(self, request, member: Member, form: MemberStatusForm) -> None:
         """A pause and a resumption go through loyalty.core.pauses (dates moved, the member
-        told); closing stays with accounts."""
+        told); closing through loyalty.core.closing, as when a member closes."""
         status = form.cleaned_data["status"]
         if status == Member.Status.PAUSED:
             pause_start(
@@ -390,6 +391,10 @@ class MemberAdmin(MemberErasureAdmin, StaffPages, admin.ModelAdmin):
             )
         elif status == Member.Status.ACTIVE and member.status == Member.Status.PAUSED:
             pause_end(member=member, staff_user=request.user)
+        elif status == Member.Status.CLOSED:
+            # as a member closing: vouchers cancelled, points expired, the login ended
+            member_close(member=member, by=request.user, reason=form.cleaned_data["reason"])
+            member.refresh_from_db()
         else:
             account_services.member_set_status(
                 member=member,
