@@ -5,11 +5,8 @@ reward and see the voucher, switch to Lithuanian. Screenshots of the dashboard a
 desktop widths go to docs/screenshots/ for the README.
 """
 
-import os
 import re
-import shutil
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from django.utils import translation
@@ -17,39 +14,9 @@ from django.utils import translation
 from accounts.models import Member
 from loyalty.core.purchases import purchase_record
 from tests import factories
-
-CHROMIUM = "/usr/bin/chromium"
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-LAUNCH_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from tests.browser.conftest import SCREENSHOTS
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def chromium_browser():
-    if not shutil.which("chromium") and not os.path.exists(CHROMIUM):
-        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-            pytest.fail("Chromium is missing; `make test` installs it", pytrace=False)
-        pytest.skip("Chromium is not installed")
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread; the ORM calls the test makes
-    # between page actions are still plain synchronous code.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
 def test_a_member_signs_up_earns_redeems_and_switches_language(

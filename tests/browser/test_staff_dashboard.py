@@ -6,12 +6,12 @@ import pytest
 from insights.demo import seed_crowd
 from loyalty.core.demo import STAFF_EMAIL, STAFF_PASSWORD
 from loyalty.demo import seed_demo
-from tests.browser.test_member_journey import SCREENSHOTS, chromium_browser  # noqa: F401
+from tests.browser.conftest import SCREENSHOTS
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_the_demo_dashboard_tells_its_story(live_server, chromium_browser, settings):  # noqa: F811
+def test_the_demo_dashboard_tells_its_story(live_server, chromium_browser, settings):
     settings.LOYALTY_WELCOME_POINTS = 50
     seed_demo()
     seed_crowd()
