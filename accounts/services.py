@@ -329,10 +329,18 @@ def member_set_language(*, member: Member, language: str) -> Member:
 
 @transaction.atomic
 def member_set_status(*, member: Member, status: str, staff_user, reason: str) -> Member:
-    """Pause (a hard time), resume or close a membership; staff give the reason."""
+    """The status alone, set by staff with a reason: reopening a closed membership, or closing
+    one (the staff pages close through loyalty.core.closing.member_close, which also settles
+    vouchers and points). A pause and its end go through loyalty.core.pauses only: they move
+    expiry dates and tell the member, which a bare status change would not."""
     reason = (reason or "").strip()
     if status not in Member.Status.values:
         raise InvalidInput("Unknown status.", field="status")
+    if Member.Status.PAUSED in (status, member.status):
+        raise InvalidInput(
+            "A pause starts and ends through the pause services (loyalty.core.pauses).",
+            field="status",
+        )
     if status != Member.Status.ACTIVE and not reason:
         raise ReasonRequired()
     if len(reason) > 500:

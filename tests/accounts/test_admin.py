@@ -11,6 +11,7 @@ from accounts import services
 from accounts.models import Member, Partner, PartnerApiKey, User
 from loyalty.core.ledger import points_adjust
 from loyalty.core.pause_models import Pause
+from loyalty.core.pauses import pause_start
 from tests import factories
 from tests.ledger import assert_ledger_invariants
 
@@ -293,9 +294,7 @@ def test_status_action_without_a_reason_shows_a_form_error(admin_client, member)
 
 def test_status_action_resumes_without_a_reason(admin_client, admin_user, member):
     # given
-    services.member_set_status(
-        member=member, status="paused", staff_user=admin_user, reason="Illness"
-    )
+    pause_start(member=member, months=2, reason="Illness", staff_user=admin_user)
 
     # when
     response = _status_action(admin_client, [member], _apply="1", status="active", reason="")

@@ -133,18 +133,31 @@ def test_a_till_member_claims_the_web_account_later(member):
     assert User.objects.get(pk=member.user_id).check_password("a-long-Secret-42")
 
 
-def test_only_staff_pause_a_member_and_always_with_a_reason(member, staff_user):
+def test_only_staff_close_a_member_and_always_with_a_reason(member, staff_user):
     with pytest.raises(ReasonRequired):
-        services.member_set_status(member=member, status="paused", staff_user=staff_user, reason="")
+        services.member_set_status(member=member, status="closed", staff_user=staff_user, reason="")
     with pytest.raises(NotAllowed):
         services.member_set_status(
-            member=member, status="paused", staff_user=member.user, reason="r"
+            member=member, status="closed", staff_user=member.user, reason="r"
         )
     services.member_set_status(
-        member=member, status="paused", staff_user=staff_user, reason="Lost their job"
+        member=member, status="closed", staff_user=staff_user, reason="Moved away"
     )
     member.refresh_from_db()
-    assert (member.status, member.status_reason) == ("paused", "Lost their job")
+    assert (member.status, member.status_reason) == ("closed", "Moved away")
+
+
+def test_a_bare_status_change_never_pauses_or_resumes(member, staff_user):
+    # a pause moves expiry dates and tells the member: only loyalty.core.pauses does that
+    with pytest.raises(InvalidInput):
+        services.member_set_status(
+            member=member, status="paused", staff_user=staff_user, reason="r"
+        )
+    Member.objects.filter(pk=member.pk).update(status=Member.Status.PAUSED)
+    member.refresh_from_db()
+    with pytest.raises(InvalidInput):
+        services.member_set_status(member=member, status="active", staff_user=staff_user, reason="")
+    assert Member.objects.get(pk=member.pk).status == Member.Status.PAUSED
 
 
 def test_an_api_key_is_shown_once_and_stored_as_a_digest(db):

@@ -11,6 +11,7 @@ from django.utils.translation import ngettext
 from accounts.models import Member
 from accounts.services import member_set_status
 from loyalty.core.models import LedgerEntry, PointLot, Tier
+from loyalty.core.pauses import pause_start
 from notifications.models import Message
 from rewards.models import OccasionGrant
 from tests.jobs.conftest import at, enroll, run, travel
@@ -198,7 +199,8 @@ def test_a_new_member_and_a_closed_one_are_not_thanked_a_paused_one_is(tiers, st
     closed = enroll(joined_on=date(2021, 5, 5))
     paused = enroll(joined_on=date(2021, 5, 5))
     member_set_status(member=closed, status="closed", staff_user=staff_user, reason="Moved away")
-    member_set_status(member=paused, status="paused", staff_user=staff_user, reason="Illness")
+    with travel(date(2026, 5, 1)):
+        pause_start(member=paused, months=1, reason="Illness", staff_user=staff_user)
     # when
     job = run("anniversary", date(2026, 5, 5))
     # then

@@ -7,9 +7,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Member
-from accounts.services import member_set_status
 from loyalty.core.ledger import points_credit, points_debit
 from loyalty.core.models import LedgerEntry, LotMovement, PointLot
+from loyalty.core.pauses import pause_start
 from notifications.models import Message
 from rewards.models import Voucher
 from rewards.services import reward_redeem
@@ -113,20 +113,26 @@ def test_a_missed_notice_is_sent_by_the_next_run(tiers):
 
 
 def test_a_paused_members_points_do_not_expire_while_paused(tiers, staff_user):
-    # given
+    # given: 350 points due on 1 April 2026, a one-month break from 1 March
     member = enroll(joined_on=date(2024, 1, 1))
     _lot(member, 350, EXPIRES)
-    member_set_status(member=member, status="paused", staff_user=staff_user, reason="Illness")
+    with travel(date(2026, 3, 1)):
+        pause_start(member=member, months=1, reason="Illness", staff_user=staff_user)
     # when
-    job = run("expiry", date(2026, 4, 5))
     notices = run("expiry", date(2026, 3, 2))
-    # then
+    job = run("expiry", date(2026, 4, 1))
+    # then: nothing expires and no notice comes while paused (the night it ends, the break ends)
     assert _balance(member) == 350
-    assert (job.considered, job.paid, job.skipped) == (1, 0, 1)
+    assert job.details.get("pauses_ended") == 1
+    assert not LedgerEntry.objects.filter(member=member, kind=LedgerEntry.Kind.EXPIRE).exists()
     assert notices.details.get("expiry_notices", 0) == 0
-    # and when the pause ends, the next run expires them
-    member_set_status(member=member, status="active", staff_user=staff_user, reason="")
-    run("expiry", date(2026, 4, 6))
+    # and: the break ends by itself on 1 April; the lot's date moved on by its 31 days (and at
+    # least 30 days past its end), so the points expire only then, after a notice
+    assert PointLot.objects.get(member=member).expires_on == date(2026, 5, 2)
+    run("expiry", date(2026, 4, 2))
+    assert _balance(member) == 350
+    assert Message.objects.filter(member=member, kind="points_expiring").exists()
+    run("expiry", date(2026, 5, 2))
     assert _balance(member) == 0
 
 

@@ -6,8 +6,8 @@ import pytest
 from django.urls import reverse
 
 from accounts.models import Member
-from accounts.services import member_set_status
 from loyalty.core.models import Tier, TierChange
+from loyalty.core.pauses import pause_start
 from loyalty.core.purchases import purchase_record
 from notifications.models import Message
 from tests.jobs.conftest import enroll, run, travel
@@ -103,27 +103,33 @@ def test_the_tier_is_kept_until_the_grace_ends_then_down_one_tier_only(gold, par
 
 
 def test_a_paused_member_is_never_downgraded_and_the_grace_waits(gold, staff_user):
-    # given: in grace, then paused for a hard time
+    # given: in grace until 2 May, then a six-month break from 1 April (a hard time)
     run("tier_review", REVIEW)
-    member_set_status(member=gold, status="paused", staff_user=staff_user, reason="Illness")
+    with travel(date(2026, 4, 1)):
+        pause = pause_start(member=gold, months=6, reason="Illness", staff_user=staff_user)
+    # then: the grace moved on by the break's days
+    grace = GRACE_END + timedelta(days=(pause.ends_on - pause.starts_on).days)
+    assert _state(gold) == ("gold", grace)
     # when: reviews after the grace would have ended
     job = run("tier_review", date(2026, 6, 1))
     run("tier_review", date(2026, 7, 1))
-    # then: still Gold; the grace is a full period from the last review
-    assert _state(gold) == ("gold", date(2026, 7, 1) + timedelta(days=90))
-    assert job.skipped == 1 and job.details["grace_kept_while_paused"] == 1
-    assert not Message.objects.filter(member=gold, kind="tier_changed").exists()
-    # and when resumed, the grace runs to its end before anything changes
-    member_set_status(member=gold, status="active", staff_user=staff_user, reason="")
-    run("tier_review", date(2026, 9, 1))
+    # then: still Gold, not told anything harsh
     assert _state(gold)[0] == "gold"
+    assert job.skipped == 1
+    assert not Message.objects.filter(member=gold, kind="tier_changed").exists()
+    # and when the break ends by itself (1 October), the grace runs to its end first
+    run("expiry", pause.ends_on)
+    assert Member.objects.get(pk=gold.pk).status == Member.Status.ACTIVE
     run("tier_review", date(2026, 10, 1))
+    assert _state(gold)[0] == "gold"
+    run("tier_review", grace)
     assert _state(gold)[0] == "silver"
 
 
 def test_a_paused_member_below_the_tier_is_not_even_told(gold, staff_user):
     # given
-    member_set_status(member=gold, status="paused", staff_user=staff_user, reason="Hard times")
+    with travel(REVIEW - timedelta(days=1)):
+        pause_start(member=gold, months=3, reason="Hard times", staff_user=staff_user)
     # when
     job = run("tier_review", REVIEW)
     # then

@@ -15,6 +15,7 @@ from loyalty.core.errors import InsufficientPoints, InvalidPoints
 from loyalty.core.expiry import points_expire
 from loyalty.core.ledger import points_adjust, points_credit, points_debit, points_reverse
 from loyalty.core.models import LedgerEntry, LotMovement, PointLot
+from loyalty.core.pauses import pause_start
 
 GIFT = LedgerEntry.Kind.GIFT
 
@@ -215,7 +216,7 @@ def test_expiry_takes_what_remains_on_the_day_and_not_the_day_before(member):
 def test_a_paused_members_points_do_not_expire(member, staff_user):
     # given
     credit(member, 100, expires_on=date(2027, 1, 1))
-    member_set_status(member=member, status="paused", staff_user=staff_user, reason="Hard time")
+    pause_start(member=member, months=1, reason="Hard time", staff_user=staff_user)
     # when
     expired = points_expire(member=member, today=date(2027, 6, 1))
     # then

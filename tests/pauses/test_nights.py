@@ -5,7 +5,7 @@ from datetime import date, timedelta
 import pytest
 
 from accounts.models import Member
-from accounts.services import member_set_status
+from loyalty.core.closing import member_close
 from loyalty.core.jobs import job_run
 from loyalty.core.models import LedgerEntry, Tier
 from loyalty.core.pause_models import Pause
@@ -126,7 +126,7 @@ def test_a_membership_paused_before_pauses_were_recorded_resumes_gently(ona, sta
     # given: paused the old way, and 6 lots fell due meanwhile
     for points, day in [(40, 1), (30, 5), (30, 10), (28, 15), (30, 20), (30, 25)]:
         lot(ona, points, date(2027, 1, day))
-    member_set_status(member=ona, status="paused", staff_user=staff, reason="Illness")
+    Member.objects.filter(pk=ona.pk).update(status=Member.Status.PAUSED, status_reason="Illness")
     list(_nights(date(2027, 1, 1), date(2027, 1, 31)))
     # when: staff resume it
     with travel(date(2027, 2, 1)):
@@ -195,16 +195,18 @@ def test_the_nightly_step_is_safe_to_run_twice(ona):
 
 
 def test_the_pause_of_a_membership_closed_meanwhile_just_ends(ona, staff):
-    # given
+    # given: a break running, then the member closes the account
     with travel(date(2027, 1, 10)):
         pause = pause_request(member=fresh(ona), months=1)
-    member_set_status(member=fresh(ona), status="closed", staff_user=staff, reason="Left")
-    # when
+    with travel(date(2027, 1, 20)):
+        member_close(member=fresh(ona), by=ona.user)
+    # then: the break ended with the membership, quietly
+    pause.refresh_from_db()
+    assert (pause.status, pause.ended_on) == (Pause.Status.ENDED, date(2027, 1, 20))
+    # when: the night it would have ended
     with travel(date(2027, 2, 10)):
         run = job_run(name="expiry", day=date(2027, 2, 10))
     # then
     assert run.errors == 0
-    pause.refresh_from_db()
-    assert pause.status == Pause.Status.ENDED
     assert fresh(ona).status == Member.Status.CLOSED
     assert not Message.objects.filter(member=ona, kind="pause_ended").exists()
