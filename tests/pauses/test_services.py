@@ -1,5 +1,6 @@
 """Hardship pauses: asked, granted at once or by staff, refused, extended, ended, and the rules."""
 
+import re
 from datetime import date
 
 import pytest
@@ -260,6 +261,9 @@ def test_the_member_hears_every_step_in_their_language(ona, staff, waiting_polic
         "pause_started",
     ]
     assert {m.language for m in messages} == {"lt"}
+    # and: every word of them is Lithuanian (no English left in subject or body)
+    english = re.compile(r"\b(your|break|paused?|dear|points|we|the|with)\b", re.IGNORECASE)
+    assert [m.kind for m in messages if english.search(f"{m.subject} {m.body}")] == []
     # rendered under Lithuanian: the dates are in Lithuanian form
     started = next(m for m in messages if m.kind == "pause_started")
     assert "2027 m. vasario 10 d." in started.body
