@@ -222,6 +222,8 @@ def pause_end(
     )
     if pause is not None and (running is None or running.pk != pause.pk):
         raise PauseNotOpen()
+    if staff_user is None and running is not None and running.ends_on > today:
+        return None  # the night's job read it before staff extended it: not due any more
     if running is None and locked.status != Member.Status.PAUSED:
         raise PauseNotOpen()
     if running is not None:
@@ -339,15 +341,31 @@ def pauses_batch(*, ids: list[int], day: date, run: JobRun | None = None) -> Cou
     for pause in pauses:
         key = f"pause:{pause.pk}:{pause.ends_on.isoformat()}"
         if pause.ends_on <= day:
-            pause_end(member=pause.member, today=day, pause=pause)
-            ended += 1
-        elif key not in already:
-            message_send(pause.member, "pause_ending", {"ends_on": pause.ends_on}, dedupe_key=key)
+            if pause_end(member=pause.member, today=day, pause=pause) is not None:
+                ended += 1
+        elif key not in already and _ending_notice(pause, day):
             told += 1
     counts.paid = ended + told
     counts.skipped = len(ids) - counts.paid
     counts.details.update(pauses_ended=ended, pause_ending_notices=told)
     return counts
+
+
+@transaction.atomic
+def _ending_notice(pause: Pause, day: date) -> bool:
+    """Tell the member their pause ends within a week, by its end as it stands under the
+    member's lock (staff may have extended or ended it since the batch read it)."""
+    member_lock(pause.member_id)
+    fresh = (
+        Pause.objects.select_for_update(of=("self",))
+        .filter(pk=pause.pk, status=Pause.Status.RUNNING)
+        .first()
+    )
+    if fresh is None or not day < fresh.ends_on <= day + timedelta(days=ENDING_NOTICE_DAYS):
+        return False
+    key = f"pause:{fresh.pk}:{fresh.ends_on.isoformat()}"
+    message_send(pause.member, "pause_ending", {"ends_on": fresh.ends_on}, dedupe_key=key)
+    return True
 
 
 # --- the policy ------------------------------------------------------------------------------

@@ -102,11 +102,11 @@ def tier_review_plan(day: date, size: int) -> Iterator[list[int]]:
 
 @dataclass(frozen=True)
 class _Review:
-    action: str | None  # start, clear, extend, downgrade, or None
+    action: str | None  # start, clear, downgrade, or None
     below: bool  # under the tier's qualifying points
 
 
-def _review(*, tier, lower, status, grace_until, points, day, grace_end) -> _Review:
+def _review(*, tier, lower, status, grace_until, points, day) -> _Review:
     """What the review does with one member (pure; the batch applies it set-based)."""
     if tier is None:
         return _Review(None, False)
@@ -114,10 +114,9 @@ def _review(*, tier, lower, status, grace_until, points, day, grace_end) -> _Rev
         # Kept (or nothing lower to move to): a running grace is over.
         return _Review("clear" if grace_until is not None else None, False)
     if status == Member.Status.PAUSED:
-        # Never downgraded while paused; a running grace does not run out meanwhile.
-        return _Review(
-            "extend" if grace_until is not None and grace_until < grace_end else None, True
-        )
+        # Never downgraded while paused, not even told. A running grace does not run out
+        # meanwhile: the pause moved its end on by the pause's length (loyalty.core.pauses).
+        return _Review(None, True)
     if grace_until is None:
         return _Review("start", True)
     if grace_until <= day:
@@ -133,7 +132,7 @@ def tier_review_batch(*, ids: list[int], day: date, run: JobRun | None = None) -
     or after the end of the grace moves them down one tier only (a TierChange "review: grace
     ended", the tier.changed webhook, a message), and if they are below the new tier too its own
     grace starts at once. Earning the tier back ends the grace (here, or at the purchase). Paused
-    members are never downgraded and their grace does not run out while they are paused.
+    members are never downgraded; a pause moves their grace's end on by its length.
     """
     counts = Counts()
     grace = timedelta(days=settings.LOYALTY_TIER_GRACE_DAYS)
@@ -152,7 +151,6 @@ def tier_review_batch(*, ids: list[int], day: date, run: JobRun | None = None) -
             grace_until=grace_until,
             points=points,
             day=day,
-            grace_end=grace_end,
         )
 
     # Read first; lock and write only the members whose tier or grace changes.
@@ -182,7 +180,7 @@ def tier_review_batch(*, ids: list[int], day: date, run: JobRun | None = None) -
         related=("user",),
     )
     points = qualifying_points_many(member_ids=[m.pk for m in members], at=at)
-    started, cleared, extended = [], [], []
+    started, cleared = [], []
     downgrades: list[tuple[Member, Tier, Tier, int]] = []
     for member in members:
         qualifying = points.get(member.pk, 0)
@@ -191,8 +189,6 @@ def tier_review_batch(*, ids: list[int], day: date, run: JobRun | None = None) -
             started.append((member, by_id[member.tier_id], qualifying))
         elif review.action == "clear":
             cleared.append(member.pk)
-        elif review.action == "extend":
-            extended.append(member.pk)
         elif review.action == "downgrade":
             downgrades.append((member, by_id[member.tier_id], lower[member.tier_id], qualifying))
     if started:
@@ -201,8 +197,6 @@ def tier_review_batch(*, ids: list[int], day: date, run: JobRun | None = None) -
         )
     if cleared:
         Member.objects.filter(pk__in=cleared).update(tier_grace_until=None)
-    if extended:
-        Member.objects.filter(pk__in=extended).update(tier_grace_until=grace_end)
     changes = []
     moves: dict[tuple[int, date | None], list[int]] = {}
     now = timezone.now()
@@ -226,11 +220,11 @@ def tier_review_batch(*, ids: list[int], day: date, run: JobRun | None = None) -
         )
     TierChange.objects.bulk_create(changes)
     _tier_messages(started=started, downgrades=downgrades, lower=lower, grace_end=grace_end)
-    counts.paid = len(started) + len(cleared) + len(extended) + len(downgrades)
+    counts.paid = len(started) + len(cleared) + len(downgrades)
     counts.details.update(
         grace_started=len(started),
         grace_cleared=len(cleared),
-        grace_kept_while_paused=len(extended),
+        paused_below=len(paused_below),
         downgraded=len(downgrades),
     )
     return counts

@@ -172,7 +172,8 @@ def test_the_tier_is_kept_through_the_pause_and_the_night_after(ona, staff):
     # then: still Gold, and no harsh word
     member = fresh(ona)
     assert (member.status, member.tier_id) == (Member.Status.ACTIVE, gold.pk)
-    assert member.tier_grace_until >= date(2027, 2, 20)
+    # the rest of the grace, moved on by the pause: not a fresh grace from each review
+    assert member.tier_grace_until == date(2027, 2, 20)
     assert not Message.objects.filter(member=ona, kind="tier_changed").exists()
 
 
@@ -209,4 +210,21 @@ def test_the_pause_of_a_membership_closed_meanwhile_just_ends(ona, staff):
     # then
     assert run.errors == 0
     assert fresh(ona).status == Member.Status.CLOSED
+    assert not Message.objects.filter(member=ona, kind="pause_ended").exists()
+
+
+def test_the_night_does_not_end_a_pause_staff_extended_after_it_read_it(ona, staff):
+    # given: a month's break ending on 10 February, as the night's batch read it
+    with travel(date(2027, 1, 10)):
+        pause_request(member=fresh(ona), months=1)
+    as_read = Pause.objects.get(member=ona)
+    # when: staff extend it before the batch ends it
+    with travel(date(2027, 2, 9)):
+        pause_extend(pause=Pause.objects.get(pk=as_read.pk), months=1, staff_user=staff)
+    with travel(date(2027, 2, 10)):
+        ended = pause_end(member=fresh(ona), today=date(2027, 2, 10), pause=as_read)
+    # then: it runs on to its new end, and the member heard only that it was extended
+    assert ended is None
+    assert Pause.objects.get(pk=as_read.pk).status == Pause.Status.RUNNING
+    assert fresh(ona).status == Member.Status.PAUSED
     assert not Message.objects.filter(member=ona, kind="pause_ended").exists()
