@@ -111,9 +111,11 @@ def _status_close(member: Member, *, reason: str) -> None:
 
 def _refuse_staff(member: Member) -> None:
     """A staff user's own membership stays open: closing or erasing it would end their login."""
-    if User.objects.filter(pk=member.user_id).filter(
-        Q(is_staff=True) | Q(is_superuser=True)
-    ).exists():
+    if (
+        User.objects.filter(pk=member.user_id)
+        .filter(Q(is_staff=True) | Q(is_superuser=True))
+        .exists()
+    ):
         raise MemberIsStaff()
 
 

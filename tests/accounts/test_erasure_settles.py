@@ -85,9 +85,7 @@ def test_a_gifts_note_is_blanked_whatever_it_says(zenobia, manager):
     assert Gift.objects.get().note == ""
 
 
-def test_another_members_receipt_holding_the_number_digits_is_left_alone(
-    zenobia, manager, partner
-):
+def test_another_members_receipt_holding_the_number_digits_is_left_alone(zenobia, manager, partner):
     # given: another member's entry and a partner's stored answer whose receipt ids merely
     # contain the nine digits, and one that quotes the number itself
     number = zenobia.member_number
@@ -95,11 +93,17 @@ def test_another_members_receipt_holding_the_number_digits_is_left_alone(
     receipt = f"Goodwill for receipt R{number}7"
     entry = points_adjust(member=other, points=5, staff_user=manager, reason=receipt)
     kept = IdempotencyRecord.objects.create(
-        partner=partner, key="a", request_hash="h", response_status=201,
+        partner=partner,
+        key="a",
+        request_hash="h",
+        response_status=201,
         response_body=f'{{"external_id":"R{number}7"}}',
     )
     quoted = IdempotencyRecord.objects.create(
-        partner=partner, key="b", request_hash="h", response_status=201,
+        partner=partner,
+        key="b",
+        request_hash="h",
+        response_status=201,
         response_body=f'{{"member_number":"{number}"}}',
     )
     # when

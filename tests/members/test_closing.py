@@ -114,9 +114,7 @@ def test_closing_twice_is_refused(web_member):
         member_close(member=web_member, by=web_member.user)
 
 
-def test_staff_closing_says_so_kindly_and_a_second_closing_says_goodbye_again(
-    admin_client, tiers
-):
+def test_staff_closing_says_so_kindly_and_a_second_closing_says_goodbye_again(admin_client, tiers):
     # given: a member whose name has an apostrophe
     member = factories.make_member(email="obrien@example.com", first_name="Seán O'Brien")
     url = reverse("admin:accounts_member_change_status", args=[member.pk])
