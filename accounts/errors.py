@@ -33,3 +33,12 @@ class PartnerNotActive(LoyaltyError):
     code = "partner_not_active"
     status = 403
     default_message = _("The partner is not active.")
+
+
+class MemberIsStaff(LoyaltyError):
+    code = "member_is_staff"
+    status = 409
+    default_message = _(
+        "This membership belongs to a staff login: closing or erasing it would end that login. "
+        "Take the user's staff rights away first."
+    )

@@ -295,6 +295,11 @@ class Erasure(models.Model):
         help_text=_("Why, e.g. the request's reference; never the person's name or address."),
     )
     erased_at = models.DateTimeField(_("erased at"), default=timezone.now)
+    # SHA-256 of the old member number (retired_number_digest): partners were told to drop it,
+    # so it is never given to a new member (accounts.services.member_number_unused)
+    retired_number = models.CharField(
+        _("retired number digest"), max_length=64, blank=True, db_index=True, editable=False
+    )
 
     class Meta:
         verbose_name = _("erasure")

@@ -241,11 +241,19 @@ def member_create(
     return member
 
 
+def retired_number_digest(number: str) -> str:
+    """What an erasure keeps of the old member number (accounts.Erasure.retired_number)."""
+    return hashlib.sha256(number.encode()).hexdigest()
+
+
 def member_number_unused() -> str:
-    """A new member number no member has (enrolment; an erasure replaces the old one)."""
+    """A new member number no member has, nor had before an erasure (partners were told to
+    drop that one; enrolment, and an erasure replaces the old one)."""
     for _ in range(10):
         number = new_member_number()
-        if not Member.objects.filter(member_number=number).exists():
+        if not Member.objects.filter(member_number=number).exists() and (
+            not Erasure.objects.filter(retired_number=retired_number_digest(number)).exists()
+        ):
             return number
     raise RuntimeError("Could not find a free member number.")  # pragma: no cover
 

@@ -157,6 +157,17 @@ def emails_dispatch_due(*, limit: int = DISPATCH_LIMIT) -> int:
     return len(ids)
 
 
+def emails_scrub(*, personal) -> int:
+    """Blank a person's values (loyalty.base.personal.Personal) in the errors of any e-mail
+    (a mail server's answer may quote the address an invitation went to). How many changed."""
+    changed = 0
+    for email in OutgoingEmail.objects.filter(personal.q("last_error")).only("id", "last_error"):
+        error = personal.scrub(email.last_error)
+        if error != email.last_error:
+            changed += OutgoingEmail.objects.filter(pk=email.pk).update(last_error=error)
+    return changed
+
+
 def emails_forget(*, kind: str, object_ids) -> int:
     """Delete the outbox rows of `kind` about these objects, sent or not: what an erasure or a
     withdrawn invitation leaves nothing of (an error text may quote an address)."""

@@ -168,9 +168,10 @@ class VoucherUseView(PartnerAPIView):
         summary="Use a voucher at the till, exactly once",
         parameters=[IDEMPOTENCY_HEADER],
         request=None,
-        responses={200: VoucherUseOutput, **problems(404, 409, post=True)},
+        responses={200: VoucherUseOutput, **problems(404, 409, 422, post=True)},
         description="A voucher used before is refused with 409 voucher_already_used; an expired "
-        "or cancelled one with 409 voucher_expired or voucher_cancelled.",
+        "or cancelled one with 409 voucher_expired or voucher_cancelled; a closed member's "
+        "with 422 member_not_active.",
     )
     def post(self, request, *args, **kwargs):
         return self.run_idempotent(request, lambda: self.create(request, *args, **kwargs))

@@ -2,8 +2,10 @@
 
 Closing: every unused voucher is settled before the points expire. One still valid is
 cancelled (its points come back, then expire with the rest, and the stock is returned); one
-past its date expires as the expiry job would have done it. Erasure: a redemption's
-cancel reason and a gift's personal note are staff's words and may quote the person."""
+past its date expires as the expiry job would have done it. The vouchers' rows are locked
+first (a till may be using one at this moment): one the till used meanwhile is settled as
+used. Erasure: a redemption's cancel reason is staff's words and may quote the person; a
+gift's personal note was written to the person, whatever it says: it is blanked."""
 
 from __future__ import annotations
 
@@ -25,7 +27,15 @@ def unused_vouchers(*, member: Member):
 def rewards_close(*, member: Member) -> int:
     """Cancel (or expire, if past their date) the member's unused vouchers; how many."""
     today = timezone.localdate()
-    vouchers = list(unused_vouchers(member=member).select_related("redemption").order_by("pk"))
+    # the vouchers' rows alone, in id order: a till's use waiting on one then finds it
+    # cancelled; one a till used first is re-read once its lock is ours, no longer issued, and
+    # left out (it is settled: used)
+    vouchers = list(
+        unused_vouchers(member=member)
+        .select_for_update(of=("self",))
+        .select_related("redemption")
+        .order_by("pk")
+    )
     for voucher in vouchers:
         if voucher.expires_on < today:
             voucher_expire(voucher=voucher, today=today)
@@ -40,6 +50,4 @@ def rewards_erase(*, member: Member, personal: Personal) -> None:
             Redemption.objects.filter(pk=redemption.pk).update(
                 cancel_reason=personal.scrub(redemption.cancel_reason)
             )
-    for gift in Gift.objects.filter(member=member).exclude(note=""):
-        if personal.mentioned_in(gift.note):
-            Gift.objects.filter(pk=gift.pk).update(note=personal.scrub(gift.note))
+    Gift.objects.filter(member=member).exclude(note="").update(note="")

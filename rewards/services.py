@@ -209,7 +209,8 @@ def _voucher_refusal(voucher: Voucher | None, today: date) -> Exception:
 
 @transaction.atomic
 def voucher_use(*, code: str, partner: Partner, at: datetime | None = None) -> Voucher:
-    """Mark a voucher used, exactly once, with a conditional UPDATE: of two tills, one wins."""
+    """Mark a voucher used, exactly once, with a conditional UPDATE: of two tills, one wins.
+    A closed member's voucher is refused (member_not_active)."""
     at = at or timezone.now()
     today = timezone.localdate(at)
     code = normalize_voucher_code(code)
@@ -223,6 +224,10 @@ def voucher_use(*, code: str, partner: Partner, at: datetime | None = None) -> V
     )
     if not used:
         raise _voucher_refusal(voucher, today)
+    if voucher.redemption.member.status == Member.Status.CLOSED:
+        # a membership closed by its status alone may still hold issued vouchers; read with
+        # the voucher, and raising undoes the update (no query when the member is open)
+        raise MemberNotActive()
     event_emit(
         event_type="voucher.used",
         partner=partner,

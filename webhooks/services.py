@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
@@ -23,6 +26,21 @@ from .models import EVENT_TYPES, RETRY_WINDOW, WebhookDelivery, WebhookEndpoint,
 SECRET_MIN_LENGTH = 16
 SECRET_MAX_LENGTH = 200
 
+# set while events_silenced() runs (in this thread or task)
+_silenced: ContextVar[bool] = ContextVar("webhooks_silenced", default=False)
+
+
+@contextmanager
+def events_silenced() -> Iterator[None]:
+    """No event is recorded inside: an erasure settles the member's vouchers and points, and
+    partners would get points.reversed and points.expired about a member whose number is
+    blanked before delivery; the member.erased event after it says what they need."""
+    token = _silenced.set(True)
+    try:
+        yield
+    finally:
+        _silenced.reset(token)
+
 
 class EndpointInactive(LoyaltyError):
     code = "endpoint_inactive"
@@ -36,8 +54,11 @@ def event_emit(*, event_type: str, payload: dict, partner=None) -> WebhookEvent 
     partner's endpoints; program-wide events (expiry, tier review, web sign-up) go to all.
 
     Returns None, writing nothing, when no endpoint wants the event. If the broker cannot take
-    the tasks, the deliveries stay due and the periodic dispatcher sends them.
+    the tasks, the deliveries stay due and the periodic dispatcher sends them. Nothing either
+    inside events_silenced().
     """
+    if _silenced.get():
+        return None
     endpoints = WebhookEndpoint.objects.filter(is_active=True)
     if partner is not None:
         endpoints = endpoints.filter(partner=partner)
@@ -69,18 +90,29 @@ def event_emit(*, event_type: str, payload: dict, partner=None) -> WebhookEvent 
 
 def events_erase(*, personal) -> int:
     """Blank a person's values (loyalty.base.personal.Personal) in every stored event payload
-    that mentions them: what was sent stays sent, the program keeps none of it. Returns how
-    many events changed."""
+    that mentions them, and in every delivery's last error (a partner's answer may quote the
+    number): what was sent stays sent, the program keeps none of it. Returns how many events
+    changed."""
     changed = 0
     for event in WebhookEvent.objects.filter(personal.q("payload")).only("id", "payload"):
-        WebhookEvent.objects.filter(pk=event.pk).update(payload=personal.scrub_json(event.payload))
-        changed += 1
+        payload = personal.scrub_json(event.payload)
+        if payload != event.payload:
+            WebhookEvent.objects.filter(pk=event.pk).update(payload=payload)
+            changed += 1
+    deliveries = WebhookDelivery.objects.filter(personal.q("last_error"))
+    for delivery in deliveries.only("id", "last_error"):
+        error = personal.scrub(delivery.last_error)
+        if error != delivery.last_error:
+            WebhookDelivery.objects.filter(pk=delivery.pk).update(last_error=error)
     return changed
 
 
 def event_wanted(event_type: str) -> bool:
     """Whether any active endpoint wants a program-wide event: one query for a whole batch of
-    members (the scheduled jobs), instead of event_emit's one per member when nobody listens."""
+    members (the scheduled jobs), instead of event_emit's one per member when nobody listens.
+    None does inside events_silenced()."""
+    if _silenced.get():
+        return False
     endpoints = WebhookEndpoint.objects.filter(is_active=True).only("id", "event_types")
     return any(endpoint.wants(event_type) for endpoint in endpoints)
 

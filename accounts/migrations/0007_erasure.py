@@ -19,6 +19,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('reason', models.CharField(help_text="Why, e.g. the request's reference; never the person's name or address.", max_length=500, verbose_name='reason')),
                 ('erased_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='erased at')),
+                ('retired_number', models.CharField(blank=True, db_index=True, editable=False, max_length=64, verbose_name='retired number digest')),
                 ('erased_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='erased by')),
                 ('member', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='erasure', to='accounts.member', verbose_name='member')),
             ],

@@ -1,9 +1,13 @@
 """The personal values of one person, to find and blank wherever text may quote them (an
 erasure: loyalty.core.erasure). Every floor's erasure hook gets one.
 
-The e-mail address and the member number are unique: they are looked for everywhere, as
-substrings. Names are not (another member may be called the same, "Ann" is in "Annual"): they
-are blanked, as whole words, only in rows already known to be about the person.
+The e-mail address and the member number are unique: they are looked for everywhere, each as
+a whole (the number between word boundaries: a receipt id "R1234567890" holding its nine digits
+is someone else's; the address not inside a longer one: "ann@x.org" is in "joann@x.org"). The
+database finds candidate rows by substring (q()); the pattern decides, row by row, which ones
+really quote the person (mentioned_in, scrub). Names are not unique (another member may be
+called the same, "Ann" is in "Annual"): they are blanked, as whole words, only in rows already
+known to be about the person.
 """
 
 from __future__ import annotations
@@ -42,11 +46,15 @@ class Personal:
         return self._pattern(names=False)
 
     def _pattern(self, *, names: bool) -> re.Pattern:
-        parts = [re.escape(v) for v in self.identifiers]
+        parts = []
+        if self.email:
+            parts.append(rf"(?<![\w.%+-]){re.escape(self.email)}(?![\w-]|\.[\w-])")
+        if self.member_number:
+            parts.append(rf"\b{re.escape(self.member_number)}\b")
         if names:
             parts += [rf"\b{re.escape(v)}\b" for v in self.names]
         parts.sort(key=len, reverse=True)
-        return re.compile("|".join(parts), re.IGNORECASE)
+        return re.compile("|".join(parts) or "(?!)", re.IGNORECASE)  # (?!): nothing to find
 
     def mentioned_in(self, text: str, *, names: bool = True) -> bool:
         pattern = self._with_names if names else self._identifiers_only
@@ -73,7 +81,8 @@ class Personal:
         return value
 
     def q(self, *fields: str) -> Q:
-        """Rows whose `fields` mention an identifier (icontains: a JSON field's text too)."""
+        """Candidate rows whose `fields` contain an identifier (icontains: a JSON field's text
+        too); a superset: check each with mentioned_in() or scrub() before changing it."""
         query = Q(pk__in=[])
         for field in fields:
             for value in self.identifiers:

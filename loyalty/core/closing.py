@@ -14,9 +14,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from accounts.models import Member
+from accounts.errors import MemberIsStaff
+from accounts.models import Member, User
 from notifications.services import message_send
 
 from . import hooks
@@ -43,38 +45,78 @@ def member_close(*, member: Member, by=None, reason: str = "", notify: bool = Tr
     goodbye message (`account_closed`) unless `notify` is False (an erasure sends none).
 
     `by` is who asked: the member's own user, or the staff user closing (with `reason`, staff's
-    words) or erasing. A closed member is
-    refused (MemberNotActive), so closing twice changes nothing.
+    words, kept for staff; the member is told only that we closed it). A closed member is
+    refused (MemberNotActive), so closing twice changes nothing; so is a staff user's own
+    membership (MemberIsStaff: closing would end a staff login).
     """
     locked = member_lock(member.pk)  # the member's row alone; closed: MemberNotActive
-    _pauses_close(locked)
-    for hook in hooks.member_hooks():
-        hook.run_close(member=locked)
-    # the hooks may have given points back (a cancelled voucher): read the number after them
-    _entries, expired = _expire_due_lots(
-        numbers={locked.pk: locked.member_number}, today=timezone.localdate(), every_lot=True
+    by_member = by is not None and by.pk == locked.user_id
+    points = member_settle_and_close(
+        member=locked, reason=CLOSED_BY_MEMBER if by_member else reason
     )
-    points = sum(item.points for item in expired)
-    Member.objects.filter(pk=locked.pk).update(
-        status=Member.Status.CLOSED,
-        status_reason=CLOSED_BY_MEMBER
-        if by is not None and by.pk == locked.user_id
-        else (reason or "").strip()[:500],
-    )
-    locked.refresh_from_db()
-    user = locked.user
-    user.is_active = False
-    user.save(update_fields=["is_active"])
     if notify:
         message_send(
             locked,
             "account_closed",
-            {"points": points},
-            dedupe_key="account_closed",
+            {"points": points, "by_staff": not by_member},
+            # one goodbye per closing: a membership staff reopened may close again
+            dedupe_key=f"account_closed:{timezone.now().isoformat()}",
         )
     member.status = locked.status
     member.points_balance = locked.points_balance
     return Closed(member=locked, points_expired=points)
+
+
+def member_settle_and_close(*, member: Member, reason: str = "") -> int:
+    """The two parts of closing, for a member whose row the caller has locked (member_close; an
+    erasure, loyalty.core.erasure): settle (`member_settle`), then flip the status (closed, the
+    login ended). How many points expired.
+
+    A membership closed already, by a bare status change (accounts.services.member_set_status),
+    may still hold vouchers and points; it is settled too: the ledger moves only an open
+    member's points, so its status is open while it settles, inside this transaction and under
+    the lock (no one else sees it), and closed again right after."""
+    _refuse_staff(member)
+    if member.status == Member.Status.CLOSED:
+        Member.objects.filter(pk=member.pk).update(status=Member.Status.ACTIVE)
+        member.status = Member.Status.ACTIVE
+    points = member_settle(member=member)
+    _status_close(member, reason=reason)
+    return points
+
+
+def member_settle(*, member: Member) -> int:
+    """Let go of what hangs on an open member whose row is locked: pauses end, the member hooks
+    run (vouchers cancelled, invitations withdrawn), then what remains of every point lot
+    expires (read after the hooks: a cancelled voucher gives points back). How many expired."""
+    _pauses_close(member)
+    for hook in hooks.member_hooks():
+        hook.run_close(member=member)
+    _entries, expired = _expire_due_lots(
+        numbers={member.pk: member.member_number}, today=timezone.localdate(), every_lot=True
+    )
+    return sum(item.points for item in expired)
+
+
+def _status_close(member: Member, *, reason: str) -> None:
+    """The status flip: closed with staff's reason (or CLOSED_BY_MEMBER), the login ended."""
+    Member.objects.filter(pk=member.pk).update(
+        status=Member.Status.CLOSED, status_reason=(reason or "").strip()[:500]
+    )
+    member.refresh_from_db()
+    user = member.user
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+
+
+def _refuse_staff(member: Member) -> None:
+    """A staff user's own membership stays open: closing or erasing it would end their login."""
+    if (
+        User.objects.filter(pk=member.user_id)
+        .filter(Q(is_staff=True) | Q(is_superuser=True))
+        .exists()
+    ):
+        raise MemberIsStaff()
 
 
 def _pauses_close(member: Member) -> None:

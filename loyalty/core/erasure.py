@@ -1,8 +1,11 @@
 """Erasure: staff erase a member's personal data at the person's request (the right to erasure).
 
-In one transaction, under the member's row lock: the account is closed first if it is not
-(loyalty.core.closing), then every place a personal value lives is emptied, while the ledger,
-the purchases and every total stay as they were, now about an anonymous member:
+In one transaction, under the member's row lock: the account is settled and closed first
+(loyalty.core.closing: vouchers cancelled, points expired), also when staff closed it by its
+status alone, without webhook events (webhooks.services.events_silenced); a staff user's own
+membership is refused (MemberIsStaff). Then every place a personal value lives is emptied,
+while the ledger, the purchases and every total stay as they were, now about an anonymous
+member:
 
 - the user: the e-mail becomes `erased-<member id>@erased.invalid`, names blank, no usable
   password, inactive, their sessions and login attempts (django-axes) deleted;
@@ -10,43 +13,49 @@ the purchases and every total stay as they were, now about an anonymous member:
   finds no one: partners get member_not_found);
 - the features (member hooks, `erase`): fingerprints, invitations, feedback text, notes...;
 - the core: ledger descriptions and staff reasons quoting the person (the one change the
-  ledger allows, migration loyalty/0012: points, balances and causes never change), payment
+  ledger allows, and only while an erasure runs: ledger_texts_erasable, migration
+  loyalty/0012; points, balances and causes never change), payment
   fingerprints, idempotency records whose stored answer is about the member (the answer
   becomes `404 member_not_found`, so a retried request cannot bring the data back), anomaly
   and job texts, tier change reasons;
-- messages and their e-mails, webhook payloads, the admin's history of the member's objects;
+- messages and their e-mails, e-mail and webhook delivery errors, webhook payloads, the
+  admin's history of the member's objects;
 - a "member.erased" webhook event with the old number, blanked once delivered
   (webhooks.delivery.erased_events_settle).
 
-What is left is an accounts.Erasure (who, when, why) naming the member by id. The e-mail
-address is free again: the person may join as a new member.
+What is left is an accounts.Erasure (who, when, why) naming the member by id, with a SHA-256
+digest of the old number, so it is never given to anyone again. The e-mail address is free
+again: the person may join as a new member.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from django.apps import apps
 from django.conf import settings
 from django.contrib.admin.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.contrib.sessions.models import Session
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone, translation
 
 from accounts.errors import MemberNotFound
 from accounts.models import Erasure, Member, User
-from accounts.services import member_number_unused
+from accounts.services import member_number_unused, retired_number_digest
 from loyalty.base.api.problems import PROBLEM_CONTENT_TYPE, problem
 from loyalty.base.errors import InvalidInput, NotAllowed, ReasonRequired
 from loyalty.base.personal import ERASED, Personal
+from notifications.outbox import emails_scrub
 from notifications.services import messages_erase
 from webhooks.models import ERASED_EVENT
-from webhooks.services import event_emit, events_erase
+from webhooks.services import event_emit, events_erase, events_silenced
 
 from . import hooks
-from .closing import member_close
+from .closing import member_settle_and_close
 from .models import (
     Anomaly,
     IdempotencyRecord,
@@ -77,13 +86,15 @@ def member_erase(*, member: Member, staff_user, reason: str) -> Erasure:
         raise ReasonRequired()
     if len(reason) > 500:
         raise InvalidInput("A reason has at most 500 characters.", field="reason")
-    locked = Member.objects.select_for_update().filter(pk=member.pk).first()
+    locked = Member.objects.select_for_update(of=("self",)).filter(pk=member.pk).first()
     if locked is None:
         raise MemberNotFound()
     if Erasure.objects.filter(member_id=locked.pk).exists():
         raise InvalidInput("This member's personal data is erased already.")
-    if locked.status != Member.Status.CLOSED:
-        member_close(member=locked, by=staff_user, notify=False)
+    # settled as closing settles, also when it was closed by its status alone (vouchers and
+    # points may remain); partners hear of none of it: the member.erased event says enough
+    with events_silenced():
+        member_settle_and_close(member=locked)
     user = User.objects.get(pk=locked.user_id)
     personal = Personal(
         email=user.email,
@@ -93,14 +104,37 @@ def member_erase(*, member: Member, staff_user, reason: str) -> Erasure:
     )
     for hook in hooks.member_hooks():
         hook.run_erase(member=locked, personal=personal)
-    _core_erase(locked, personal)
+    with ledger_texts_erasable():
+        _core_erase(locked, personal)
     messages_erase(member=locked)
+    emails_scrub(personal=personal)
     events_erase(personal=personal)
     _admin_history_erase(locked, user, personal)
     _logins_erase(user, personal)
     _person_erase(locked, user)
     event_emit(event_type=ERASED_EVENT, payload={"member_number": personal.member_number})
-    return Erasure.objects.create(member=locked, erased_by=staff_user, reason=reason)
+    return Erasure.objects.create(
+        member=locked,
+        erased_by=staff_user,
+        reason=reason,
+        retired_number=retired_number_digest(personal.member_number),
+    )
+
+
+@contextmanager
+def ledger_texts_erasable() -> Iterator[None]:
+    """Inside, in this transaction, the ledger's trigger lets an entry's description and reason
+    change (migration loyalty/0012); nowhere else. PostgreSQL only: SQLite has no trigger (the
+    model's guard refuses save() alone). Call it inside transaction.atomic(): SET LOCAL lasts
+    to the end of the transaction (a rollback undoes it), so it is turned off again after."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL loyalty.erasing = 'on'")
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL loyalty.erasing = 'off'")
 
 
 def _core_erase(member: Member, personal: Personal) -> None:
@@ -123,7 +157,13 @@ def _core_erase(member: Member, personal: Personal) -> None:
             TierChange.objects.filter(pk=change.pk).update(reason=personal.scrub(change.reason))
     with translation.override(settings.LANGUAGE_CODE):  # stored: the site's language
         gone = problem(404, MemberNotFound.code, str(MemberNotFound.default_message))
-    IdempotencyRecord.objects.filter(personal.q("response_body")).update(
+    records = IdempotencyRecord.objects.filter(personal.q("response_body"))
+    about = [
+        record.pk
+        for record in records.only("id", "response_body")
+        if personal.mentioned_in(record.response_body, names=False)
+    ]
+    IdempotencyRecord.objects.filter(pk__in=about).update(
         response_status=404,
         response_body=json.dumps(gone, separators=(",", ":")),
         response_content_type=PROBLEM_CONTENT_TYPE,

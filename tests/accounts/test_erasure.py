@@ -18,7 +18,7 @@ from insights.services import outreach_record
 from loyalty.base.errors import NotAllowed, ReasonRequired
 from loyalty.core.closing import member_close
 from loyalty.core.enrolment import member_enroll
-from loyalty.core.erasure import member_erase
+from loyalty.core.erasure import ledger_texts_erasable, member_erase
 from loyalty.core.ledger import points_adjust
 from loyalty.core.models import IdempotencyRecord, LedgerEntry, Purchase
 from loyalty.core.pauses import pause_request
@@ -312,16 +312,24 @@ def test_the_ledger_lets_only_its_texts_be_erased(db, tiers):
 
     member = factories.make_member(email=EMAIL)
     entry = factories.give_points(member, 10)
-    # when / then: a description may be blanked...
-    LedgerEntry.objects.filter(pk=entry.pk).update(description="[erased]", reason="")
+    # when / then: outside an erasure, not even a description may change...
+    with pytest.raises(DatabaseError), transaction.atomic():
+        LedgerEntry.objects.filter(pk=entry.pk).update(description="[erased]")
+    assert LedgerEntry.objects.get(pk=entry.pk).description != "[erased]"
+    # ...while an erasure runs, a description may be blanked...
+    with transaction.atomic(), ledger_texts_erasable():
+        LedgerEntry.objects.filter(pk=entry.pk).update(description="[erased]", reason="")
     assert LedgerEntry.objects.get(pk=entry.pk).description == "[erased]"
-    # ...but points, balances, causes and deletes are still refused by the database
+    # ...and once it is over, no longer
+    with pytest.raises(DatabaseError), transaction.atomic():
+        LedgerEntry.objects.filter(pk=entry.pk).update(description="again")
+    # points, balances, causes and deletes are refused by the database even during an erasure
     for change in (
         lambda: LedgerEntry.objects.filter(pk=entry.pk).update(points=11),
         lambda: LedgerEntry.objects.filter(pk=entry.pk).update(description="x", balance_after=0),
         lambda: LedgerEntry.objects.filter(pk=entry.pk).update(cause_id=None),
         lambda: LedgerEntry.objects.filter(pk=entry.pk)._raw_delete(connection.alias),
     ):
-        with pytest.raises(DatabaseError), transaction.atomic():
+        with pytest.raises(DatabaseError), transaction.atomic(), ledger_texts_erasable():
             change()
     assert LedgerEntry.objects.get(pk=entry.pk).points == 10

@@ -5,7 +5,8 @@ from datetime import date
 import pytest
 from django.urls import reverse
 
-from accounts.models import Member
+from accounts.errors import MemberIsStaff
+from accounts.models import Member, User
 from loyalty.core.closing import member_close
 from loyalty.core.models import LedgerEntry, PointLot
 from notifications.models import Message
@@ -111,3 +112,38 @@ def test_closing_twice_is_refused(web_member):
     member_close(member=web_member, by=web_member.user)
     with pytest.raises(Exception, match="closed"):
         member_close(member=web_member, by=web_member.user)
+
+
+def test_staff_closing_says_so_kindly_and_a_second_closing_says_goodbye_again(admin_client, tiers):
+    # given: a member whose name has an apostrophe
+    member = factories.make_member(email="obrien@example.com", first_name="Seán O'Brien")
+    url = reverse("admin:accounts_member_change_status", args=[member.pk])
+    # when: staff close the membership, reopen it, and close it again
+    admin_client.post(url, {"status": "closed", "reason": "Duplicate account"})
+    admin_client.post(url, {"status": "active", "reason": ""})
+    admin_client.post(url, {"status": "closed", "reason": "Duplicate account"})
+    # then: two goodbyes, neither saying the member asked, the name as written
+    goodbyes = Message.objects.filter(member=member, kind="account_closed")
+    assert goodbyes.count() == 2
+    for message in goodbyes:
+        assert "As you asked" not in message.body
+        assert "We have closed your loyalty account" in message.body
+        assert "Dear Seán O'Brien," in message.body or "Hello Seán O'Brien," in message.body
+    # and staff's reason, their own words, is not in what the member reads
+    assert "Duplicate account" not in goodbyes.first().body
+
+
+def test_a_member_closing_is_told_it_was_as_they_asked(web_member):
+    member_close(member=web_member, by=web_member.user)
+    assert "As you asked" in Message.objects.get(member=web_member, kind="account_closed").body
+
+
+def test_a_staff_users_own_membership_cannot_be_closed(web_member):
+    # given: the member is also a staff user
+    User.objects.filter(pk=web_member.user_id).update(is_superuser=True)
+    web_member = Member.objects.get(pk=web_member.pk)
+    # when / then
+    with pytest.raises(MemberIsStaff):
+        member_close(member=web_member, by=web_member.user)
+    web_member.refresh_from_db()
+    assert web_member.status == Member.Status.ACTIVE and web_member.user.is_active

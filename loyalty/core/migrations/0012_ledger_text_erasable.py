@@ -1,8 +1,10 @@
 """The one exception to the ledger's append-only rule: an erasure (loyalty.core.erasure) may
 blank a person's name, e-mail address or member number quoted in an entry's `description` or
-staff `reason`. Any other change of an entry, and any delete, is still refused (PostgreSQL);
-the points, the balance and the cause of an entry never change. Lot movements stay fully
-append-only.
+staff `reason`, and only while it runs: it sets `loyalty.erasing` to 'on' in its transaction
+(SET LOCAL, loyalty.core.erasure.ledger_texts_erasable). Any other change of an entry, from
+any other code path, and any delete, is still refused (PostgreSQL; SQLite has no trigger and
+relies on the model's guard); the points, the balance and the cause of an entry never change.
+Lot movements stay fully append-only.
 """
 
 from django.db import migrations
@@ -12,7 +14,7 @@ CREATE OR REPLACE FUNCTION loyalty_ledgerentry_guard() RETURNS trigger AS $$
 DECLARE
     kept loyalty_ledgerentry%ROWTYPE;
 BEGIN
-    IF TG_OP = 'UPDATE' THEN
+    IF TG_OP = 'UPDATE' AND current_setting('loyalty.erasing', true) = 'on' THEN
         kept := NEW;
         kept.description := OLD.description;
         kept.reason := OLD.reason;
