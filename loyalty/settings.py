@@ -262,6 +262,7 @@ elif LOYALTY_DEMO_BROKER:
         "data_folder_in": str(_demo_queue),
         "data_folder_out": str(_demo_queue),
         "control_folder": str(_demo_queue.parent / "control"),
+        "polling_interval": 0.2,  # seconds between looks at an empty folder
     }
     CELERY_RESULT_BACKEND = None
     CELERY_TASK_ALWAYS_EAGER = False
