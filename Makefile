@@ -39,14 +39,22 @@ compilemessages: $(STAMP)
 messages: $(STAMP)
 	$(PY) manage.py makemessages $(addprefix -l ,$(LANGS)) --no-obsolete --no-location $(MESSAGES_IGNORE)
 
+# Without REDIS_URL the demo still runs its schedule: a Celery worker with beat takes tasks from
+# a folder (kombu's filesystem transport, .demo-broker/) and runs today's jobs when it starts.
+DEMO_ENV := LOYALTY_DEMO_BROKER=.demo-broker LOYALTY_DEMO_RUN_JOBS_AT_START=1 HOST=$(HOST) PORT=$(PORT)
+
+# The seeds' e-mails (a crowd's year of them) go to files in .demo-mail/, not the terminal.
+SEED_ENV := EMAIL_URL=filemail:///.demo-mail
+
 run: install
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py seed_demo
-	$(PY) manage.py seed_crowd
+	$(SEED_ENV) $(PY) manage.py seed_demo
+	$(SEED_ENV) $(PY) manage.py seed_crowd
+	$(PY) manage.py demo_logins --site http://$(HOST):$(PORT)/
 ifdef REDIS_URL
 	$(VENV)/bin/honcho -f Procfile start
 else
-	$(PY) manage.py runserver $(HOST):$(PORT)
+	$(DEMO_ENV) $(VENV)/bin/honcho -f Procfile.demo start
 endif
 
 test: install
@@ -78,4 +86,4 @@ bench: install
 	$(PY) bench/run.py
 
 clean:
-	rm -rf $(VENV) db.sqlite3 staticfiles
+	rm -rf $(VENV) db.sqlite3 db.sqlite3-wal db.sqlite3-shm .demo-broker .demo-mail staticfiles

@@ -1,7 +1,8 @@
 """Demo data of the feedback book: two answer templates, the demo member's feedback (an answered
 complaint that changed something, published with consent; a suggestion waiting for an answer)
-and a year of quarterly survey answers for the admin's charts. Written through the services, with
-times in the past; skipped when the demo member already has feedback."""
+and this quarter's survey invitation (the crowd's past answers fill the admin's charts).
+Written through the services, with times in the past; skipped when the demo member already has
+feedback."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from .models import AnswerTemplate, FeedbackItem, SurveyResponse
 SeedReport.describe(
     answer_templates=("answer template", "answer templates"),
     feedback_items=("feedback item", "feedback items"),
-    surveys=("survey answer", "survey answers"),
+    surveys=("survey invitation", "survey invitations"),
 )
 
 TEMPLATES = [
@@ -81,7 +82,13 @@ def seed_feedback(*, report, member: Member, staff, partner, now: datetime) -> N
     seed_templates(report=report)
     if FeedbackItem.objects.filter(member=member).exists():
         return
-    purchase = member.purchases.filter(partner=partner).order_by("-created_at").first()
+    complained_at = now - timedelta(days=40)
+    # the purchase she complains about: her last one before the complaint
+    purchase = (
+        member.purchases.filter(partner=partner, occurred_at__lt=complained_at)
+        .order_by("-occurred_at")
+        .first()
+    )
     with transaction.atomic():
         complaint = services.feedback_file(
             member=member,
@@ -91,7 +98,7 @@ def seed_feedback(*, report, member: Member, staff, partner, now: datetime) -> N
             "while three people were stacking shelves.",
             purchase=purchase,
             publish_consent=True,
-            at=now - timedelta(days=40),
+            at=complained_at,
         )
         answered_at = now - timedelta(days=39, hours=20)
         services.feedback_answer(
@@ -129,10 +136,7 @@ def seed_feedback(*, report, member: Member, staff, partner, now: datetime) -> N
             at=now - timedelta(days=2),
         )
         report.add("feedback_items", 2)
-        for days_ago, would_tell, recommend in ((300, 3, 7), (210, 4, 8), (120, 4, 9)):
-            at = now - timedelta(days=days_ago)
-            if surveys.survey_invite(member=member, trigger=SurveyResponse.Trigger.PURCHASE, at=at):
-                surveys.survey_answer(
-                    member=member, would_tell=would_tell, recommend=recommend, at=at
-                )
-                report.add("surveys")
+        # this quarter's two questions, asked after her last purchase and still to answer (one
+        # invitation: the crowd's answers fill the admin's charts, insights/demo.py)
+        if surveys.survey_invite(member=member, trigger=SurveyResponse.Trigger.PURCHASE, at=now):
+            report.add("surveys")

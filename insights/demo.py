@@ -1,7 +1,8 @@
 """`manage.py seed_crowd` (after seed_demo, as `make run` does): a crowd of members on every rung
 of the ladder for the staff dashboard, a year of nightly runs (so the ladder's flow has a
-history), and a win-back campaign sent 45 days ago to the members then at risk or lapsed, with a
-holdout, which brought more of them back than came back without it. Everything goes through the
+history), a year of quarterly survey answers, and a win-back campaign sent 45 days ago to the
+members then at risk or lapsed, with a holdout, which brought more of them back than came back
+without it. Everything goes through the
 services, dated in the past where it happened. Kept apart from seed_demo, whose one member's
 year stays small and exact."""
 
@@ -18,8 +19,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import Member, Partner, User
-from feedback.models import FeedbackItem
+from feedback.models import FeedbackItem, SurveyResponse
 from feedback.services import feedback_file
+from feedback.surveys import survey_answer, survey_invite
 from loyalty.base.errors import InvalidInput, LoyaltyError
 from loyalty.core.demo import PARTNER_NAME, STAFF_EMAIL, SeedReport
 from loyalty.core.enrolment import member_enroll
@@ -93,6 +95,7 @@ def _enroll(n: int, rng: random.Random, joined_on: date, **kwargs) -> Member:
         first_name=FIRST_NAMES[n % len(FIRST_NAMES)],
         language=LANGS[n % len(LANGS)],
         joined_on=joined_on,
+        at=_noon(joined_on) - timedelta(hours=3),  # the welcome gift, the morning they joined
         **kwargs,
     )
 
@@ -139,6 +142,13 @@ def _seed(report: SeedReport, partner: Partner, staff: User, now: datetime) -> N
                     reward_redeem(
                         member=member, reward=reward, at=_noon(today - timedelta(days=days))
                     )
+    # a year of quarterly survey answers from the loyal, for the admin's charts
+    for member, (days_ago, would_tell, recommend) in zip(
+        people["loyal"], ((300, 3, 7), (210, 4, 8), (120, 4, 9)), strict=False
+    ):
+        at = _noon(today - timedelta(days=days_ago))
+        if survey_invite(member=member, trigger=SurveyResponse.Trigger.PURCHASE, at=at):
+            survey_answer(member=member, would_tell=would_tell, recommend=recommend, at=at)
     # the advocates brought friends who became customers
     for advocate in people["advocate"]:
         n += 1

@@ -126,8 +126,16 @@ DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / '
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Wait for the writer instead of failing at once when the web server and a task overlap.
-    DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20})
+    # The demo's web server and worker share the file: readers never wait for the writer (WAL),
+    # a transaction takes the write lock when it begins (so two never deadlock upgrading a read
+    # lock), and a writer waits for the other instead of failing with "database is locked".
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
@@ -211,8 +219,14 @@ LOYALTY_STAFF_OTP = env.bool("LOYALTY_STAFF_OTP", default=not DEBUG)
 # one address within an hour, every login from it is refused until the hour is over.
 LOYALTY_LOGIN_FAILURES_PER_ADDRESS = env.int("LOYALTY_LOGIN_FAILURES_PER_ADDRESS", default=30)
 
-# Celery: a Redis broker when REDIS_URL is set, otherwise tasks run eagerly in process.
+# Celery: a Redis broker when REDIS_URL is set; else, when LOYALTY_DEMO_BROKER names a folder
+# (`make run` without Redis), kombu's filesystem transport in that folder, so the demo has a real
+# worker and beat without a server; otherwise tasks run eagerly in process.
 REDIS_URL = env.str("REDIS_URL", default="")
+LOYALTY_DEMO_BROKER = env.str("LOYALTY_DEMO_BROKER", default="")
+# The demo only: when the worker is ready it sends the scheduled jobs due today that have not
+# run today, instead of waiting for their hour (loyalty/core/startup.py). Off in production.
+LOYALTY_DEMO_RUN_JOBS_AT_START = env.bool("LOYALTY_DEMO_RUN_JOBS_AT_START", default=False)
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -235,6 +249,21 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
+    CELERY_RESULT_BACKEND = None
+    CELERY_TASK_ALWAYS_EAGER = False
+elif LOYALTY_DEMO_BROKER:
+    _demo_queue = (BASE_DIR / LOYALTY_DEMO_BROKER).resolve() / "queue"
+    _demo_queue.mkdir(parents=True, exist_ok=True)
+    (_demo_queue.parent / "control").mkdir(exist_ok=True)
+    CELERY_BROKER_URL = "filesystem://"
+    # Senders and the worker share one folder (a message is a file; the worker takes it by
+    # renaming it under a lock); `control` carries the worker's broadcasts.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_demo_queue),
+        "data_folder_out": str(_demo_queue),
+        "control_folder": str(_demo_queue.parent / "control"),
+        "polling_interval": 0.2,  # seconds between looks at an empty folder
+    }
     CELERY_RESULT_BACKEND = None
     CELERY_TASK_ALWAYS_EAGER = False
 else:

@@ -6,6 +6,7 @@ from decimal import Decimal
 from io import StringIO
 
 import pytest
+from dateutil.relativedelta import relativedelta
 from django.apps import apps
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -110,7 +111,7 @@ def test_seed_demo_creates_the_staff_superuser():
     assert not hasattr(staff, "member")
 
 
-def test_seed_demo_creates_the_member_with_a_year_of_history():
+def test_seed_demo_creates_the_member_with_two_years_of_history():
     # given
     today = timezone.localdate()
 
@@ -128,7 +129,8 @@ def test_seed_demo_creates_the_member_with_a_year_of_history():
     assert user.check_password("loyalty-member")
     assert member.language == "en"
     assert (member.birthday_year, member.birthday_month, member.birthday_day) == (1990, 5, 14)
-    assert 390 <= (today - member.joined_on).days <= 397
+    # two years ago today: the demo's first anniversary run thanks her
+    assert member.joined_on == today - relativedelta(years=2)
     purchases = Purchase.objects.filter(member=member)
     assert purchases.count() > 20
     assert purchases.filter(occurred_at__lt=timezone.now() - timedelta(days=300)).exists()
@@ -188,7 +190,12 @@ def test_seed_demo_history_follows_the_fixed_seed():
     )
     assert planned == again
     recorded = list(Purchase.objects.order_by("occurred_at").values_list("occurred_at", "amount"))
-    assert recorded == [(p.at, p.amount) for p in planned]
+    # her first year's few purchases, then the planned year
+    first_year = len(core_demo.FIRST_YEAR)
+    assert [amount for _at, amount in recorded[:first_year]] == [
+        amount for _days, amount in core_demo.FIRST_YEAR
+    ]
+    assert recorded[first_year:] == [(p.at, p.amount) for p in planned]
 
 
 def test_seed_demo_twice_changes_nothing():
@@ -215,7 +222,8 @@ def test_seed_demo_first_run_says_what_it_created():
     assert output.splitlines()[0] == (
         "Demo data created: 3 tiers, 3 earning rules, 1 partner, 1 API key, 1 staff user, "
         f"1 member, {purchases} purchases, 1 refund, 1 points adjustment, 5 rewards, "
-        "1 redemption, 2 answer templates, 2 feedback items, 3 survey answers."
+        "1 redemption, 2 answer templates, 2 feedback items, 1 survey invitation, "
+        "2 past job runs."
     )
 
 

@@ -226,8 +226,18 @@ def seed_partner(*, report: SeedReport) -> Partner:
     return partner
 
 
+# The demo member joined this many years ago to the day: the worker's first anniversary run
+# (at start in the demo: loyalty/core/startup.py) thanks her on the day `make run` is first run.
+MEMBER_YEARS = 2
+
+
+def member_joined_on(today: date) -> date:
+    return today - relativedelta(years=MEMBER_YEARS)
+
+
 def seed_people(*, report: SeedReport, today: date) -> tuple[User, Member]:
-    """A staff superuser and the demo member Ona, who joined about 13 months ago."""
+    """A staff superuser and the demo member Ona, who joined two years ago today (her welcome
+    gift dated that morning)."""
     staff = User.objects.filter(email__iexact=STAFF_EMAIL).first()
     if staff is None:
         # No service owns staff accounts; this is what `createsuperuser` does.
@@ -244,7 +254,8 @@ def seed_people(*, report: SeedReport, today: date) -> tuple[User, Member]:
             last_name="Jonaitė",
             language="en",
             birthday="1990-05-14",
-            joined_on=today - relativedelta(months=13),
+            joined_on=member_joined_on(today),
+            at=_joining_moment(member_joined_on(today)),
         )
         report.add("members")
     return staff, member
@@ -262,6 +273,17 @@ class _PlannedPurchase:
 
 def _cents(rng: random.Random, low: int, high: int) -> Decimal:
     return Decimal(rng.randint(low, high)) / 100
+
+
+def _joining_moment(day: date) -> datetime:
+    """When the demo member joined: the morning of her joining day, before any purchase."""
+    return timezone.make_aware(datetime.combine(day, time(8)))
+
+
+# Her first year, before the year of history: (days ago, amount). Points expire after 24
+# months, so the 705-day-old purchase's points expire in about 25 days: the expiry job tells her
+# (LOYALTY_EXPIRY_NOTICE_DAYS) on the demo's first day.
+FIRST_YEAR = ((705, Decimal("186.40")), (640, Decimal("42.15")), (520, Decimal("27.80")))
 
 
 def _moment(day: date, rng: random.Random) -> datetime:
@@ -323,7 +345,8 @@ def seed_history(
     now: datetime,
     promotion_day: date | None = None,
 ) -> None:
-    """A year of purchases (some with coffee), one refund and one staff adjustment.
+    """A few purchases in her first year, then a year of them (some with coffee), one refund
+    and one staff adjustment.
 
     Everything is recorded through the services with `at` set to the past moment, in time
     order, so balances, lots, expiry dates and tier upgrades are what they would have been.
@@ -334,11 +357,16 @@ def seed_history(
     rng = random.Random(HISTORY_SEED)
     today = timezone.localdate(now)
     planned = plan_purchases(today=today, rng=rng, promotion_day=promotion_day)
-    refunded = len(planned) // 2
-    refund_at = planned[refunded].at + timedelta(days=3)
     adjust_at = _moment(today - timedelta(days=100), rng)
 
     # (when, order on a tie, what): purchases, the refund and the adjustment in time order.
+    early = [
+        _PlannedPurchase(_moment(today - timedelta(days=days), rng), amount, None)
+        for days, amount in FIRST_YEAR
+    ]
+    planned = [p for p in early if p.at.date() > member.joined_on] + planned
+    refunded = len(planned) // 2
+    refund_at = planned[refunded].at + timedelta(days=3)
     events: list[tuple[datetime, int, str, int]] = [
         (p.at, 0, "purchase", i) for i, p in enumerate(planned)
     ]

@@ -10,7 +10,7 @@ member.enrolled event.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from django.conf import settings
 from django.db import transaction
@@ -52,6 +52,7 @@ def member_enroll(
     partner: Partner | None = None,
     device_hash: str | None = None,
     address_hash: str | None = None,
+    at: datetime | None = None,
 ) -> Member:
     """Enrol a member (see accounts.services.member_create for who may be enrolled). Without a
     password the member can claim the web account later.
@@ -59,6 +60,7 @@ def member_enroll(
     `partner` is the partner that enrolled them (none for a web sign-up). `referral_code` starts
     a referral in this transaction (an unknown code refuses the enrolment); `device_hash` and
     `address_hash` are opaque hashes the web sign-up passes for the referral abuse checks.
+    `at` dates the welcome gift (the demo's history enrols members in the past; default now).
     """
     member = member_create(
         email=email,
@@ -86,6 +88,7 @@ def member_enroll(
             kind=LedgerEntry.Kind.GIFT,
             cause=member,
             description="Welcome gift",
+            at=at,
         )
     message_send(
         member, "welcome", {"welcome_points": settings.LOYALTY_WELCOME_POINTS}, dedupe_key="welcome"
