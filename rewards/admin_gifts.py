@@ -238,15 +238,15 @@ class BirthdayGiftSettingsAdmin(admin.ModelAdmin):
     filter_horizontal = ("surprise_rewards",)
 
     def has_add_permission(self, request):
-        return super().has_add_permission(request) and not BirthdayGiftSettings.objects.exists()
+        # the row is the migration's (made again by the list if missing); asking the database
+        # here would cost a query on every admin page, which lists the apps
+        return False
 
     def has_delete_permission(self, request, obj=None):
         return False
 
     def changelist_view(self, request, extra_context=None):
-        row = BirthdayGiftSettings.objects.filter(pk=BirthdayGiftSettings.SINGLETON).first()
-        if row is None:
-            return HttpResponseRedirect(reverse("admin:rewards_birthdaygiftsettings_add"))
+        row = gifts.birthday_settings_row()
         return HttpResponseRedirect(
             reverse("admin:rewards_birthdaygiftsettings_change", args=[row.pk])
         )

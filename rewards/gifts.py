@@ -23,10 +23,16 @@ from loyalty.core.models import LedgerEntry
 from notifications.services import message_send
 
 from .errors import CardTemplateInactive, GiftIncomplete, GiftPointsInvalid
-from .models import CardTemplate, Gift, Reward
+from .models import BirthdayGiftSettings, CardTemplate, Gift, Reward
 from .services import reward_gift
 
 NOTE_MAX_CHARS = 500
+
+
+def birthday_settings_row() -> BirthdayGiftSettings:
+    """The birthday gift settings' one row for staff to edit (made by the migration; made again
+    with the defaults if a flushed database lost it)."""
+    return BirthdayGiftSettings.objects.get_or_create(pk=BirthdayGiftSettings.SINGLETON)[0]
 
 
 def gift_max_points() -> int:
