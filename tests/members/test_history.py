@@ -34,7 +34,7 @@ def test_every_line_says_why(member_client, web_member, rules, shop, staff_user)
 
     # then
     assert "Purchase of €10.00 at Corner Shop" in html
-    assert "“Two points per euro on coffee”: 2 per EUR on €10.00, +20" in html
+    assert "+20 from “Two points per euro on coffee” on €10.00" in html
     assert "Taken back because a purchase at Corner Shop was refunded" in html
     assert "Our staff noted: Receipt from the offline till" in html
     assert "Spent on the reward “Free coffee”" in html
