@@ -17,9 +17,21 @@ QUIET_ZONE = 10  # modules of white on each side, as Code 128 asks for
 BAR_HEIGHT = 50  # in modules: a wide, short card a scanner sweeps easily
 
 
+class _Code128(Code128):
+    """python-barcode 0.16's Code128 takes a leading "99" of digits (code value 99 in set C)
+    for a redundant switch to set C and drops it: "999999998" would scan as "9999998". Leaving
+    that shortening out costs at most one symbol and is always correct, so it is left out for
+    codes that begin with a digit, as member numbers do (tests/members/test_member_card.py)."""
+
+    def _try_to_optimize(self, encoded: list[int]) -> list[int]:
+        if self.code[:1].isdigit():
+            return encoded
+        return super()._try_to_optimize(encoded)
+
+
 def barcode_modules(number: str) -> str:
     """The barcode as "1" (bar) and "0" (space) modules, from left to right."""
-    return "".join(Code128(number).build())
+    return "".join(_Code128(number).build())
 
 
 def barcode_bars(number: str) -> list[tuple[int, int]]:
