@@ -29,7 +29,9 @@ def _decode(image: Image.Image, kind) -> list[str]:
     return [r.text for r in zxingcpp.read_barcodes(image) if r.format == kind]
 
 
-@pytest.mark.parametrize("number", ["123456782", "100000009", "999999998", "990000007", "199999998"])
+@pytest.mark.parametrize(
+    "number", ["123456782", "100000009", "999999998", "990000007", "199999998"]
+)
 def test_the_barcode_decodes_back_to_the_member_number(number):
     # when
     svg = str(card.barcode_svg(number))
