@@ -34,6 +34,7 @@ class ChartPoint:
 class BalanceChart(ChartFrame):
     points: list[ChartPoint]
     ticks: list[ChartTick]
+    active_months: int = 0  # months of the last twelve with any entry (the first one aside)
     width: int = WIDTH
     height: int = HEIGHT
     left: int = LEFT
@@ -128,4 +129,4 @@ def balance_chart(*, member_id: int, balance: int, today: date | None = None) ->
         for i, (month, value) in enumerate(zip(months, balances, strict=True))
     ]
     ticks = [ChartTick(value=v, y=y_of(v)) for v in (0, top // 2, top)]
-    return BalanceChart(points=points, ticks=ticks)
+    return BalanceChart(points=points, ticks=ticks, active_months=len(sums))

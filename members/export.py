@@ -33,7 +33,7 @@ from notifications.models import Message
 from referrals.emails import mask_email
 from referrals.models import Invitation, Referral, ReferralCode, SignupFingerprint
 from referrals.selectors import PUBLIC_STATUS
-from rewards.models import Gift, OccasionGrant, Redemption
+from rewards.models import Gift, OccasionGrant, Redemption, SavingGoal
 
 from .selectors import voucher_status, with_reasons
 
@@ -329,6 +329,17 @@ def _gifts(member: Member) -> list[dict]:
     return rows
 
 
+def _saving_goal(member: Member) -> list[dict]:
+    goals = SavingGoal.objects.filter(member=member).select_related("reward")
+    return [
+        {
+            "reward": g.reward.localized("name", member.language),
+            "chosen_at": _iso(g.created_at),
+        }
+        for g in goals
+    ]
+
+
 def _messages(member: Member) -> list[dict]:
     messages = Message.objects.filter(member=member).order_by("created_at", "id")
     return [
@@ -525,6 +536,7 @@ SECTIONS: tuple[Section, ...] = (
     Section("vouchers", ("rewards.Redemption",), _vouchers),
     Section("occasion_gifts", ("rewards.OccasionGrant",), _occasion_gifts),
     Section("gifts", ("rewards.Gift",), _gifts),
+    Section("saving_goal", ("rewards.SavingGoal",), _saving_goal),
     Section("messages", ("notifications.Message",), _messages),
     Section(
         "feedback",

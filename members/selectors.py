@@ -1,17 +1,17 @@
 """Reads behind the member pages, each with a fixed number of queries whatever the history.
 
-The dashboard gathers everything in five queries (tiers, qualifying points, expiring points,
-the latest activity, the balance chart); a history, voucher or inbox page is a count and one
-page of rows with what they show joined in.
+The dashboard gathers everything in six queries (tiers, qualifying points, expiring points,
+the latest activity, the balance chart, the rewards on offer with the saving goal); a history,
+voucher or inbox page is a count and one page of rows with what they show joined in.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from accounts.models import Member
@@ -20,7 +20,7 @@ from insights.models import CampaignMember
 from loyalty.core.models import LedgerEntry, Tier
 from loyalty.core.selectors import points_expiring, qualifying_points
 from notifications.models import Message
-from rewards.models import Gift, Reward, Voucher
+from rewards.models import Gift, Reward, SavingGoal, Voucher
 from rewards.occasions import occasion_on
 from rewards.services import member_cost
 
@@ -69,6 +69,39 @@ class TierProgress:
 
 
 @dataclass(frozen=True)
+class RewardStep:
+    """How far the member's points go toward one reward: for a line and a <progress>."""
+
+    reward: Reward
+    cost: int
+    short: int  # points still missing (0: they can redeem it now)
+    out_of_stock: bool = False
+
+    @property
+    def value(self) -> int:
+        return self.cost - self.short
+
+    @property
+    def percent(self) -> int:
+        return min(100, round(100 * self.value / self.cost)) if self.cost else 100
+
+
+@dataclass(frozen=True)
+class NextRewards:
+    """What the points can get now and what is next, among the rewards the member may have.
+
+    `affordable`: how many they can redeem now, and `best` the dearest of them; `next`: the
+    cheapest they cannot afford yet; `goal`: the one they chose to save for, while on offer.
+    `on_offer` is False when no reward in stock is open to them at all."""
+
+    on_offer: bool
+    affordable: int
+    best: RewardStep | None
+    next: RewardStep | None
+    goal: RewardStep | None
+
+
+@dataclass(frozen=True)
 class Dashboard:
     member: Member
     balance: int
@@ -82,7 +115,19 @@ class Dashboard:
     anniversary_years: int
     latest: list[LedgerEntry]
     chart: BalanceChart
+    rewards: NextRewards
     grace: Grace | None = None
+    purchases_to_next_tier: int | None = None  # "about N purchases like your last"
+
+    @property
+    def is_new(self) -> bool:
+        """Nothing to look back on yet: a welcome, not an empty chart."""
+        return not self.latest
+
+    @property
+    def shows_chart(self) -> bool:
+        """Twelve months of a line are worth showing once two months have activity."""
+        return self.chart.active_months >= 2
 
 
 @dataclass(frozen=True)
@@ -123,8 +168,49 @@ def _tier_progress(tiers: list[Tier], current: Tier | None, qualifying: int) -> 
     )
 
 
+def _step(item: CatalogueItem) -> RewardStep:
+    return RewardStep(
+        reward=item.reward,
+        cost=item.cost,
+        short=item.points_short,
+        out_of_stock=item.out_of_stock,
+    )
+
+
+def next_rewards(*, member: Member, at=None) -> NextRewards:
+    """The rewards on offer, the member's own cost of each and their goal, in one query."""
+    items = [
+        catalogue_item(reward=r, member=member)
+        for r in _with_goal(available_rewards(at=at), member)
+    ]
+    open_to_them = [i for i in items if not (i.tier_too_low or i.out_of_stock)]
+    affordable = [i for i in open_to_them if not i.points_short]
+    waiting = [i for i in open_to_them if i.points_short]
+    goal = next((i for i in items if i.reward.is_goal and not i.tier_too_low), None)
+    return NextRewards(
+        on_offer=bool(open_to_them),
+        affordable=len(affordable),
+        best=_step(max(affordable, key=lambda i: (i.cost, i.reward.pk))) if affordable else None,
+        next=_step(min(waiting, key=lambda i: (i.cost, i.reward.pk))) if waiting else None,
+        goal=_step(goal) if goal else None,
+    )
+
+
+def _purchases_to_next_tier(progress: TierProgress, latest: list[LedgerEntry]) -> int | None:
+    """About how many purchases like the latest one reach the next tier (None: no such words)."""
+    if progress.next is None or not progress.needed:
+        return None
+    last = next(
+        (e for e in latest if e.kind == LedgerEntry.Kind.EARN and e.purchase_id and e.points > 0),
+        None,
+    )
+    if last is None:
+        return None
+    return -(-progress.needed // last.points)
+
+
 def member_dashboard(*, member: Member, today: date | None = None) -> Dashboard:
-    """Everything the dashboard shows, in five queries (the member and tier are loaded)."""
+    """Everything the dashboard shows, in six queries (the member and tier are loaded)."""
     today = today or timezone.localdate()
     tiers = list(Tier.objects.order_by("rank"))
     current = member.tier
@@ -133,10 +219,12 @@ def member_dashboard(*, member: Member, today: date | None = None) -> Dashboard:
         member_id=member.pk, within_days=EXPIRING_WITHIN_DAYS, today=today, limit=100
     )
     anniversary = next_anniversary(member.joined_on, today)
+    progress = _tier_progress(tiers, current, qualifying)
+    latest = with_reasons(list(ledger_entries(member=member)[:LATEST_ACTIVITY]))
     return Dashboard(
         member=member,
         balance=member.points_balance,
-        progress=_tier_progress(tiers, current, qualifying),
+        progress=progress,
         tiers=[
             TierRow(
                 tier=t,
@@ -151,9 +239,11 @@ def member_dashboard(*, member: Member, today: date | None = None) -> Dashboard:
         joined_on=member.joined_on,
         next_anniversary=anniversary,
         anniversary_years=anniversary.year - member.joined_on.year,
-        latest=with_reasons(list(ledger_entries(member=member)[:LATEST_ACTIVITY])),
+        latest=latest,
         chart=balance_chart(member_id=member.pk, balance=member.points_balance, today=today),
+        rewards=next_rewards(member=member),
         grace=_grace(member, qualifying),
+        purchases_to_next_tier=_purchases_to_next_tier(progress, latest),
     )
 
 
@@ -264,6 +354,7 @@ class CatalogueItem:
     tier_too_low: bool
     out_of_stock: bool
     points_short: int
+    tier_needed: int | None = None  # qualifying points to the reward's tier (with_tier_distances)
 
     @property
     def can_redeem(self) -> bool:
@@ -296,9 +387,33 @@ def available_rewards(*, at=None) -> QuerySet[Reward]:
     )
 
 
+def _with_goal(rewards: QuerySet[Reward], member: Member) -> QuerySet[Reward]:
+    """Each reward's `is_goal`: whether the member is saving for it (no query of its own)."""
+    return rewards.annotate(
+        is_goal=Exists(SavingGoal.objects.filter(member_id=member.pk, reward_id=OuterRef("pk")))
+    )
+
+
 def reward_catalogue(*, member: Member) -> list[CatalogueItem]:
-    """The rewards on offer now with the member's own cost, in one query."""
-    return [catalogue_item(reward=r, member=member) for r in available_rewards()]
+    """The rewards on offer now with the member's own cost and their goal, in one query."""
+    return [
+        catalogue_item(reward=r, member=member) for r in _with_goal(available_rewards(), member)
+    ]
+
+
+def with_tier_distances(*, member: Member, items: list[CatalogueItem]) -> list[CatalogueItem]:
+    """Each reward for a tier the member lacks gets `tier_needed`: the qualifying points still
+    missing (0: they qualify, and the tier is theirs with the next purchase). One query, and
+    none when every reward is open to them."""
+    if not any(i.tier_too_low for i in items):
+        return items
+    qualifying = qualifying_points(member_id=member.pk)
+    return [
+        replace(i, tier_needed=max(i.reward.min_tier.qualifying_points - qualifying, 0))
+        if i.tier_too_low
+        else i
+        for i in items
+    ]
 
 
 def member_vouchers(*, member: Member) -> QuerySet[Voucher]:

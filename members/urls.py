@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import closing, views
+from . import card_views, closing, views
 
 app_name = "members"
 
@@ -35,6 +35,9 @@ urlpatterns = [
     path("history/", views.history, name="history"),
     path("rewards/", views.rewards, name="rewards"),
     path("rewards/<slug:slug>/redeem/", views.reward_redeem, name="redeem"),
+    path("rewards/<slug:slug>/save-for/", card_views.saving_goal_set, name="saving_goal_set"),
+    path("rewards/saving-goal/clear/", card_views.saving_goal_clear, name="saving_goal_clear"),
+    path("card/", card_views.card, name="card"),
     path("vouchers/", views.vouchers, name="vouchers"),
     path("vouchers/<str:code>/", views.voucher, name="voucher"),
     path("referrals/", views.referrals, name="referrals"),

@@ -36,6 +36,7 @@ from referrals import selectors as referral_selectors
 from rewards import services as reward_services
 from rewards.models import Voucher
 
+from . import card as member_card
 from . import fingerprints, selectors
 from .export import member_data_export
 from .forms import (
@@ -211,6 +212,7 @@ def dashboard(request):
         "members/dashboard.html",
         {
             "dash": data,
+            "barcode_svg": member_card.barcode_svg(request.member.member_number),
             "open_survey": feedback_surveys.open_survey(member=request.member),
             "pause": pauses.open_pause(member=request.member),
         },
@@ -234,6 +236,7 @@ def history(request):
 @member_required
 def rewards(request):
     items = selectors.reward_catalogue(member=request.member)
+    items = selectors.with_tier_distances(member=request.member, items=items)
     return render(request, "members/rewards.html", {"items": items})
 
 

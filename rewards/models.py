@@ -470,3 +470,26 @@ class BirthdayGiftSettings(models.Model):
         """The row (unsaved defaults if it is missing: a database flushed by a test)."""
         found = cls.objects.select_related("discount_reward").filter(pk=cls.SINGLETON).first()
         return found or cls(pk=cls.SINGLETON)
+
+
+class SavingGoal(models.Model):
+    """The reward a member is saving for; the dashboard shows how far they are. One at most
+    per member: choosing another replaces it (rewards.goals)."""
+
+    member = models.OneToOneField(
+        "accounts.Member",
+        on_delete=models.CASCADE,
+        related_name="saving_goal",
+        verbose_name=_("member"),
+    )
+    reward = models.ForeignKey(
+        Reward, on_delete=models.CASCADE, related_name="+", verbose_name=_("reward")
+    )
+    created_at = models.DateTimeField(_("chosen at"), default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("saving goal")
+        verbose_name_plural = _("saving goals")
+
+    def __str__(self) -> str:
+        return f"{self.member_id} → {self.reward_id}"

@@ -102,8 +102,10 @@ def test_the_top_tier_has_no_progress_bar(member_client, web_member, tiers):
 
 
 def test_the_dashboard_draws_the_balance_chart_as_inline_svg(member_client, web_member):
-    # given
-    factories.give_points(web_member, 120)
+    # given: points in two months (one month of activity draws no chart: see test_next_step)
+    with time_machine.travel(timezone.now() - timedelta(days=40)):
+        factories.give_points(web_member, 100)
+    factories.give_points(web_member, 20)
 
     # when
     html = member_client.get(DASHBOARD).content.decode()
@@ -176,8 +178,9 @@ def test_the_latest_activity_says_why(member_client, web_member, rules, shop):
 
     # then
     assert "Purchase of €12.50 at Corner Shop" in html
-    assert "“Two points per euro on coffee”: 2 per EUR on €4.50, +9" in html
-    assert "“One point per euro”: 1 per EUR on €8.00, +8" in html
+    assert "+9 from “Two points per euro on coffee” on €4.50" in html
+    assert "+8 from “One point per euro” on €8.00" in html
+    assert "17 points in all: only whole points count." in html
 
 
 def test_each_tiers_benefits_are_shown_in_the_members_language_or_else_in_english(

@@ -32,6 +32,7 @@ from notifications.models import Message
 from referrals.invitations import referral_invite
 from referrals.services import referral_code_ensure
 from rewards.gifts import gift_send
+from rewards.goals import saving_goal_set
 from rewards.models import CardTemplate
 from rewards.services import reward_redeem
 from tests import factories
@@ -119,6 +120,8 @@ def everything(tiers, staff, client):
         )
         reward = factories.make_reward(slug="free-coffee", name_en="Free coffee", points_cost=150)
         voucher = reward_redeem(member=member, reward=reward).voucher
+        hamper = factories.make_reward(slug="hamper", name_en="Hamper", points_cost=9000)
+        saving_goal_set(member=member, reward=hamper)
         job_run(name="anniversary", day=date(2026, 6, 1))
         card = CardTemplate.objects.create(
             name="Thanks",
@@ -211,6 +214,7 @@ def test_the_download_holds_a_row_of_every_covered_model_and_no_one_elses_detail
         ),
         "rewards.Redemption": data["vouchers"][0]["code"] == everything["voucher"].code,
         "rewards.OccasionGrant": [g["date"] for g in data["occasion_gifts"]] == ["2026-06-01"],
+        "rewards.SavingGoal": data["saving_goal"][0]["reward"] == "Hamper",
         "rewards.Gift": (
             data["gifts"][0]["note"] == "For your patience at till 4"
             and data["gifts"][0]["card"] == "Thank you for staying (en)"

@@ -34,7 +34,7 @@ def test_every_line_says_why(member_client, web_member, rules, shop, staff_user)
 
     # then
     assert "Purchase of €10.00 at Corner Shop" in html
-    assert "“Two points per euro on coffee”: 2 per EUR on €10.00, +20" in html
+    assert "+20 from “Two points per euro on coffee” on €10.00" in html
     assert "Taken back because a purchase at Corner Shop was refunded" in html
     assert "Our staff noted: Receipt from the offline till" in html
     assert "Spent on the reward “Free coffee”" in html
@@ -88,3 +88,25 @@ def test_a_member_sees_only_their_own_history(member_client, web_member, tiers):
 
     # then
     assert list(response.context["page"].object_list) == []
+
+
+def test_a_purchase_line_speaks_plainly_without_rounding_arithmetic(member_client, web_member):
+    # given: 1 point per euro on €10.89 earns 10.89, kept as 10 whole points
+    factories.make_rule(name="One point per euro")
+    purchase_record(
+        partner=factories.make_partner("Bakery"),
+        member=web_member,
+        external_id="A-9",
+        amount=Decimal("10.89"),
+        currency="EUR",
+    )
+
+    # when
+    html = member_client.get(HISTORY).content.decode()
+
+    # then
+    assert "+10.9 from “One point per euro” on €10.89" in html
+    assert "10 points in all: only whole points count." in html
+    assert "Rounded down" not in html
+    assert "−0.89" not in html
+    assert " per EUR" not in html

@@ -10,18 +10,21 @@ import pytest
 from django.urls import reverse
 
 from loyalty.core.ledger import points_adjust
+from loyalty.core.models import Tier
 from loyalty.core.purchases import purchase_record
 from loyalty.core.refunds import purchase_refund
 from notifications.services import message_send
+from rewards.goals import saving_goal_set
+from rewards.models import Reward
 from rewards.services import redemption_cancel, reward_redeem
 from tests import factories
 
 # Session, user and member (with tier) are three of each page's queries; the header's unread
 # count is one more. The dashboard also asks for an open survey (feedback.surveys.open_survey).
 PAGES = {
-    "members:dashboard": 11,  # 11: the member's open pause, if any
+    "members:dashboard": 12,  # 11: the member's open pause; 12: the rewards with the goal
     "members:history": 6,
-    "members:rewards": 5,
+    "members:rewards": 6,  # 6: qualifying points, for a reward of a tier the member lacks
     "members:vouchers": 6,
     "members:inbox": 6,
 }
@@ -29,6 +32,10 @@ PAGES = {
 
 def _long_history(member, staff_user, partner, rules):
     reward = factories.make_reward(slug="free-coffee", name_en="Free coffee", points_cost=10)
+    gold = Tier.objects.get(code="gold")
+    factories.make_reward(slug="lounge", name_en="Lounge", points_cost=900, min_tier=gold)
+    factories.make_reward(slug="hamper", name_en="Hamper", points_cost=90_000)
+    saving_goal_set(member=member, reward=Reward.objects.get(slug="hamper"))
     for i in range(40):
         result = purchase_record(
             partner=partner,
