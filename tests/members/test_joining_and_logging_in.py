@@ -105,12 +105,17 @@ def test_logging_in_with_the_email_and_out_with_a_post(client, web_member):
     assert logged_in["Location"] == reverse("members:dashboard")
     assert client.get(reverse("members:dashboard")).status_code == 200
 
-    # when
-    refused = client.get(reverse("members:logout"))
+    # when: a link to /logout/ asks (and says why), the button logs out
+    asked = client.get(reverse("members:logout"))
+    still_in = client.get(reverse("members:dashboard"))
     logged_out = client.post(reverse("members:logout"))
 
     # then
-    assert refused.status_code == 405
+    assert asked.status_code == 200
+    assert "Log out?" in asked.content.decode()
+    assert "a link alone cannot log you out" in asked.content.decode()
+    assert f'<form method="post" action="{reverse("members:logout")}"' in asked.content.decode()
+    assert still_in.status_code == 200
     assert logged_out.status_code == 302
     assert logged_out["Location"] == reverse("members:home")
     after = client.get(reverse("members:dashboard"))
@@ -118,13 +123,25 @@ def test_logging_in_with_the_email_and_out_with_a_post(client, web_member):
     assert after["Location"].startswith(LOGIN)
 
 
+def test_logout_by_a_link_when_logged_out_says_so(client, db):
+    # when
+    response = client.get(reverse("members:logout"))
+
+    # then
+    assert response.status_code == 200
+    assert "You are logged out" in response.content.decode()
+
+
 def test_a_wrong_password_shows_the_form_again(client, web_member):
     # when
     response = client.post(LOGIN, {"username": web_member.user.email, "password": "wrong"})
 
-    # then
+    # then: the message names only the password as case-sensitive (e-mail addresses are not)
     assert response.status_code == 200
-    assert response.context["form"].non_field_errors()
+    assert response.context["form"].non_field_errors() == [
+        "Please enter a correct e-mail address and password. The password is case-sensitive; "
+        "the e-mail address is not."
+    ]
     assert "_auth_user_id" not in client.session
 
 
