@@ -4,8 +4,8 @@ complaints book's in feedback/)."""
 from functools import wraps
 
 from django import forms
-from django.core.validators import MaxLengthValidator
 from django.contrib.auth.views import redirect_to_login
+from django.core.validators import MaxLengthValidator
 from django.shortcuts import render
 from django.utils.html import format_html
 from django.utils.translation import ngettext
