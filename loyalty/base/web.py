@@ -7,6 +7,7 @@ from django import forms
 from django.contrib.auth.views import redirect_to_login
 from django.core.validators import MaxLengthValidator
 from django.shortcuts import render
+from django.templatetags.static import static
 from django.utils.html import format_html
 from django.utils.translation import ngettext
 
@@ -40,10 +41,10 @@ class NoColon:
 class CountedTextarea(forms.Textarea):
     """A textarea with a character counter under it ("123 of 4,000 characters").
 
-    The counter is filled and shown by static/js/char_count.js (progressive enhancement: the
-    member site allows script files of its own, no inline script); without it the help text
-    says the limit and the server's form error counts. Its words come from here, in the
-    reader's language, with "{count}" left for the script to fill."""
+    The counter is filled and shown by static/js/char_count.js, which the widget brings along
+    (so only pages with a counter load a script; the member site allows its own script files,
+    nothing inline); without it the help text says the limit and the form's error counts. Its
+    words come from here, in the reader's language, with "{count}" left for the script to fill."""
 
     def __init__(self, *args, limit: int, **kwargs):
         super().__init__(*args, **kwargs)
@@ -58,13 +59,14 @@ class CountedTextarea(forms.Textarea):
         count = len(str(value or "").replace("\r\n", "\n"))
         return format_html(
             '{}<p class="char-count" id="{}" data-limit="{}" data-within="{}" data-over="{}" '
-            "hidden>{}</p>",
+            'hidden>{}</p><script src="{}" defer></script>',
             textarea,
             counter_id,
             self.limit,
             counter_text(limit=self.limit, count="{count}"),
             counter_text(limit=self.limit, count="{count}", over=True),
             counter_text(limit=self.limit, count=num(count), over=count > self.limit),
+            static("js/char_count.js"),
         )
 
 

@@ -10,6 +10,8 @@
   }
 
   function attach(counter) {
+    if (counter.dataset.ready) return; // (each field brings the script: it may run twice)
+    counter.dataset.ready = "1";
     var field = document.getElementById(counter.id.replace(/_count$/, ""));
     if (!field) return;
     var limit = Number(counter.dataset.limit);

@@ -93,7 +93,7 @@ def test_the_text_has_a_counter_that_speaks_in_the_readers_words(member_client):
         r"0 of 4,000 characters</p>",
         html,
     )
-    assert "js/char_count" in html
+    assert '<script src="/static/js/char_count.js" defer></script>' in html
 
 
 def test_a_long_text_is_kept_and_the_error_says_by_how_much(member_client):
