@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy, ngettext
 
 from accounts.models import Member
 from loyalty.base.formats import money, num
-from loyalty.base.web import NoColon
+from loyalty.base.web import LongTextField, NoColon
 from loyalty.core.models import Purchase
 
 from .models import TEXT_MAX_LENGTH, FeedbackItem
@@ -36,14 +36,6 @@ def purchase_label(purchase: Purchase) -> str:
     return f"{day} · {purchase.partner.name} · {amount}"
 
 
-class MultilineTextField(forms.CharField):
-    """Counts a line break as one character, as the service does (browsers send CR LF)."""
-
-    def to_python(self, value):
-        value = super().to_python(value)
-        return value.replace("\r\n", "\n") if isinstance(value, str) else value
-
-
 class FeedbackForm(NoColon, forms.Form):
     kind = forms.ChoiceField(
         label=gettext_lazy("What would you like to tell us?"),
@@ -62,10 +54,10 @@ class FeedbackForm(NoColon, forms.Form):
             "invalid_choice": gettext_lazy("Choose what it is about."),
         },
     )
-    text = MultilineTextField(
+    text = LongTextField(
         label=gettext_lazy("In your own words"),
         max_length=TEXT_MAX_LENGTH,
-        widget=forms.Textarea(attrs={"rows": 8}),
+        rows=8,
         error_messages={"required": gettext_lazy("Please write a few words.")},
     )
     purchase = forms.ModelChoiceField(
@@ -93,9 +85,6 @@ class FeedbackForm(NoColon, forms.Form):
         text.help_text = _(
             "Up to %(limit)s characters. Please leave out card numbers and passwords."
         ) % {"limit": num(TEXT_MAX_LENGTH)}
-        text.error_messages["max_length"] = _(
-            "Please keep it under %(limit)s characters (this is %(show_value)s)."
-        ) % {"limit": num(TEXT_MAX_LENGTH), "show_value": "%(show_value)d"}
         # Any of the member's own purchases is accepted; the list offers the latest ones.
         purchase = self.fields["purchase"]
         purchase.queryset = Purchase.objects.filter(member=member).select_related("partner")
@@ -115,11 +104,10 @@ class RatingForm(NoColon, forms.Form):
             "invalid_choice": gettext_lazy("Choose from 1 to 5 stars."),
         },
     )
-    comment = MultilineTextField(
+    comment = LongTextField(
         label=gettext_lazy("Anything you would like to add? (optional)"),
         max_length=RATING_COMMENT_MAX_LENGTH,
         required=False,
-        widget=forms.Textarea(attrs={"rows": 3}),
     )
 
     def __init__(self, *args, **kwargs):

@@ -9,7 +9,7 @@ from loyalty import ops
 
 handler400 = "loyalty.base.api.problems.bad_request"
 handler403 = "loyalty.base.api.problems.permission_denied"
-handler404 = "loyalty.base.api.problems.page_not_found"
+handler404 = "members.error_pages.page_not_found"
 handler500 = "loyalty.base.api.problems.server_error"
 
 urlpatterns = [

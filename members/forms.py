@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts import services as account_services
 from accounts.models import Member, User, normalize_email
-from loyalty.base.web import NoColon
+from loyalty.base.web import LongTextField, NoColon
 
 from .auth import address_blocked
 
@@ -105,6 +105,15 @@ class LoginForm(NoColon, AuthenticationForm):
         max_length=254,
         widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True}),
     )
+    # Django's own message says both fields may be case-sensitive; e-mail addresses are not here
+    # (stored and looked up lower-cased), so only the password is named.
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "invalid_login": _(
+            "Please enter a correct e-mail address and password. The password is case-sensitive; "
+            "the e-mail address is not."
+        ),
+    }
 
     def clean(self):
         # (the authentication backend refuses too; this says why)
@@ -341,11 +350,10 @@ class PauseRequestForm(NoColon, forms.Form):
     """A member asks for a break (loyalty.core.pauses): how long, and why if they wish."""
 
     months = forms.TypedChoiceField(label=_("How long"), coerce=int)
-    reason = forms.CharField(
+    reason = LongTextField(
         label=_("Anything you would like us to know (optional)"),
         max_length=500,
         required=False,
-        widget=forms.Textarea(attrs={"rows": 3}),
     )
 
     def __init__(self, *args, longest: int, **kwargs):

@@ -9,13 +9,14 @@ from accounts.models import Member
 # Apps with their own pages and rules: no member lookup, no member language, no CSP here.
 OTHER_NAMESPACES = frozenset({"admin", "api"})
 
-# Member pages load nothing from elsewhere and run no script; inline SVG needs no exception.
+# Member pages load nothing from elsewhere and run no inline script: only our own script files
+# (static/js/char_count.js, the character counters); inline SVG needs no exception.
 CONTENT_SECURITY_POLICY = "; ".join(
     [
         "default-src 'self'",
         "img-src 'self' data:",
         "style-src 'self'",
-        "script-src 'none'",
+        "script-src 'self'",
         "object-src 'none'",
         "base-uri 'none'",
         "form-action 'self'",
@@ -50,11 +51,18 @@ class MemberMiddleware:
         return response
 
     def process_view(self, request, view_func, view_args, view_kwargs):
-        if not _is_member_site(request) or not request.user.is_authenticated:
-            return None
-        member = Member.objects.select_related("user", "tier").filter(user=request.user).first()
-        request.member = member
-        if member is not None and member.language in dict(settings.LANGUAGES):
-            translation.activate(member.language)
-            request.LANGUAGE_CODE = member.language
+        if _is_member_site(request):
+            member_attach(request)
         return None
+
+
+def member_attach(request) -> None:
+    """request.member for a logged-in member, and their language for the rest of the request
+    (also used by the site's 404 page, which no view of ours reaches)."""
+    if not request.user.is_authenticated:
+        return
+    member = Member.objects.select_related("user", "tier").filter(user=request.user).first()
+    request.member = member
+    if member is not None and member.language in dict(settings.LANGUAGES):
+        translation.activate(member.language)
+        request.LANGUAGE_CODE = member.language

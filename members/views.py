@@ -122,7 +122,8 @@ def signup(request, referral_code: str = ""):
             response = redirect("members:dashboard")
             fingerprints.remember_device(response, device_id)
             return _remember_language(response, member.language)
-    response = render(request, "members/signup.html", {"form": form})
+    welcome = referral_selectors.referral_welcome(code=form["referral_code"].value() or "")
+    response = render(request, "members/signup.html", {"form": form, "welcome": welcome})
     return fingerprints.remember_device(response, fingerprints.device_id(request))
 
 
@@ -138,7 +139,14 @@ class LoginView(auth_views.LoginView):
 
 
 class LogoutView(auth_views.LogoutView):
-    """POST only (Django's rule): a link or a prefetch cannot log a member out."""
+    """Logging out is a POST (Django's rule): a link or a prefetch cannot log a member out. A
+    GET (a typed or bookmarked /logout/) gets a page that asks, with the button, instead of
+    a blank 405."""
+
+    http_method_names = ["get", "post", "options"]
+
+    def get(self, request, *args, **kwargs):
+        return render(request, "registration/logout_confirm.html")
 
 
 class PasswordResetView(auth_views.PasswordResetView):

@@ -33,9 +33,10 @@ from accounts.models import Member
 from loyalty.core.models import LedgerEntry
 
 from .emails import mask_email
+from .errors import InvalidReferralCode
 from .invitations import invitations_left_today
 from .models import Referral
-from .services import join_url, referral_code_ensure
+from .services import join_url, referral_code_ensure, referral_code_find
 
 PUBLIC_STATUS = {
     Referral.Status.PENDING: "pending",
@@ -107,12 +108,33 @@ def referral_page(*, member: Member) -> dict:
         "invitations_left_today": invitations_left_today(member=member),
         "friends": friends,
         "points_earned": sum(friend["points_earned"] for friend in friends),
+        **_terms(),
+    }
+
+
+def _terms() -> dict:
+    return {
         "bonus_referrer": settings.REFERRAL_BONUS_REFERRER,
         "bonus_friend": settings.REFERRAL_BONUS_FRIEND,
         "min_purchase": settings.REFERRAL_MIN_PURCHASE,
         "currency": settings.LOYALTY_CURRENCY,
         "qualify_days": settings.REFERRAL_QUALIFY_DAYS,
     }
+
+
+def referral_welcome(*, code: str) -> dict | None:
+    """What a friend arriving by a referral link is told: who invited them and what both get.
+
+    Only the referrer's first name ("" when they gave none: the page says "a member"), never
+    their e-mail address or member number; None for a code nobody active has (the page then
+    says nothing of an invitation and the form says what is wrong when sent)."""
+    if not code:
+        return None
+    try:
+        found = referral_code_find(code)
+    except InvalidReferralCode:
+        return None
+    return {"referrer_first_name": found.member.user.first_name.strip(), **_terms()}
 
 
 def referral_qr_svg(*, url: str, scale: int = 4) -> str:

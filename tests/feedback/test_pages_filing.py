@@ -76,8 +76,42 @@ def test_the_form_offers_the_members_latest_purchases_and_warm_kinds(
     assert "Corner Shop · €25.00" in html
     assert "THEIRS" not in html
     assert "Something went wrong" in html and "I have a question" in html
-    assert f'maxlength="{TEXT_MAX_LENGTH}"' in html
+    assert "maxlength" not in html  # the browser never cuts the text short without a word
     assert "Up to 4,000 characters" in html
+
+
+def test_the_text_has_a_counter_that_speaks_in_the_readers_words(member_client):
+    # when
+    html = member_client.get(NEW).content.decode()
+
+    # then: the counter (filled and shown by static/js/char_count.js) and its words
+    assert 'aria-describedby="id_text_helptext id_text_count"' in html
+    assert re.search(
+        r'<p class="char-count" id="id_text_count" data-limit="4000" '
+        r'data-within="\{count\} of 4,000 characters" '
+        r'data-over="\{count\} of 4,000 characters: too long, please shorten it" hidden>'
+        r"0 of 4,000 characters</p>",
+        html,
+    )
+    assert '<script src="/static/js/char_count.js" defer></script>' in html
+
+
+def test_a_long_text_is_kept_and_the_error_says_by_how_much(member_client):
+    # given: a text over the limit (the browser lets it through: there is no maxlength)
+    text = "x" * 4213
+
+    # when
+    response = member_client.post(NEW, _filing(text=text))
+
+    # then: the server's clear message, the text kept in the form, the counter counting it
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert response.context["form"].errors["text"] == [
+        "Please keep it to 4,000 characters or fewer: you wrote 4,213."
+    ]
+    assert f">\n{text}</textarea>" in html
+    assert "4,213 of 4,000 characters: too long, please shorten it</p>" in html
+    assert FeedbackItem.objects.count() == 0
 
 
 def test_a_text_of_exactly_the_limit_with_line_breaks_is_accepted(member_client):

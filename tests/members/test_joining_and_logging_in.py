@@ -105,12 +105,17 @@ def test_logging_in_with_the_email_and_out_with_a_post(client, web_member):
     assert logged_in["Location"] == reverse("members:dashboard")
     assert client.get(reverse("members:dashboard")).status_code == 200
 
-    # when
-    refused = client.get(reverse("members:logout"))
+    # when: a link to /logout/ asks (and says why), the button logs out
+    asked = client.get(reverse("members:logout"))
+    still_in = client.get(reverse("members:dashboard"))
     logged_out = client.post(reverse("members:logout"))
 
     # then
-    assert refused.status_code == 405
+    assert asked.status_code == 200
+    assert "Log out?" in asked.content.decode()
+    assert "a link alone cannot log you out" in asked.content.decode()
+    assert f'<form method="post" action="{reverse("members:logout")}"' in asked.content.decode()
+    assert still_in.status_code == 200
     assert logged_out.status_code == 302
     assert logged_out["Location"] == reverse("members:home")
     after = client.get(reverse("members:dashboard"))
@@ -118,13 +123,25 @@ def test_logging_in_with_the_email_and_out_with_a_post(client, web_member):
     assert after["Location"].startswith(LOGIN)
 
 
+def test_logout_by_a_link_when_logged_out_says_so(client, db):
+    # when
+    response = client.get(reverse("members:logout"))
+
+    # then
+    assert response.status_code == 200
+    assert "You are logged out" in response.content.decode()
+
+
 def test_a_wrong_password_shows_the_form_again(client, web_member):
     # when
     response = client.post(LOGIN, {"username": web_member.user.email, "password": "wrong"})
 
-    # then
+    # then: the message names only the password as case-sensitive (e-mail addresses are not)
     assert response.status_code == 200
-    assert response.context["form"].non_field_errors()
+    assert response.context["form"].non_field_errors() == [
+        "Please enter a correct e-mail address and password. The password is case-sensitive; "
+        "the e-mail address is not."
+    ]
     assert "_auth_user_id" not in client.session
 
 
@@ -328,3 +345,52 @@ def test_a_member_who_is_staff_can_never_be_claimed(client, till_member, mailout
     assert link.context["validlink"] is False
     user.refresh_from_db()
     assert not user.has_usable_password()
+
+
+def test_a_join_link_says_who_invited_and_what_both_get(client, tiers, settings):
+    # given: a member with a first name and their referral code
+    settings.REFERRAL_BONUS_FRIEND = 100
+    settings.REFERRAL_BONUS_REFERRER = 250
+    settings.REFERRAL_MIN_PURCHASE = "20.00"
+    settings.REFERRAL_QUALIFY_DAYS = 30
+    referrer = factories.make_member(email="ona.secret@example.com", first_name="Ona")
+    code = referrer.referral_code.code
+
+    # when: a friend opens the link
+    response = client.get(reverse("members:signup_referred", args=[code]))
+
+    # then: who invited and what both get, never the referrer's address or number
+    html = response.content.decode()
+    assert "Ona invited you" in html
+    assert (
+        "make a first purchase of at least €20.00 within 30 days: you receive 100 points as a "
+        "welcome, and they receive 250 points as a thank-you."
+    ) in html
+    assert "ona.secret" not in html
+    assert referrer.member_number not in html
+
+
+def test_a_join_link_of_a_member_without_a_first_name_says_a_member(client, tiers):
+    # given
+    referrer = factories.make_member(email="anon@example.com")
+    code = referrer.referral_code.code
+
+    # when: the code typed as people do (any case, with a dash), and a form sent with errors
+    opened = client.get(reverse("members:signup_referred", args=[f"{code[:4]}-{code[4:]}".lower()]))
+    sent = client.post(reverse("members:signup"), {"email": "", "referral_code": code})
+
+    # then
+    for response in (opened, sent):
+        html = response.content.decode()
+        assert "A member invited you" in html
+        assert "anon@" not in html
+
+
+def test_a_join_link_with_an_unknown_code_promises_nothing(client, tiers):
+    # when
+    response = client.get(reverse("members:signup_referred", args=["ABCD2345"]))
+
+    # then
+    assert response.status_code == 200
+    assert response.context["welcome"] is None
+    assert "welcome-heading" not in response.content.decode()
