@@ -208,7 +208,7 @@ def anniversary_batch(*, ids: list[int], day: date, run: JobRun | None = None) -
             {
                 "years": grant.years,
                 "points": grant.points,
-                "tier": member.tier.name if member.tier_id else "",
+                "tier": member.tier.name_in(member.language) if member.tier_id else "",
                 "anniversary": grant.occasion_date,
             },
             dedupe_key=f"anniversary:{grant.period}",

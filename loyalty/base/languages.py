@@ -13,3 +13,12 @@ def in_language(instance, field: str, language: str | None = None) -> str:
     if language not in LANGUAGE_CODES:
         language = "en"
     return getattr(instance, f"{field}_{language}") or getattr(instance, f"{field}_en")
+
+
+def named(instance, language: str | None = None) -> str:
+    """A tier's or earning rule's name as a member reads it: `name_<language>` where staff wrote
+    one, else `name` (the English name, which staff and the ledger's records use)."""
+    language = (language or translation.get_language() or "en")[:2]
+    if language != "en" and language in LANGUAGE_CODES:
+        return getattr(instance, f"name_{language}", "") or instance.name
+    return instance.name

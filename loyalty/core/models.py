@@ -17,10 +17,11 @@ from django.utils.translation import gettext_lazy as _
 from loyalty.base.languages import in_language
 
 from . import hooks
+from .names import NamesInLanguages
 from .pause_models import Pause, PausePolicy  # noqa: F401 (the app's models)
 
 
-class Tier(models.Model):
+class Tier(NamesInLanguages):
     """A level members climb by the points they earn from purchases over a rolling window."""
 
     code = models.SlugField(_("code"), max_length=32, unique=True)
@@ -85,7 +86,7 @@ class Tier(models.Model):
         return in_language(self, "benefits")
 
 
-class EarningRule(models.Model):
+class EarningRule(NamesInLanguages):
     """How purchases turn into points. See loyalty.core.earning for how several rules combine."""
 
     name = models.CharField(_("name"), max_length=200)

@@ -34,6 +34,25 @@ _tiers = ProcessCache(
 )
 
 
+_rules_by_id = ProcessCache(
+    "loyalty.earning_rules_by_id",
+    lambda: {rule.pk: rule for rule in EarningRule.objects.all()},
+    seconds=RULES_CACHE_SECONDS,
+    models=[EarningRule],
+)
+
+
+def earning_rule_by_id(rule_id) -> EarningRule | None:
+    """Any earning rule, active or not, from this process's cache (a purchase's explanation
+    names the rules it used by id, worded in the reader's language when shown)."""
+    return _rules_by_id.get().get(rule_id)
+
+
+def tier_named(name: str) -> Tier | None:
+    """The tier whose (English) name a stored explanation gives, from the process's cache."""
+    return next((tier for tier in tiers_by_rank() if tier.name == name), None)
+
+
 def earning_rules_active(*, partner_id: int) -> list[EarningRule]:
     """The active earning rules for a partner's purchases (its own and every partner's), from
     this process's cache. Read-only instances, shared by the threads of the process."""

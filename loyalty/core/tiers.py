@@ -236,8 +236,8 @@ def _tier_messages(*, started, downgrades, lower, grace_end) -> None:
             member,
             "tier_grace",
             {
-                "tier": tier.name,
-                "lower_tier": lower[tier.pk].name,
+                "tier": tier.name_in(member.language),
+                "lower_tier": lower[tier.pk].name_in(member.language),
                 "qualifying": qualifying,
                 "threshold": tier.qualifying_points,
                 "points_needed": tier.qualifying_points - qualifying,
@@ -252,8 +252,8 @@ def _tier_messages(*, started, downgrades, lower, grace_end) -> None:
             member,
             "tier_changed",
             {
-                "old_tier": old.name,
-                "new_tier": new.name,
+                "old_tier": old.name_in(member.language),
+                "new_tier": new.name_in(member.language),
                 "qualifying": qualifying,
                 "old_threshold": old.qualifying_points,
                 "points_needed": old.qualifying_points - qualifying,

@@ -96,6 +96,14 @@ class TierAdmin(admin.ModelAdmin):
                 )
             },
         ),
+        (
+            _("The name in the other languages"),
+            {
+                "fields": tuple(f"name_{code}" for code in LANGUAGE_CODES if code != "en"),
+                "description": _("Members read their own language; where it is empty, the name."),
+                "classes": ("collapse",),
+            },
+        ),
         (_("Anniversary thank-you"), {"fields": TierForm.BONUS_FIELDS}),
         (
             _("Benefits, as members read them"),
@@ -128,6 +136,14 @@ class EarningRuleAdmin(admin.ModelAdmin):
     search_fields = ("name", "category")
     fieldsets = (
         (None, {"fields": ("name", "is_active")}),
+        (
+            _("The name in the other languages"),
+            {
+                "fields": tuple(f"name_{code}" for code in LANGUAGE_CODES if code != "en"),
+                "description": _("Members read their own language; where it is empty, the name."),
+                "classes": ("collapse",),
+            },
+        ),
         (
             _("Points"),
             {
