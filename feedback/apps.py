@@ -10,6 +10,9 @@ class FeedbackConfig(AppConfig):
     verbose_name = _("Feedback book")
 
     def ready(self):
+        hooks.ledger_wording_register(
+            hooks.LedgerWording("feedback", "feedback.FeedbackItem", "feedback.wording.items")
+        )
         hooks.member_hook_register(
             hooks.MemberHook("feedback", erase="feedback.leaving.feedback_erase")
         )

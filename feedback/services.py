@@ -346,7 +346,6 @@ def feedback_thank(
             points=points,
             kind=LedgerEntry.Kind.GIFT,
             cause=item,
-            description=f"Thank you for feedback #{item.pk}",
             at=at,
         )
         item.thanks_entry = entry

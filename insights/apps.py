@@ -9,6 +9,11 @@ class InsightsConfig(AppConfig):
     verbose_name = _("Insights and campaigns")
 
     def ready(self):
+        hooks.ledger_wording_register(
+            hooks.LedgerWording(
+                "campaigns", "insights.CampaignMember", "insights.wording.campaign_members"
+            )
+        )
         hooks.member_hook_register(
             hooks.MemberHook("insights", erase="insights.leaving.insights_erase")
         )

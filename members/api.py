@@ -5,7 +5,7 @@ account, the points and the tier, the referral code), so it stands on the top fl
 member pages.
 """
 
-from django.db.models import F
+from django.utils import translation
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
@@ -15,11 +15,13 @@ from accounts.models import Member
 from accounts.services import member_by_number
 from loyalty.base.api.pagination import NewestFirstPagination
 from loyalty.base.api.serializers import problems
+from loyalty.base.languages import LANGUAGE_CODES
 from loyalty.core import pauses, selectors
 from loyalty.core.api.base import IDEMPOTENCY_HEADER, PartnerAPIView
 from loyalty.core.api.serializers import TierRefSerializer, tier_ref
 from loyalty.core.enrolment import member_enroll
 from loyalty.core.models import LedgerEntry
+from loyalty.core.wording import LedgerView, entries_word
 from referrals.selectors import referral_code_for
 
 
@@ -145,34 +147,36 @@ class MemberDetailView(PartnerAPIView):
 
 
 class LedgerLineSerializer(serializers.ModelSerializer):
-    """A ledger line as a partner reads it: members are program-wide, but the purchase and
-    refund ids in the descriptions of another partner's purchases are that partner's own, so
-    those lines name only the partner. Needs the entries from `ledger_lines`."""
+    """A ledger line as a partner reads it: its words rendered from its kind and cause
+    (loyalty.core.wording) in the language asked for. Members are program-wide, but the ids of
+    another partner's purchases and refunds are that partner's own: those lines name only the
+    partner. Needs the entries worded by `ledger_lines_word`."""
 
-    description = serializers.SerializerMethodField()
+    description = serializers.CharField(
+        source="words",
+        help_text="What the entry was for, in `?language=` (default: the member's language).",
+    )
 
     class Meta:
         model = LedgerEntry
         fields = ["id", "created_at", "kind", "points", "balance_after", "description"]
 
-    def get_description(self, entry) -> str:
-        partner_id = entry.purchase_partner_id
-        if partner_id is None or partner_id == self.context["partner_id"]:
-            return entry.description
-        if entry.kind == LedgerEntry.Kind.REVERSAL:
-            return f"Points of a purchase at {entry.purchase_partner_name} taken back"
-        return f"Purchase at {entry.purchase_partner_name}"
-
 
 def ledger_lines(member: Member):
     return (
         LedgerEntry.objects.filter(member=member)
-        .annotate(
-            purchase_partner_id=F("purchase__partner_id"),
-            purchase_partner_name=F("purchase__partner__name"),
-        )
-        .only("id", "created_at", "kind", "points", "balance_after", "description")
+        .select_related("purchase__partner")
+        .defer("description")
     )
+
+
+class LedgerQuery(serializers.Serializer):
+    language = serializers.ChoiceField(choices=LANGUAGE_CODES, required=False)
+
+
+def ledger_lines_word(entries, *, language: str, partner_id: int) -> list:
+    with translation.override(language):
+        return entries_word(entries, view=LedgerView(partner_id=partner_id))
 
 
 class LedgerPageSerializer(serializers.Serializer):
@@ -190,12 +194,22 @@ class MemberLedgerView(PartnerAPIView):
         parameters=[
             OpenApiParameter("cursor", OpenApiTypes.STR, description="From `next` or `previous`."),
             OpenApiParameter("page_size", OpenApiTypes.INT, description="1 to 200; default 50."),
+            OpenApiParameter(
+                "language",
+                OpenApiTypes.STR,
+                enum=list(LANGUAGE_CODES),
+                description="The language of the descriptions; default: the member's.",
+            ),
         ],
         responses={200: LedgerPageSerializer, **problems(400, 404)},
     )
     def get(self, request, member_number: str):
+        query = LedgerQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
         member: Member = member_by_number(member_number)
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(ledger_lines(member), request, view=self)
-        lines = LedgerLineSerializer(page, many=True, context={"partner_id": self.partner.pk})
+        language = query.validated_data.get("language") or member.language
+        page = ledger_lines_word(page, language=language, partner_id=self.partner.pk)
+        lines = LedgerLineSerializer(page, many=True)
         return paginator.get_paginated_response(lines.data)

@@ -19,6 +19,7 @@ from feedback.models import FeedbackItem
 from insights.models import CampaignMember
 from loyalty.core.models import LedgerEntry, Tier
 from loyalty.core.selectors import points_expiring, qualifying_points
+from loyalty.core.wording import entries_word
 from notifications.models import Message
 from rewards.models import Gift, Reward, SavingGoal, Voucher
 from rewards.occasions import occasion_on
@@ -321,6 +322,8 @@ def with_reasons(entries: list[LedgerEntry]) -> list[LedgerEntry]:
         else:
             entry.reason_key = "other"
     _with_gift_cards(entries)
+    # The rest in words from their causes (loyalty.core.wording), in the reader's language.
+    entries_word([e for e in entries if e.reason_key == "other"])
     return entries
 
 

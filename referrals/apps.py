@@ -10,6 +10,9 @@ class ReferralsConfig(AppConfig):
     verbose_name = _("Referrals")
 
     def ready(self):
+        hooks.ledger_wording_register(
+            hooks.LedgerWording("referrals", "referrals.Referral", "referrals.wording.referrals")
+        )
         hooks.enrolment_hook_register(
             hooks.EnrolmentHook("referrals", "referrals.services.signup_record")
         )

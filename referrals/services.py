@@ -417,9 +417,6 @@ def _pay(*, referral: Referral, friend: Member, at: datetime) -> None:
             points=friend_points,
             kind=LedgerEntry.Kind.REFERRAL,
             cause=referral,
-            # (no member number: a description outlives an erasure of either member; the
-            # cause, the referral, says who)
-            description="Welcome bonus: joined through a friend",
             at=at,
         )
     # A closed membership earns nothing more; the friend still gets theirs.
@@ -429,7 +426,6 @@ def _pay(*, referral: Referral, friend: Member, at: datetime) -> None:
             points=referrer_points,
             kind=LedgerEntry.Kind.REFERRAL,
             cause=referral,
-            description="Referral bonus: a friend joined",
             at=at,
         )
     referral.save(update_fields=["friend_entry", "referrer_entry"])
@@ -486,8 +482,7 @@ def referral_check_refund(*, refund: Refund) -> Referral | None:
     )
     if not reversed_now:
         return None
-    # Every partner may read both members' ledgers: the refund's id is its partner's alone.
-    description = f"Referral bonus taken back: a refund at {purchase.partner.name}"
+    description = ""  # the cause, the refund, words it (loyalty.core.wording)
     referral.status = Referral.Status.REVERSED
     referral.reversed_at = refund.created_at
     referral.friend_points_unrecovered = _take_back(

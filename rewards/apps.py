@@ -9,6 +9,15 @@ class RewardsConfig(AppConfig):
     verbose_name = _("Rewards")
 
     def ready(self):
+        for name, model in (
+            ("redemptions", "rewards.Redemption"),
+            ("vouchers", "rewards.Voucher"),
+            ("grants", "rewards.OccasionGrant"),
+            ("gifts", "rewards.Gift"),
+        ):
+            hooks.ledger_wording_register(
+                hooks.LedgerWording(f"rewards_{name}", model, f"rewards.wording.{name}")
+            )
         hooks.member_page_link_register(
             hooks.MemberPageLink(
                 "send_gift", _("Send a gift"), "admin:rewards_gift_send", "rewards.add_gift"

@@ -96,7 +96,6 @@ def gift_send(
         note=note,
         sent_by=staff_user,
     )
-    description = f"Gift: {template.name}"
     voucher = None
     if what == Gift.What.POINTS:
         points_credit(
@@ -104,12 +103,9 @@ def gift_send(
             points=points,
             kind=LedgerEntry.Kind.GIFT,
             cause=gift,
-            description=description,
         )
     elif what == Gift.What.VOUCHER:
-        entry, redemption = reward_gift(
-            member=locked, reward=reward, cause=gift, description=description
-        )
+        entry, redemption = reward_gift(member=locked, reward=reward, cause=gift)
         gift.points = entry.points
         gift.redemption = redemption
         gift.save(update_fields=["points", "redemption"])

@@ -136,14 +136,10 @@ def _lock_unpaid(occasion: str, due: dict[int, date]) -> list[Member]:
     return [m for m in members if m.pk in still]
 
 
-def _credit_grants(grants: list[OccasionGrant], description) -> None:
+def _credit_grants(grants: list[OccasionGrant]) -> None:
+    """The grants' points (the ledger words them from the grant: loyalty.core.wording)."""
     credits = [
-        Credit(
-            member_id=grant.member_id,
-            points=grant.points,
-            cause=grant,
-            description=description(grant),
-        )
+        Credit(member_id=grant.member_id, points=grant.points, cause=grant)
         for grant in grants
         if grant.points
     ]
@@ -200,7 +196,7 @@ def anniversary_batch(*, ids: list[int], day: date, run: JobRun | None = None) -
             )
         )
     OccasionGrant.objects.bulk_create(grants)
-    _credit_grants(grants, lambda g: f"Anniversary thank-you: {g.years} years")
+    _credit_grants(grants)
     for member, grant in zip(members, grants, strict=True):
         message_send(
             member,
@@ -274,7 +270,6 @@ def _give_voucher(member: Member, grant: OccasionGrant, reward: Reward) -> Redem
             member=member,
             reward=reward,
             cause=grant,
-            description=f"Birthday gift: {reward.name_en}",
         )
     except LoyaltyError:
         return None
@@ -339,9 +334,7 @@ def birthday_batch(*, ids: list[int], day: date, run: JobRun | None = None) -> C
             counts.details.update(birthday_gift_fell_back=1)
         else:
             grant.save(update_fields=["points", "redemption"])
-    _credit_grants(
-        [g for g in grants if g.gift == Gift.POINTS], lambda g: f"Birthday gift {g.period}"
-    )
+    _credit_grants([g for g in grants if g.gift == Gift.POINTS])
     for member, grant in zip(members, grants, strict=True):
         message_send(
             member, "birthday", _greeting(member, grant, day), dedupe_key=f"birthday:{grant.period}"

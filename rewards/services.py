@@ -119,7 +119,6 @@ def reward_redeem(
         member=locked,
         points=cost,
         cause=redemption,
-        description=reward.name_en,
         at=at,
     )
     redemption.spend_entry = entry
@@ -287,7 +286,7 @@ def redemption_cancel(
     redemption.save(update_fields=["status", "cancelled_at", "cancel_reason"])
     _return_points_and_stock(
         redemption=redemption,
-        description=f"Cancelled: {redemption.reward.name_en}",
+        description="",
         cause=redemption,
         at=at,
     )
@@ -311,7 +310,7 @@ def voucher_expire(*, voucher: Voucher, today: date | None = None) -> bool:
     if redemption.reward.return_points_on_expiry:
         _return_points_and_stock(
             redemption=redemption,
-            description=f"Voucher expired unused: {redemption.reward.name_en}",
+            description="",
             cause=voucher,
             at=at,
         )

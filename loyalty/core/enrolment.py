@@ -87,7 +87,6 @@ def member_enroll(
             points=settings.LOYALTY_WELCOME_POINTS,
             kind=LedgerEntry.Kind.GIFT,
             cause=member,
-            description="Welcome gift",
             at=at,
         )
     message_send(

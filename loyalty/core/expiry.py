@@ -103,7 +103,7 @@ def _expire_due_lots(
     lot_type = ContentType.objects.get_for_model(PointLot)
     running = {member_id: balances[member_id] + total for member_id, total in totals.items()}
     entries = []
-    for lot_id, member_id, remaining, expires_on in lots:
+    for lot_id, member_id, remaining, _expires_on in lots:
         running[member_id] -= remaining
         entries.append(
             LedgerEntry(
@@ -111,11 +111,6 @@ def _expire_due_lots(
                 kind=LedgerEntry.Kind.EXPIRE,
                 points=-remaining,
                 balance_after=running[member_id],
-                description=(
-                    "Expired: the account was closed"
-                    if every_lot
-                    else f"Expired on {expires_on.isoformat()}"
-                ),
                 cause_type=lot_type,
                 cause_id=lot_id,
                 created_at=at,

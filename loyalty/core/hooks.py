@@ -24,6 +24,9 @@ imports a model, so an apps.py can import this module at its top.
 - Pause hooks run when a member's hardship pause begins, is extended or ends, inside its transaction
   and under the member's row lock, with the days the member's expiry dates move forward and
   the day none may fall before (rewards: the unused vouchers' dates move with the points').
+- Ledger wordings: how a feature words the ledger entries whose cause is one of its models
+  (`words(entries, view)` returns {entry id: words} in the active language, loading what it
+  needs for all of them in one query); loyalty.core.wording renders every entry with them.
 - Jobs: the scheduled jobs (loyalty.core.jobs runs them). A job is a list of steps; a feature
   registers jobs of its own, or adds steps to a job another app registered (the daily expiry
   job expires vouchers and referrals too).
@@ -200,6 +203,34 @@ def member_page_links() -> tuple[MemberPageLink, ...]:
 
 def pause_hooks() -> tuple[PauseHook, ...]:
     return tuple(_pause_hooks)
+
+
+# --- ledger wordings ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LedgerWording:
+    """`target(entries, view)` words the entries whose cause is `model` ("app_label.Model"):
+    {entry id: words} in the active language (loyalty.core.wording.LedgerView says who reads)."""
+
+    name: str
+    model: str
+    target: Target
+
+    def words(self, entries, view) -> dict[int, str]:
+        return _function(self.target)(entries, view)
+
+
+_ledger_wordings: list[LedgerWording] = []
+
+
+def ledger_wording_register(wording: LedgerWording) -> None:
+    _add(_ledger_wordings, wording)
+
+
+def ledger_wordings() -> dict[str, LedgerWording]:
+    """{"app_label.model" (lower case): its wording}."""
+    return {w.model.lower(): w for w in _ledger_wordings}
 
 
 # --- scheduled jobs ------------------------------------------------------------------------------

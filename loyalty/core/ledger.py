@@ -321,8 +321,8 @@ def points_reverse_locked(
     entry: LedgerEntry,
     points: int,
     cause,
-    description: str,
     at: datetime,
+    description: str = "",
 ) -> Reversal:
     """Reverse `points` of `entry` for a member whose row is locked."""
     if entry.points < 0:

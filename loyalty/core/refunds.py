@@ -88,7 +88,6 @@ def purchase_refund(
             entry=earn_entry,
             points=points,
             cause=refund,
-            description=f"Refund {external_id} of {purchase.external_id}",
             at=at,
         )
         refund.points_reversed = result.points_reversed

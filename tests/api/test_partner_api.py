@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.cache import cache
+from django.utils import translation
 
 from accounts.models import Member
 from accounts.services import api_key_create, api_key_revoke
@@ -113,20 +114,38 @@ def test_the_ledger_names_only_the_partner_of_another_partners_purchases(api, ot
     purchase(api, member, external_id="OURS-1", amount="10")
     purchase(other_api, member, external_id="THEIRS-1", amount="20")
     other_api.post("/api/v1/purchases/THEIRS-1/refunds/", {"external_id": "THEIR-REFUND-7"})
+    ledger = f"/api/v1/members/{member.member_number}/ledger/?language=en"
     # when
-    ours = api.get(f"/api/v1/members/{member.member_number}/ledger/").json()["results"]
-    theirs = other_api.get(f"/api/v1/members/{member.member_number}/ledger/").json()["results"]
+    ours = api.get(ledger).json()["results"]
+    theirs = other_api.get(ledger).json()["results"]
     # then: each partner reads its own ids, and only the other's name
     assert [line["description"] for line in ours] == [
-        "Points of a purchase at Other Shop taken back",
+        "Taken back because a purchase at Other Shop was refunded",
         "Purchase at Other Shop",
-        "Corner Shop OURS-1",
+        "Purchase OURS-1 of €10.00 at Corner Shop",
     ]
     assert [line["description"] for line in theirs] == [
-        "Refund THEIR-REFUND-7 of THEIRS-1",
-        "Other Shop THEIRS-1",
+        "Taken back because of refund THEIR-REFUND-7 of purchase THEIRS-1 at Other Shop",
+        "Purchase THEIRS-1 of €20.00 at Other Shop",
         "Purchase at Corner Shop",
     ]
+
+
+def test_the_ledger_is_worded_in_the_language_asked_for_or_the_members(api, settings):
+    # given: a member who reads Lithuanian, with the welcome gift of enrolment
+    settings.LOYALTY_WELCOME_POINTS = 50
+    enrolled = api.post("/api/v1/members/", {"email": "jonas@example.com", "language": "lt"})
+    number = enrolled.json()["member_number"]
+    ledger = f"/api/v1/members/{number}/ledger/"
+    # when
+    english = api.get(f"{ledger}?language=en").json()["results"]
+    theirs = api.get(ledger).json()["results"]
+    # then: the words are rendered when asked for, not stored
+    assert [line["description"] for line in english] == ["Welcome gift"]
+    with translation.override("lt"):
+        assert [line["description"] for line in theirs] == [translation.gettext("Welcome gift")]
+    # and a language the program does not speak is a clear 400
+    assert_problem(api.get(f"{ledger}?language=xx"), 400, "invalid_request")
 
 
 @pytest.mark.parametrize("position", ["abc", "", "1.5", "1e5", "NaN", "%00", "-1", "٣", "9" * 30])

@@ -7,6 +7,7 @@ from io import StringIO
 
 import pytest
 from django.apps import apps
+from django.contrib.contenttypes.models import ContentType
 from django.core.management import call_command
 from django.utils import timezone
 
@@ -40,11 +41,12 @@ def test_every_members_history_follows_their_joining():
     seed()
     members = list(Member.objects.all())
     assert len(members) > 50
+    member_type = ContentType.objects.get_for_model(Member)
     for member in members:
         start = joined_at(member)
         entries = LedgerEntry.objects.filter(member=member)
         assert not entries.filter(created_at__lt=start).exists(), member
-        welcome = entries.get(description="Welcome gift")
+        welcome = entries.get(cause_type=member_type, cause_id=member.pk)  # the welcome gift
         assert timezone.localdate(welcome.created_at) == member.joined_on
         first_purchase = Purchase.objects.filter(member=member).order_by("occurred_at").first()
         if first_purchase is not None:

@@ -29,10 +29,10 @@ def _nights(first: date, last: date, job: str = "expiry"):
         day += timedelta(days=1)
 
 
-def _expired(member) -> dict[date, int]:
-    """{day: points} of the member's expire entries, by the local day they were written."""
+def _expired(member) -> dict[str, int]:
+    """{expiry date: points} of the member's expire entries (their cause is the lot)."""
     return {
-        entry.description: -entry.points
+        entry.cause.expires_on.isoformat(): -entry.points
         for entry in LedgerEntry.objects.filter(member=member, kind=LedgerEntry.Kind.EXPIRE)
     }
 
@@ -105,9 +105,9 @@ def test_a_pause_asked_granted_extended_and_ended_by_itself(ona, staff):
     list(_nights(date(2027, 4, 12), date(2027, 6, 28)))
     # then: each lot expires on its moved date, after a notice sent at least a week before
     assert _expired(ona) == {
-        "Expired on 2027-05-10": 100,
-        "Expired on 2027-05-16": 50,
-        "Expired on 2027-06-28": 30,
+        "2027-05-10": 100,
+        "2027-05-16": 50,
+        "2027-06-28": 30,
     }
     notices = _notices(ona)
     assert notices == {

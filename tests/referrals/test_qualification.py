@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from accounts import services as account_services
 from accounts.models import Member, User
@@ -13,6 +13,7 @@ from loyalty.core.ledger import points_debit
 from loyalty.core.models import LedgerEntry, Purchase
 from loyalty.core.purchases import purchase_record
 from loyalty.core.refunds import purchase_refund
+from loyalty.core.wording import LedgerView, entry_words
 from notifications.models import Message
 from referrals import services
 from referrals.errors import InvalidReferralCode
@@ -284,9 +285,9 @@ def test_a_refund_within_the_return_window_reverses_both_bonuses(referrer, code,
     assert sorted(e.points for e in reversals) == [-REFERRER_BONUS, -FRIEND_BONUS]
     assert (referral.referrer_points_unrecovered, referral.friend_points_unrecovered) == (0, 0)
     # any partner reads these lines: the shop's refund id is not in them
-    assert {e.description for e in reversals} == {
-        f"Referral bonus taken back: a refund at {shop.name}"
-    }
+    with translation.override("en"):
+        words = {entry_words(e, view=LedgerView(partner_id=None)) for e in reversals}
+    assert words == {f"Bonus taken back because a purchase at {shop.name} was refunded"}
 
 
 def test_what_was_spent_is_recorded_as_unrecovered(referrer, code, shop):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.contrib.admin.views.main import ChangeList
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.text import Truncator
@@ -12,6 +13,7 @@ from loyalty.base.staff import LIST_TEXT_CHARS, ReadOnlyAdmin, ReadOnlyTabularIn
 
 from .. import earning
 from ..models import LedgerEntry, LotMovement, PointLot, Purchase, PurchaseLine, Refund
+from ..wording import STAFF, entries_word, entry_words
 
 
 def member_link(member) -> str:
@@ -28,6 +30,14 @@ class LotMovementInline(ReadOnlyTabularInline):
         return super().get_queryset(request).select_related("lot")
 
 
+class WordedChangeList(ChangeList):
+    """The page's entries worded in one go (a query per kind of cause, not per row)."""
+
+    def get_results(self, request):
+        super().get_results(request)
+        self.result_list = entries_word(self.result_list, view=STAFF)
+
+
 @admin.register(LedgerEntry)
 class LedgerEntryAdmin(ReadOnlyAdmin):
     list_display = (
@@ -36,7 +46,7 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
         "kind",
         "points",
         "balance_after",
-        "description_short",
+        "words",
         "staff_user",
     )
     list_select_related = ("member__user", "staff_user")
@@ -49,6 +59,7 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
         "kind",
         "points",
         "balance_after",
+        "words",
         "description",
         "purchase",
         "cause_display",
@@ -69,9 +80,14 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
     def member_display(self, obj):
         return member_link(obj.member)
 
-    @admin.display(description=_("description"))
-    def description_short(self, obj):
-        return Truncator(obj.description).chars(LIST_TEXT_CHARS)
+    def get_changelist(self, request, **kwargs):
+        return WordedChangeList
+
+    @admin.display(description=_("what for"))
+    def words(self, obj):
+        """In the staff member's language (StaffLanguageMiddleware), from the entry's cause."""
+        words = getattr(obj, "words", None) or entry_words(obj, view=STAFF)
+        return Truncator(words).chars(LIST_TEXT_CHARS)
 
     @admin.display(description=_("cause"))
     def cause_display(self, obj):

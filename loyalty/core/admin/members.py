@@ -24,6 +24,7 @@ from ..ledger import MAX_POINTS, points_adjust
 from ..models import LedgerEntry
 from ..pause_models import LONGEST_MONTHS
 from ..pauses import pause_end, pause_start
+from ..wording import STAFF, entries_word, entry_words
 from .erasure import MemberErasureAdmin
 
 LEDGER_INLINE_LIMIT = 50
@@ -34,7 +35,8 @@ class NewestEntriesFormSet(BaseInlineFormSet):
 
     def get_queryset(self):
         if not hasattr(self, "_newest"):
-            self._newest = super().get_queryset()[:LEDGER_INLINE_LIMIT]
+            # worded for staff in one go (loyalty.core.wording): a query per kind of cause
+            self._newest = entries_word(super().get_queryset()[:LEDGER_INLINE_LIMIT], view=STAFF)
         return self._newest
 
 
@@ -49,7 +51,7 @@ class LedgerEntryInline(admin.TabularInline):
         "kind",
         "points",
         "balance_after",
-        "description",
+        "words",
         "reason",
         "staff_user",
     )
@@ -62,7 +64,11 @@ class LedgerEntryInline(admin.TabularInline):
     verbose_name_plural = _("newest ledger entries")
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("staff_user")
+        return super().get_queryset(request).select_related("staff_user", "purchase__partner")
+
+    @admin.display(description=_("what for"))
+    def words(self, obj):
+        return getattr(obj, "words", None) or entry_words(obj, view=STAFF)
 
     def has_add_permission(self, request, obj=None):
         return False
