@@ -2,8 +2,9 @@
 
 Django's Lithuanian catalogue lacks three of the four rules' help texts and the "too short"
 error, and its Bulgarian one the "too short" error, so the join page showed them in English.
-These subclasses say the same with our own gettext calls: `make messages` puts the strings in
-locale/, where they are translated with the rest (our catalogue is searched before Django's).
+These subclasses make the same gettext calls with the same words in our code, so `make messages`
+puts the strings in locale/, where they are translated with the rest (our catalogue is searched
+before Django's, whose translations still serve until ours are in).
 settings.AUTH_PASSWORD_VALIDATORS names them."""
 
 from django.contrib.auth import password_validation
@@ -21,11 +22,13 @@ class UserAttributeSimilarityValidator(password_validation.UserAttributeSimilari
 
 class MinimumLengthValidator(password_validation.MinimumLengthValidator):
     def get_error_message(self):
-        # (Django's validate() passes min_length as the error's params)
-        return ngettext(
-            "This password is too short. It must contain at least %(min_length)d character.",
-            "This password is too short. It must contain at least %(min_length)d characters.",
-            self.min_length,
+        return (
+            ngettext(
+                "This password is too short. It must contain at least %d character.",
+                "This password is too short. It must contain at least %d characters.",
+                self.min_length,
+            )
+            % self.min_length
         )
 
     def get_help_text(self):

@@ -31,7 +31,7 @@ def template(db):
 def test_choosing_a_template_fills_in_the_answer_in_the_members_language(
     web, file_item, other_member, template
 ):
-    # given: Jonas reads Lithuanian (greeted in the vocative, "Jonai"); a praise template is not offered for a complaint
+    # given: Jonas reads Lithuanian; a praise template is not offered for a complaint
     item = file_item(member=other_member)
     AnswerTemplate.objects.create(name="Thanks for praise", kind="praise", **_texts("x"))
 
