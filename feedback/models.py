@@ -12,6 +12,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from loyalty.base.wording import address_form
+
 LANGUAGE_CODES = ("en", "lt", "bg", "da", "ru", "pl")
 TEXT_MAX_LENGTH = 4000
 ANSWER_MAX_LENGTH = 4000
@@ -231,10 +233,13 @@ class AnswerTemplate(models.Model):
         return self.name
 
     def texts(self, language: str, *, name: str = "") -> tuple[str, str]:
-        """What was done and what changes, in `language` (English if unknown), name filled in."""
+        """What was done and what changes, in `language` (English if unknown), name filled in
+        as the texts address the member (the vocative in Lithuanian: "Sveiki, Jonai")."""
         language = language[:2] if language[:2] in LANGUAGE_CODES else "en"
         done = getattr(self, f"done_{language}") or self.done_en
         changes = getattr(self, f"changes_{language}") or self.changes_en
+        # (a text that falls back to English greets as English does)
+        name = address_form(name, language if getattr(self, f"done_{language}") else "en")
         return done.replace("{name}", name), changes.replace("{name}", name)
 
 

@@ -207,8 +207,14 @@ class ClaimForm(NoColon, _InMemberLanguage, PasswordResetForm):
                 )
 
 
+# Django's "The two password fields didn’t match." is missing from its Lithuanian catalogue.
+_MISMATCH = {"password_mismatch": _("The two passwords are not the same.")}
+
+
 class ClaimSetPasswordForm(NoColon, SetPasswordForm):
     """The password of a claimed membership, set through accounts.services."""
+
+    error_messages = {**SetPasswordForm.error_messages, **_MISMATCH}
 
     def save(self, commit=True):
         account_services.member_claim_account(
@@ -218,11 +224,11 @@ class ClaimSetPasswordForm(NoColon, SetPasswordForm):
 
 
 class MemberSetPasswordForm(NoColon, SetPasswordForm):
-    pass
+    error_messages = {**SetPasswordForm.error_messages, **_MISMATCH}
 
 
 class MemberPasswordChangeForm(NoColon, PasswordChangeForm):
-    pass
+    error_messages = {**PasswordChangeForm.error_messages, **_MISMATCH}
 
 
 # --- the profile ---------------------------------------------------------------------------

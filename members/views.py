@@ -27,6 +27,7 @@ from accounts.errors import MemberExists
 from feedback import surveys as feedback_surveys
 from loyalty.base.errors import InvalidInput, LoyaltyError
 from loyalty.base.web import PER_PAGE, member_required
+from loyalty.base.wording import one_period
 from loyalty.core import pauses
 from loyalty.core.enrolment import member_enroll
 from loyalty.core.models import LedgerEntry
@@ -422,9 +423,10 @@ def pause_ask(request):
 def _pause_refusal(refusal: LoyaltyError) -> str:
     if refusal.code == "pause_too_soon":
         day = date.fromisoformat(refusal.extra["allowed_on"])
-        return _("You can ask for another break from %(date)s.") % {
-            "date": date_format(day, "DATE_FORMAT")
-        }
+        return one_period(
+            _("You can ask for another break from %(date)s.")
+            % {"date": date_format(day, "DATE_FORMAT")}
+        )
     if refusal.code == "invalid_input" and refusal.extra.get("field") == "months":
         return _("Choose a break of 1 to %(months)d months.") % {
             "months": refusal.extra.get("longest", 6)

@@ -14,16 +14,19 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
 from loyalty.base.text import plain_line
+from loyalty.base.wording import address_form, one_period
 
 from .models import Message
 from .outbox import email_enqueue, email_send_for, emails_forget
 
 
 def render_message(*, kind: str, language: str, context: dict) -> tuple[str, str]:
+    """Subject and body in `language`; a sentence that ends with a date ending in its own full
+    stop ("6 d.", "г.") keeps one (loyalty.base.wording.one_period)."""
     with translation.override(language):
         subject = render_to_string(f"notifications/{kind}/subject.txt", context).strip()
         body = render_to_string(f"notifications/{kind}/body.txt", context).strip()
-    return " ".join(subject.split())[:200], body
+    return one_period(" ".join(subject.split()))[:200], one_period(body)
 
 
 def message_send(
@@ -32,7 +35,9 @@ def message_send(
     """Store a message for the member and, when they want e-mail, its e-mail in the outbox."""
     user = member.user
     # (the member wrote their name: one plain line in what goes out)
+    # `name` greets the member ("Dear {{ name }}"): the vocative in Lithuanian ("Jonai").
     name = plain_line(user.first_name) or user.email.split("@")[0]
+    name = address_form(name, member.language)
     context = {"member": member, "name": name, **(context or {})}
     subject, body = render_message(kind=kind, language=member.language, context=context)
     email_wanted = email and getattr(member, "email_messages", True)

@@ -18,6 +18,7 @@ from accounts.models import Member
 from accounts.services import member_locked
 from loyalty.base.errors import InvalidInput, NotAllowed
 from loyalty.base.text import plain_line
+from loyalty.base.wording import address_form
 from loyalty.core.ledger import points_credit
 from loyalty.core.models import LedgerEntry
 from notifications.services import message_send
@@ -42,9 +43,10 @@ def gift_max_points() -> int:
 
 
 def card_name(member: Member) -> str:
-    """What `{name}` in a card becomes: the member's first name, as message_send greets them."""
+    """What `{name}` in a card becomes: the member's first name, as message_send greets them
+    (the vocative in Lithuanian)."""
     user = member.user
-    return plain_line(user.first_name) or user.email.split("@")[0]
+    return address_form(plain_line(user.first_name) or user.email.split("@")[0], member.language)
 
 
 def _checked_points(what: str, points) -> int:

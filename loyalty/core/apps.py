@@ -1,6 +1,7 @@
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
+from loyalty.base import months
 from notifications.kinds import EmailKind, email_kind_register
 
 from . import hooks
@@ -15,6 +16,7 @@ class CoreConfig(AppConfig):
     verbose_name = _("Points and tiers")
 
     def ready(self):
+        months.install()
         email_kind_register(EmailKind("anomaly", render="loyalty.core.anomalies.anomaly_emails"))
         email_kind_register(
             EmailKind("job_catch_up", render="loyalty.core.catchup.catch_up_emails")

@@ -1,9 +1,10 @@
-"""Numbers, money and the names of rules and tiers in the reader's language, as template
-filters."""
+"""Numbers and money in the reader's language (loyalty.base.formats), the wording rules of
+loyalty.base.wording (a greeting's vocative, one full stop after a date) and the names of rules
+and tiers in the reader's language, as template filters."""
 
 from django import template
 
-from loyalty.base import formats
+from loyalty.base import formats, wording
 from loyalty.core.selectors import earning_rule_by_id, tier_named
 
 register = template.Library()
@@ -11,6 +12,8 @@ register.filter("num", formats.num)
 register.filter("signed", formats.signed)
 register.filter("money", formats.money)
 register.filter("minutes", formats.minutes)
+register.filter("vocative", wording.address_form)  # "Hello, {{ name|vocative }}"
+register.filter("one_period", wording.one_period, is_safe=True)
 
 
 @register.filter

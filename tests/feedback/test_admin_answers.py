@@ -40,7 +40,7 @@ def test_choosing_a_template_fills_in_the_answer_in_the_members_language(
 
     # then
     form = page.context["form"]
-    assert form.initial["what_was_done"] == "Sveiki, Jonas, atsiprašome."
+    assert form.initial["what_was_done"] == "Sveiki, Jonai, atsiprašome."
     assert form.initial["what_changes"] == "Apmokome komandą."
     assert form.initial["template"] == template.pk
     assert list(page.context["pick"].fields["template"].queryset) == [template]
@@ -74,7 +74,7 @@ def test_an_answer_from_a_template_reaches_the_member_in_their_language(
     assert response["Location"] == _url("change", item)
     answer = FeedbackAnswer.objects.get(item=item)
     assert (answer.what_was_done, answer.what_changes, answer.language) == (
-        "Sveiki, Jonas, atsiprašome.",
+        "Sveiki, Jonai, atsiprašome.",
         "Apmokome komandą.",
         "lt",
     )
@@ -84,7 +84,7 @@ def test_an_answer_from_a_template_reaches_the_member_in_their_language(
     assert item.first_answered_at is not None
     message = Message.objects.get(member=other_member, kind="feedback_answered")
     assert message.language == "lt"
-    assert "Sveiki, Jonas, atsiprašome." in message.body
+    assert "Sveiki, Jonai, atsiprašome." in message.body
     assert _messages(response) == [f"The answer to #{item.pk} was sent to the member."]
 
 

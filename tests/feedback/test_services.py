@@ -187,7 +187,7 @@ def test_an_answer_from_a_template_speaks_the_members_language(
     # when
     answer = services.feedback_answer(item=item, author=staff, template=template)
     # then
-    assert answer.what_was_done == "Miela(s) Jonas, kalbėjomės su parduotuvės komanda."
+    assert answer.what_was_done == "Miela(s) Jonai, kalbėjomės su parduotuvės komanda."
     assert answer.what_changes == "[lt] training"
     assert (answer.handler_name, answer.language) == ("Rasa", "lt")
     item.refresh_from_db()

@@ -1,10 +1,11 @@
-"""Date and time formats where Django's own for a language do not suit the program
+"""Date, time and number formats of our six languages as the Unicode CLDR has them
 (settings.FORMAT_MODULE_PATH). Django looks here first and takes anything not set here from its
 own locale; only display formats are set, so forms read dates as before.
 
-- en: Django's English is American ("12/08/2026 5:53 p.m."), which staff and members across
-  Europe read as 12 August. Day, month name and a 24-hour clock leave no doubt: "8 Dec 2026,
-  17:53".
-- bg: Django has no Bulgarian date-time formats and falls back to the American defaults
-  ("Dec. 8, 2026, 5:53 p.m."); these are its Bulgarian short date and a 24-hour clock
-  ("08.12.2026 17:53")."""
+Django's own are off in places: English is American ("12/08/2026 5:53 p.m.", read across
+Europe as 12 August), Bulgarian has no date-times and falls back to the American ones ("Дек. 6,
+2026, 5:54 след обяд"), Russian and Polish lists lack CLDR's comma, Lithuanian groups thousands
+with a dot. Each module follows CLDR's long date, its short time with CLDR's glue between the
+two, its yMMMM and MMMMd skeletons and its number symbols (en: en_150, English in Europe).
+Month names come from CLDR too (loyalty.base.months): "6 декември 2026 г.", "grudzień 2026".
+tests/test_locale_forms.py holds each language's expected strings."""
