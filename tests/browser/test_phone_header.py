@@ -30,7 +30,7 @@ def test_the_phone_header_folds_and_its_menu_opens_and_leads_on(live_server, chr
     # then: the folded header is one short row; the links and the language switcher are folded
     header = page.locator("header.site-header")
     assert header.bounding_box()["height"] <= 70
-    assert not page.get_by_role("link", name="History").is_visible()
+    assert not header.get_by_role("link", name="History").is_visible()
     assert not page.locator("#language-select").is_visible()
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "header-390-folded.png"))
@@ -40,11 +40,11 @@ def test_the_phone_header_folds_and_its_menu_opens_and_leads_on(live_server, chr
 
     # then: every link and the language switcher are there, and a link leads on
     for name in ("Dashboard", "History", "Rewards", "Vouchers", "Inbox", "Profile"):
-        assert page.get_by_role("link", name=name).is_visible()
+        assert header.get_by_role("link", name=name).is_visible()
     assert page.get_by_role("button", name="Log out").is_visible()
     assert page.locator("#language-select").is_visible()
     page.screenshot(path=str(SCREENSHOTS / "header-390-open.png"))
-    page.get_by_role("link", name="History").click()
+    header.get_by_role("link", name="History").click()
     page.wait_for_url(re.compile(r"/history/"))
     assert header.bounding_box()["height"] <= 70  # folded again on the next page
 
@@ -52,7 +52,7 @@ def test_the_phone_header_folds_and_its_menu_opens_and_leads_on(live_server, chr
     page.set_viewport_size({"width": 1280, "height": 900})
     # then: no menu button, the links in view
     assert not page.locator(".menu-toggle summary").is_visible()
-    assert page.get_by_role("link", name="Rewards").is_visible()
+    assert header.get_by_role("link", name="Rewards").is_visible()
     assert page.locator("#language-select").is_visible()
 
 
