@@ -162,7 +162,14 @@ def feedback_file(
     message_send(
         member,
         "feedback_received",
-        {"item": item, "url": item_url(item)},
+        {
+            "item": {
+                "pk": item.pk,
+                "kind": item.kind,
+                "first_answer_due": item.first_answer_due,
+            },
+            "url": item_url(item),
+        },
         dedupe_key=f"item-{item.pk}",
     )
     return item
@@ -297,7 +304,15 @@ def feedback_answer(
     message_send(
         item.member,
         "feedback_answered",
-        {"item": item, "answer": answer, "url": item_url(item)},
+        {
+            "item": {"pk": item.pk},
+            "answer": {
+                "handler_name": answer.handler_name,
+                "what_was_done": answer.what_was_done,
+                "what_changes": answer.what_changes,
+            },
+            "url": item_url(item),
+        },
         dedupe_key=f"answer-{answer.pk}",
     )
     return answer
@@ -354,7 +369,11 @@ def feedback_thank(
         message_send(
             item.member,
             "feedback_thanks",
-            {"item": item, "points": entry.points if entry else 0, "url": item_url(item)},
+            {
+                "item": {"pk": item.pk},
+                "points": entry.points if entry else 0,
+                "url": item_url(item),
+            },
             dedupe_key=f"item-{item.pk}",
         )
     return entry

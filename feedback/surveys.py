@@ -37,7 +37,7 @@ def survey_invite(*, member: Member, trigger: str, at: datetime | None = None):
             message_send(
                 member,
                 "survey",
-                {"survey": survey, "url": settings.SITE_URL + reverse("feedback:survey")},
+                {"url": settings.SITE_URL + reverse("feedback:survey")},
                 dedupe_key=quarter,
             )
     except IntegrityError:

@@ -26,6 +26,7 @@ import math
 import random
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from functools import partial
 
 from django.db import transaction
 from django.db.models import Count, Exists, OuterRef, Sum
@@ -37,6 +38,7 @@ from loyalty.base.errors import InvalidInput, LoyaltyError
 from loyalty.core.jobs import Counts, job_start, keyset
 from loyalty.core.ledger import Credit, points_credit_many
 from loyalty.core.models import JobRun, LedgerEntry, Purchase
+from notifications.params import PerLanguage
 from notifications.services import message_send
 from rewards.services import reward_gift
 
@@ -232,8 +234,10 @@ def campaign_send_batch(*, ids: list[int], day: date, run=None, at=None) -> Coun
 
 def _card_send(row: CampaignMember, campaign: Campaign) -> None:
     member = row.member
-    subject, card = campaign.card(member.language)
-    reward = campaign.reward.localized("name", member.language) if row.voucher else ""
+    # in every language: the message is worded in the language of whoever reads it
+    subject = PerLanguage.of(lambda language: campaign.card(language)[0])
+    card = PerLanguage.of(lambda language: campaign.card(language)[1])
+    reward = PerLanguage.of(partial(campaign.reward.localized, "name")) if row.voucher else ""
     message_send(
         member,
         "campaign",

@@ -30,6 +30,7 @@ from insights.models import CampaignMember, MemberInsight, Outreach, RungChange
 from insights.words import signals_words
 from loyalty.core.models import LedgerEntry, Pause, PointLot, Purchase, TierChange
 from notifications.models import Message
+from notifications.services import messages_word
 from referrals.emails import mask_email
 from referrals.models import Invitation, Referral, ReferralCode, SignupFingerprint
 from referrals.selectors import PUBLIC_STATUS
@@ -342,12 +343,14 @@ def _saving_goal(member: Member) -> list[dict]:
 
 def _messages(member: Member) -> list[dict]:
     messages = Message.objects.filter(member=member).order_by("created_at", "id")
+    messages = messages_word(messages, language=member.language, member=member)
     return [
         {
             "kind": m.kind,
-            "language": m.language,
-            "subject": m.subject,
-            "body": m.body,
+            # the words are in the member's language now; an old message's as it was sent
+            "language": m.language if m.params is None else member.language,
+            "subject": m.shown_subject,
+            "body": m.shown_body,
             "sent_at": _iso(m.created_at),
             "read_at": _iso(m.read_at),
             "emailed_at": _iso(m.emailed_at),

@@ -31,7 +31,7 @@ from loyalty.base.wording import one_period
 from loyalty.core import pauses
 from loyalty.core.enrolment import member_enroll
 from loyalty.core.models import LedgerEntry
-from notifications.services import messages_mark_read
+from notifications.services import messages_mark_read, messages_word
 from referrals import invitations as referral_invitations
 from referrals import selectors as referral_selectors
 from rewards import services as reward_services
@@ -459,6 +459,10 @@ def data_download(request):
 @member_required
 def inbox(request):
     page = _page(request, selectors.member_messages(member=request.member))
+    # worded now, in the member's language (a message keeps its kind and parameters)
+    page.object_list = messages_word(
+        page.object_list, language=request.member.language, member=request.member
+    )
     return render(request, "members/inbox.html", {"page": page})
 
 
@@ -468,6 +472,7 @@ def message(request, pk):
     message = get_object_or_404(selectors.member_messages(member=request.member), pk=pk)
     if message.read_at is None:
         messages_mark_read(member=request.member, message_ids=[message.pk])
+    (message,) = messages_word([message], language=request.member.language, member=request.member)
     return render(request, "members/message.html", {"message": message})
 
 

@@ -8,6 +8,9 @@ from django.utils.translation import gettext_lazy as _
 
 
 class Message(models.Model):
+    """What the program told a member: its kind and parameters, worded when read
+    (notifications.services.message_words); `subject` and `body` are the words as first sent."""
+
     member = models.ForeignKey("accounts.Member", on_delete=models.CASCADE, related_name="messages")
     kind = models.CharField(_("kind"), max_length=40)
     # Makes "at most once" a database rule: one message per (member, kind, key).
@@ -15,6 +18,9 @@ class Message(models.Model):
     language = models.CharField(_("language"), max_length=8)
     subject = models.CharField(_("subject"), max_length=200)
     body = models.TextField(_("body"))
+    # What subject and body are rendered from when shown, in the reader's language
+    # (notifications.params); null for a message from before they were kept: shown as stored.
+    params = models.JSONField(_("parameters"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     read_at = models.DateTimeField(_("read at"), null=True, blank=True)
     email_wanted = models.BooleanField(_("send by e-mail"), default=True)

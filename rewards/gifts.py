@@ -9,6 +9,8 @@ rendered in the member's language, once per gift: its dedupe key). A refusal wri
 
 from __future__ import annotations
 
+from functools import partial
+
 from django.conf import settings
 from django.db import transaction
 from django.utils.translation import gettext as _
@@ -21,6 +23,7 @@ from loyalty.base.text import plain_line
 from loyalty.base.wording import address_form
 from loyalty.core.ledger import points_credit
 from loyalty.core.models import LedgerEntry
+from notifications.params import PerLanguage
 from notifications.services import message_send
 
 from .errors import CardTemplateInactive, GiftIncomplete, GiftPointsInvalid
@@ -42,11 +45,12 @@ def gift_max_points() -> int:
     return settings.LOYALTY_GIFT_MAX_POINTS
 
 
-def card_name(member: Member) -> str:
+def card_name(member: Member, language: str | None = None) -> str:
     """What `{name}` in a card becomes: the member's first name, as message_send greets them
     (the vocative in Lithuanian)."""
     user = member.user
-    return address_form(plain_line(user.first_name) or user.email.split("@")[0], member.language)
+    name = plain_line(user.first_name) or user.email.split("@")[0]
+    return address_form(name, language or member.language)
 
 
 def _checked_points(what: str, points) -> int:
@@ -112,7 +116,9 @@ def gift_send(
         gift.redemption = redemption
         gift.save(update_fields=["points", "redemption"])
         voucher = redemption.voucher
-    title, card = template.card(locked.language, card_name(locked))
+    # the card in every language: the message is worded in the language of whoever reads it
+    title = PerLanguage.of(template.title)
+    card = PerLanguage.of(lambda language: template.card(language, card_name(locked, language))[1])
     message_send(
         locked,
         "gift",
@@ -121,7 +127,7 @@ def gift_send(
             "card": card,
             "note": note,
             "points": points,
-            "reward": reward.localized("name", locked.language) if reward else "",
+            "reward": PerLanguage.of(partial(reward.localized, "name")) if reward else "",
             "voucher_code": voucher.display_code if voucher else "",
             "voucher_valid_until": voucher.expires_on if voucher else None,
         },

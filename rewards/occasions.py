@@ -20,7 +20,7 @@ from __future__ import annotations
 import calendar
 from datetime import date, timedelta
 from decimal import Decimal
-from functools import reduce
+from functools import partial, reduce
 from operator import or_
 
 from django.conf import settings
@@ -33,6 +33,7 @@ from loyalty.core.catchup import covered_days
 from loyalty.core.jobs import Counts, keyset
 from loyalty.core.ledger import Credit, points_credit_many
 from loyalty.core.models import JobRun, LedgerEntry
+from notifications.params import PerLanguage
 from notifications.services import message_send
 
 from .models import BirthdayGiftSettings, OccasionGrant, Redemption, Reward
@@ -204,7 +205,7 @@ def anniversary_batch(*, ids: list[int], day: date, run: JobRun | None = None) -
             {
                 "years": grant.years,
                 "points": grant.points,
-                "tier": member.tier.name_in(member.language) if member.tier_id else "",
+                "tier": PerLanguage.of(member.tier.name_in) if member.tier_id else "",
                 "anniversary": grant.occasion_date,
             },
             dedupe_key=f"anniversary:{grant.period}",
@@ -356,7 +357,7 @@ def _greeting(member: Member, grant: OccasionGrant, day: date) -> dict:
         redemption = grant.redemption
         voucher = redemption.voucher
         context.update(
-            reward=redemption.reward.localized("name", member.language),
+            reward=PerLanguage.of(partial(redemption.reward.localized, "name")),
             voucher_code=voucher.display_code,
             voucher_valid_until=voucher.expires_on,
         )

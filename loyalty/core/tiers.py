@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from accounts.models import Member
 from accounts.services import members_locked
+from notifications.params import PerLanguage
 from notifications.services import message_send
 from webhooks.services import event_emit, event_wanted
 
@@ -236,8 +237,8 @@ def _tier_messages(*, started, downgrades, lower, grace_end) -> None:
             member,
             "tier_grace",
             {
-                "tier": tier.name_in(member.language),
-                "lower_tier": lower[tier.pk].name_in(member.language),
+                "tier": PerLanguage.of(tier.name_in),
+                "lower_tier": PerLanguage.of(lower[tier.pk].name_in),
                 "qualifying": qualifying,
                 "threshold": tier.qualifying_points,
                 "points_needed": tier.qualifying_points - qualifying,
@@ -252,8 +253,8 @@ def _tier_messages(*, started, downgrades, lower, grace_end) -> None:
             member,
             "tier_changed",
             {
-                "old_tier": old.name_in(member.language),
-                "new_tier": new.name_in(member.language),
+                "old_tier": PerLanguage.of(old.name_in),
+                "new_tier": PerLanguage.of(new.name_in),
                 "qualifying": qualifying,
                 "old_threshold": old.qualifying_points,
                 "points_needed": old.qualifying_points - qualifying,
