@@ -164,7 +164,7 @@ def feedback_file(
         "feedback_received",
         {
             "item": {
-                "pk": item.pk,
+                "pk": str(item.pk),
                 "kind": item.kind,
                 "first_answer_due": item.first_answer_due,
             },
@@ -305,7 +305,7 @@ def feedback_answer(
         item.member,
         "feedback_answered",
         {
-            "item": {"pk": item.pk},
+            "item": {"pk": str(item.pk)},
             "answer": {
                 "handler_name": answer.handler_name,
                 "what_was_done": answer.what_was_done,
@@ -370,7 +370,7 @@ def feedback_thank(
             item.member,
             "feedback_thanks",
             {
-                "item": {"pk": item.pk},
+                "item": {"pk": str(item.pk)},
                 "points": entry.points if entry else 0,
                 "url": item_url(item),
             },

@@ -3,8 +3,11 @@
 A message keeps its kind and these parameters, and is worded when read, in the reader's
 language (notifications.words). Values JSON has no type for come back as they went in: a date,
 a moment, a Decimal. A name staff wrote in every language (a tier, a reward, a card) is kept as
-`PerLanguage`, all its languages, and becomes the reader's one when the message is rendered;
-a number is kept as it is and formatted by the template (|num), never pre-formatted.
+`PerLanguage`, all its languages, and becomes the reader's one when the message is rendered.
+A number is kept as a number and comes back as `Count` (a whole one) or `Amount`, which show
+themselves in the reader's format (loyalty.base.formats.num: "1 234" in Lithuanian) while a
+template still counts with them ({% blocktranslate count %}); an id shown as a code ("no. 1234")
+goes in as a string.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from decimal import Decimal
 from django.conf import settings
 from django.utils import translation
 from django.utils.dateparse import parse_datetime
+
+from loyalty.base.formats import num
 
 _TYPES = {"$date", "$datetime", "$decimal", "$languages"}
 
@@ -39,6 +44,26 @@ class PerLanguage(dict):
         return bool(str(self))
 
 
+class Count(int):
+    """A whole number that renders in the active language's format; counts as an int."""
+
+    def __str__(self) -> str:
+        return str(num(int(self)))
+
+
+class Amount:
+    """A decimal amount that renders in the active language's format."""
+
+    def __init__(self, value: Decimal):
+        self.value = value
+
+    def __str__(self) -> str:
+        return str(num(self.value))
+
+    def __bool__(self) -> bool:
+        return bool(self.value)
+
+
 def params_encode(context: dict) -> dict:
     """JSON for the context; a value JSON cannot hold (a model instance) is a programming
     error: pass its id or the plain values the template shows."""
@@ -52,8 +77,10 @@ def params_decode(params: dict) -> dict:
 def _encode(value, key):
     if isinstance(value, PerLanguage):
         return {"$languages": {code: str(words) for code, words in dict(value).items()}}
+    if isinstance(value, Amount):
+        return {"$decimal": str(value.value)}
     if value is None or isinstance(value, str | bool | int | float):
-        return value
+        return int(value) if isinstance(value, Count) else value
     if isinstance(value, datetime):
         return {"$datetime": value.isoformat()}
     if isinstance(value, date):
@@ -68,6 +95,8 @@ def _encode(value, key):
 
 
 def _decode(value):
+    if isinstance(value, int) and not isinstance(value, bool):
+        return Count(value)
     if isinstance(value, list):
         return [_decode(item) for item in value]
     if not isinstance(value, dict):
@@ -79,6 +108,6 @@ def _decode(value):
         if kind == "$datetime":
             return parse_datetime(raw)
         if kind == "$decimal":
-            return Decimal(raw)
+            return Amount(Decimal(raw))
         return PerLanguage(raw)
     return {key: _decode(item) for key, item in value.items()}

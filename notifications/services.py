@@ -12,6 +12,8 @@ language when it was sent: a record, and what a message from before parameters w
 
 from __future__ import annotations
 
+import re
+
 from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
@@ -31,7 +33,9 @@ def render_message(*, kind: str, language: str, context: dict) -> tuple[str, str
     with translation.override(language):
         subject = render_to_string(f"notifications/{kind}/subject.txt", context).strip()
         body = render_to_string(f"notifications/{kind}/body.txt", context).strip()
-    return one_period(" ".join(subject.split()))[:200], one_period(body)
+    # one line; a no-break space (in "1 250", "5 март 2026 г.") stays
+    subject = re.sub(r"[ \t\r\n\f\v]+", " ", subject)
+    return one_period(subject)[:200], one_period(body)
 
 
 def _greeted(member, language: str) -> dict:

@@ -5,6 +5,7 @@ friend's referral (services.referral_start)."""
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -19,6 +20,7 @@ from accounts.services import member_locked
 from loyalty.base.errors import InvalidInput
 from loyalty.base.text import plain_line
 from notifications.outbox import email_enqueue, email_send_for
+from notifications.params import params_decode, params_encode
 from notifications.services import render_message
 
 from .emails import canonical_email
@@ -99,16 +101,21 @@ def invitation_emails(invitation_id: int) -> list[EmailMessage]:
     subject, body = render_message(
         kind="referral_invitation",
         language=referrer.language,
-        context={
-            "referrer_name": plain_line(referrer.display_name),
-            "join_url": join_url(code.code),
-            "code": code.display_code,
-            "vouched": invitation.vouched,
-            "days": settings.REFERRAL_QUALIFY_DAYS,
-            "bonus": settings.REFERRAL_BONUS_FRIEND,
-            "min_purchase": settings.REFERRAL_MIN_PURCHASE,
-            "currency": settings.LOYALTY_CURRENCY,
-        },
+        # numbers in the reader's format, as a message's parameters are (notifications.params)
+        context=params_decode(
+            params_encode(
+                {
+                    "referrer_name": plain_line(referrer.display_name),
+                    "join_url": join_url(code.code),
+                    "code": code.display_code,
+                    "vouched": invitation.vouched,
+                    "days": settings.REFERRAL_QUALIFY_DAYS,
+                    "bonus": settings.REFERRAL_BONUS_FRIEND,
+                    "min_purchase": Decimal(str(settings.REFERRAL_MIN_PURCHASE)),
+                    "currency": settings.LOYALTY_CURRENCY,
+                }
+            )
+        ),
     )
     return [EmailMessage(subject, body, to=[invitation.email])]
 
