@@ -15,6 +15,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
+from babel.numbers import format_decimal
 from django.conf import settings
 from django.utils import translation
 from django.utils.dateparse import parse_datetime
@@ -58,7 +59,14 @@ class Amount:
         self.value = value
 
     def __str__(self) -> str:
-        return str(num(self.value))
+        """With the decimals it has: 7.50 is "7,50", not "7,5"."""
+        places = max(0, -int(self.value.as_tuple().exponent))
+        language = translation.get_language() or settings.LANGUAGE_CODE
+        return format_decimal(
+            self.value,
+            format="#,##0." + "0" * places if places else "#,##0",
+            locale=translation.to_locale(language),
+        )
 
     def __bool__(self) -> bool:
         return bool(self.value)

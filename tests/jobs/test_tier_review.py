@@ -50,7 +50,7 @@ def test_below_the_tier_a_member_keeps_it_and_is_told_what_keeps_it(gold):
     notice = Message.objects.get(member=gold, kind="tier_grace")
     assert notice.subject == "You keep Gold: here is what keeps it"
     assert "you keep Gold and all its benefits at least until 2 May 2026" in notice.body
-    assert "Earning 1500 more qualifying points by then keeps it." in notice.body
+    assert "Earning 1,500 more qualifying points by then keeps it." in notice.body
     assert "you will move to Silver, one tier down" in notice.body
     assert not TierChange.objects.filter(member=gold, reason__startswith="review").exists()
     assert (job.considered, job.paid, job.details["grace_started"]) == (1, 1, 1)

@@ -13,6 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from babel.numbers import format_decimal
 from django.conf import settings
 from django.utils import timezone, translation
 from django.utils.formats import date_format
@@ -201,6 +202,8 @@ def _formatted(value, language: str) -> str:
             return date_format(timezone.localtime(value), "DATETIME_FORMAT")
         if isinstance(value, date):
             return date_format(value, "DATE_FORMAT")
+        if isinstance(value, Decimal):  # an amount, with its decimals ("1 250,50")
+            return format_decimal(value, format="#,##0.00", locale=translation.to_locale(language))
         return str(num(value))
 
 
