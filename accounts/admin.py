@@ -2,8 +2,9 @@
 core's: loyalty/core/admin/members.py).
 
 The admin is thin: every write with a rule behind it goes through a service. Partners and keys
-change only through partner_create, api_key_create and api_key_revoke. A raw API key is shown
-once, on the page that answers its creation, and is never stored, logged or put in a message.
+change only through partner_create, api_key_create, api_key_set_scopes and api_key_revoke. A raw
+API key is shown once, on the page that answers its creation, and is never stored, logged or put
+in a message.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
-from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
@@ -24,7 +24,7 @@ from loyalty.base.money import CURRENCIES
 from loyalty.base.staff import ReadOnlyAdmin, StaffPages, member_link
 
 from . import services
-from .models import Erasure, Member, Partner, PartnerApiKey, User, normalize_email
+from .models import ApiScope, Erasure, Member, Partner, PartnerApiKey, User, normalize_email
 
 
 def _copy_saved(target, source) -> None:
@@ -116,9 +116,14 @@ class UserAdmin(BaseUserAdmin):
 # --- partners and API keys ---------------------------------------------------------------------
 
 
+def _scope_names(key: PartnerApiKey) -> str:
+    labels = dict(ApiScope.choices)
+    return ", ".join(str(labels.get(scope, scope)) for scope in key.scopes) or "-"
+
+
 class PartnerApiKeyInline(admin.TabularInline):
     model = PartnerApiKey
-    fields = ("prefix", "name", "created_at", "last_used_at", "revoked_at")
+    fields = ("prefix", "name", "scope_names", "created_at", "last_used_at", "revoked_at")
     readonly_fields = fields
     extra = 0
     max_num = 0
@@ -133,6 +138,10 @@ class PartnerApiKeyInline(admin.TabularInline):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    @admin.display(description=_("scopes"))
+    def scope_names(self, obj):
+        return _scope_names(obj)
 
 
 PARTNER_FIELDS = ("name", "currency", "is_active", *services.PARTNER_LIMITS)
@@ -229,14 +238,29 @@ class RevokedFilter(admin.SimpleListFilter):
 
 
 class PartnerApiKeyForm(forms.ModelForm):
+    scopes = forms.TypedMultipleChoiceField(
+        label=_("scopes"),
+        choices=ApiScope.choices,
+        initial=ApiScope.values,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("What the key may do; a request outside them is refused."),
+        error_messages={"required": _("Choose at least one scope.")},
+    )
+
     class Meta:
         model = PartnerApiKey
         fields = ("partner", "name")
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None:
+            self.fields["scopes"].initial = list(self.instance.scopes)
+
 
 @admin.register(PartnerApiKey)
 class PartnerApiKeyAdmin(StaffPages, admin.ModelAdmin):
-    """Keys are made by api_key_create and shown once; they are revoked, never edited or deleted.
+    """Keys are made by api_key_create and shown once; only an active key's scopes change
+    (api_key_set_scopes); keys are revoked, never deleted.
 
     The digest never appears on a page.
     """
@@ -247,6 +271,7 @@ class PartnerApiKeyAdmin(StaffPages, admin.ModelAdmin):
         "prefix",
         "partner",
         "name",
+        "scope_names",
         "created_at",
         "created_by",
         "last_used_at",
@@ -268,14 +293,25 @@ class PartnerApiKeyAdmin(StaffPages, admin.ModelAdmin):
 
     def get_fields(self, request, obj=None):
         if obj is None:
-            return ("partner", "name")
-        return self.readonly_fields
+            return ("partner", "name", "scopes")
+        if obj.is_active:
+            return (*self.readonly_fields, "scopes")
+        return (*self.readonly_fields, "scope_names")
 
     def get_readonly_fields(self, request, obj=None):
-        return () if obj is None else self.readonly_fields
+        if obj is None:
+            return ()
+        return self.readonly_fields if obj.is_active else (*self.readonly_fields, "scope_names")
 
     def has_change_permission(self, request, obj=None):
-        return False
+        # Only the scopes of an active key change.
+        if obj is not None and not obj.is_active:
+            return False
+        return super().has_change_permission(request, obj)
+
+    @admin.display(description=_("scopes"))
+    def scope_names(self, obj):
+        return _scope_names(obj)
 
     def has_delete_permission(self, request, obj=None):
         return False
@@ -285,10 +321,15 @@ class PartnerApiKeyAdmin(StaffPages, admin.ModelAdmin):
         return request.user.has_perm(f"{opts.app_label}.change_{opts.model_name}")
 
     def save_model(self, request, obj, form, change):
-        if change:  # pragma: no cover - the change form is read-only
-            raise PermissionDenied
+        if change:
+            if "scopes" in form.changed_data:
+                services.api_key_set_scopes(key=obj, scopes=form.cleaned_data["scopes"])
+            return
         key, raw_key = services.api_key_create(
-            partner=obj.partner, name=obj.name, created_by=request.user
+            partner=obj.partner,
+            name=obj.name,
+            created_by=request.user,
+            scopes=form.cleaned_data["scopes"],
         )
         _copy_saved(obj, key)
         obj.raw_key_shown_once = raw_key

@@ -2,10 +2,12 @@
 
 from dataclasses import dataclass
 
+from django.utils.translation import gettext as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from rest_framework import authentication, exceptions
+from rest_framework import authentication, exceptions, permissions
 
-from accounts.models import Partner, PartnerApiKey
+from accounts.errors import InsufficientScope
+from accounts.models import ApiScope, Partner, PartnerApiKey
 from accounts.services import api_key_authenticate_cached
 
 
@@ -55,6 +57,28 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request):
         return self.keyword
+
+
+class HasScope(permissions.BasePermission):
+    """The key behind the request has the view's `required_scope` (an ApiScope value).
+
+    A view that declares none is refused outright, so a new endpoint is closed until it says
+    what it needs (tests/api/test_key_scopes.py checks that every one does)."""
+
+    def has_permission(self, request, view):
+        scope = getattr(view, "required_scope", None)
+        if scope not in ApiScope.values:
+            raise InsufficientScope(
+                _("This endpoint declares no API key scope."), required_scope=""
+            )
+        key = getattr(request.user, "key", None)
+        if key is None or not key.has_scope(scope):
+            raise InsufficientScope(
+                _("This API key does not have the scope '%(scope)s' this request needs.")
+                % {"scope": str(scope)},
+                required_scope=str(scope),
+            )
+        return True
 
 
 class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):

@@ -42,3 +42,11 @@ class MemberIsStaff(LoyaltyError):
         "This membership belongs to a staff login: closing or erasing it would end that login. "
         "Take the user's staff rights away first."
     )
+
+
+class InsufficientScope(LoyaltyError):
+    """The API key lacks the scope the endpoint needs (accounts.authentication.HasScope)."""
+
+    code = "insufficient_scope"
+    status = 403
+    default_message = _("This API key does not have the scope this request needs.")

@@ -240,6 +240,21 @@ class Partner(models.Model):
         return self.name
 
 
+class ApiScope(models.TextChoices):
+    """What a partner API key may do; each API view declares the one it needs (HasScope)."""
+
+    READ = "read", _("read (members, ledgers, rewards, referrals, feedback)")
+    PURCHASES = "purchases", _("purchases and refunds")
+    REDEMPTIONS = "redemptions", _("redemptions")
+    VOUCHERS = "vouchers", _("vouchers")
+    FEEDBACK = "feedback", _("feedback")
+    MEMBERS = "members", _("enrolment")
+
+
+def all_api_scopes() -> list[str]:
+    return list(ApiScope.values)
+
+
 class PartnerApiKey(models.Model):
     """A partner's API key. Only a SHA-256 digest and a short prefix are stored.
 
@@ -262,6 +277,9 @@ class PartnerApiKey(models.Model):
     )
     revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True, editable=False)
     last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True, editable=False)
+    # A list of ApiScope values (a JSON list, not an ArrayField: the demo runs on SQLite too);
+    # written only by api_key_create and api_key_set_scopes, which validate it.
+    scopes = models.JSONField(_("scopes"), default=all_api_scopes)
 
     class Meta:
         verbose_name = _("partner API key")
@@ -274,6 +292,9 @@ class PartnerApiKey(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in self.scopes
 
 
 class Erasure(models.Model):

@@ -22,7 +22,7 @@ from loyalty.base.errors import InvalidInput, NotAllowed, ReasonRequired
 from loyalty.base.money import clean_currency
 
 from .errors import EmailUnavailable, MemberExists, MemberNotFound
-from .models import Erasure, Member, Partner, PartnerApiKey, User, normalize_email
+from .models import ApiScope, Erasure, Member, Partner, PartnerApiKey, User, normalize_email
 
 MEMBER_NUMBER_DIGITS = 8  # plus one check digit
 API_KEY_PREFIX_LEN = 8
@@ -408,14 +408,34 @@ def partner_update(*, partner: Partner, changes: dict) -> Partner:
     return partner
 
 
+def clean_api_scopes(scopes) -> list[str]:
+    """A key's scopes as stored: known ApiScope values, each once, in ApiScope's order."""
+    if isinstance(scopes, str) or not hasattr(scopes, "__iter__"):
+        raise InvalidInput("A key's scopes are a list.", field="scopes")
+    scopes = {str(scope) for scope in scopes}
+    unknown = scopes - set(ApiScope.values)
+    if unknown:
+        raise InvalidInput(f"Unknown API key scopes: {', '.join(sorted(unknown))}.", field="scopes")
+    if not scopes:
+        raise InvalidInput("An API key needs at least one scope.", field="scopes")
+    return [scope for scope in ApiScope.values if scope in scopes]
+
+
 @transaction.atomic
 def api_key_create(
-    *, partner: Partner, name: str = "", created_by=None, raw_key: str | None = None
+    *,
+    partner: Partner,
+    name: str = "",
+    created_by=None,
+    raw_key: str | None = None,
+    scopes=None,
 ) -> tuple[PartnerApiKey, str]:
-    """Make a key for a partner; the raw key is returned once and never stored.
+    """Make a key for a partner; the raw key is returned once and never stored. `scopes` (a list
+    of ApiScope values) limits what it may do; None gives it every scope.
 
     `raw_key` lets the demo data use a published key; real keys are always random.
     """
+    scopes = list(ApiScope.values) if scopes is None else clean_api_scopes(scopes)
     if raw_key is not None and not 20 <= len(raw_key) <= 200:
         raise InvalidInput("An API key has 20 to 200 characters.", field="raw_key")
     if raw_key is None:
@@ -428,8 +448,21 @@ def api_key_create(
         prefix=prefix,
         digest=hash_api_key(raw_key),
         created_by=created_by,
+        scopes=scopes,
     )
     return key, raw_key
+
+
+@transaction.atomic
+def api_key_set_scopes(*, key: PartnerApiKey, scopes) -> PartnerApiKey:
+    """Change what a key may do. This process forgets its cached keys at once; the others see
+    the change within API_KEY_CACHE_SECONDS, as they see a revocation."""
+    scopes = clean_api_scopes(scopes)
+    PartnerApiKey.objects.filter(pk=key.pk).update(scopes=scopes)
+    key.scopes = scopes
+    api_key_cache_clear()
+    transaction.on_commit(api_key_cache_clear)
+    return key
 
 
 @transaction.atomic

@@ -4,6 +4,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
+from accounts.models import ApiScope
 from accounts.services import member_by_number
 from loyalty.base.api.serializers import problems
 from loyalty.core.api.base import IDEMPOTENCY_HEADER, PartnerAPIView
@@ -61,6 +62,8 @@ def _body(item: FeedbackItem) -> dict:
 
 
 class FeedbackView(PartnerAPIView):
+    required_scope = ApiScope.FEEDBACK
+
     @extend_schema(
         operation_id="feedback_create",
         summary="File a complaint, suggestion, question or praise for a member",
@@ -98,6 +101,8 @@ class FeedbackView(PartnerAPIView):
 
 
 class FeedbackDetailView(PartnerAPIView):
+    required_scope = ApiScope.READ
+
     @extend_schema(
         operation_id="feedback_retrieve",
         summary="An item this partner filed, with its status and answers",

@@ -11,7 +11,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from accounts.models import Member
+from accounts.models import ApiScope, Member
 from accounts.services import member_by_number
 from loyalty.base.api.pagination import NewestFirstPagination
 from loyalty.base.api.serializers import problems
@@ -109,6 +109,8 @@ class MemberEnrollInput(serializers.Serializer):
 
 
 class MemberListView(PartnerAPIView):
+    required_scope = ApiScope.MEMBERS
+
     @extend_schema(
         operation_id="members_enroll",
         summary="Enrol a member",
@@ -137,6 +139,8 @@ class MemberListView(PartnerAPIView):
 
 
 class MemberDetailView(PartnerAPIView):
+    required_scope = ApiScope.READ
+
     @extend_schema(
         operation_id="members_retrieve",
         summary="A member's balance, tier and expiring points",
@@ -186,6 +190,8 @@ class LedgerPageSerializer(serializers.Serializer):
 
 
 class MemberLedgerView(PartnerAPIView):
+    required_scope = ApiScope.READ
+
     pagination_class = NewestFirstPagination
 
     @extend_schema(

@@ -4,6 +4,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 
+from accounts.models import ApiScope
 from accounts.services import member_by_number
 from loyalty.base.api.pagination import NewestFirstPagination
 from loyalty.base.api.serializers import problems
@@ -43,6 +44,8 @@ class ReferralPageSerializer(serializers.Serializer):
 
 
 class MemberReferralsView(PartnerAPIView):
+    required_scope = ApiScope.READ
+
     pagination_class = NewestFirstPagination
 
     @extend_schema(

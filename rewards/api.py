@@ -5,6 +5,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
+from accounts.models import ApiScope
 from accounts.services import member_by_number
 from loyalty.base.api.serializers import problems
 from loyalty.core.api.base import IDEMPOTENCY_HEADER, PartnerAPIView
@@ -32,6 +33,8 @@ class RewardSerializer(serializers.Serializer):
 
 
 class RewardListView(PartnerAPIView):
+    required_scope = ApiScope.READ
+
     @extend_schema(
         operation_id="rewards_list",
         summary="The rewards available now",
@@ -104,6 +107,8 @@ def redemption_body(redemption: Redemption, member) -> dict:
 
 
 class RedemptionView(PartnerAPIView):
+    required_scope = ApiScope.REDEMPTIONS
+
     @extend_schema(
         operation_id="redemptions_create",
         summary="Spend a member's points on a reward and issue a voucher",
@@ -128,6 +133,8 @@ class RedemptionView(PartnerAPIView):
 
 
 class RedemptionCancelView(PartnerAPIView):
+    required_scope = ApiScope.REDEMPTIONS
+
     @extend_schema(
         operation_id="redemptions_cancel",
         summary="Cancel a redemption whose voucher is unused; the points come back",
@@ -163,6 +170,8 @@ class VoucherUseOutput(serializers.Serializer):
 
 
 class VoucherUseView(PartnerAPIView):
+    required_scope = ApiScope.VOUCHERS
+
     @extend_schema(
         operation_id="vouchers_use",
         summary="Use a voucher at the till, exactly once",

@@ -16,12 +16,16 @@ class ProblemSerializer(serializers.Serializer):
     code = serializers.CharField(help_text="A stable machine code, e.g. insufficient_points.")
     errors = serializers.DictField(required=False, help_text="Field errors, for invalid_request.")
     member_number = serializers.CharField(required=False, help_text="For member_exists.")
+    required_scope = serializers.CharField(
+        required=False, help_text="For insufficient_scope: the scope the key lacks."
+    )
 
 
-COMMON_ERRORS = (401, 406, 429)
+# 403: insufficient_scope, for a key without the endpoint's scope.
+COMMON_ERRORS = (401, 403, 406, 429)
 
 
-POST_ERRORS = (400, 401, 406, 413, 415, 422, 429)
+POST_ERRORS = (400, 401, 403, 406, 413, 415, 422, 429)
 
 
 def problems(*statuses: int, post: bool = False) -> dict:

@@ -1,5 +1,6 @@
 """The base of every partner API view: key auth, throttling, JSON only, idempotent POSTs."""
 
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.exceptions import NotFound
@@ -7,7 +8,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.authentication import ApiKeyAuthentication
+from accounts.authentication import ApiKeyAuthentication, HasScope
 from loyalty.base.api.parsers import DecimalJSONParser
 from loyalty.base.api.renderers import CompactJSONRenderer
 from loyalty.base.api.throttling import ApiKeyRateThrottle
@@ -28,9 +29,32 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
 )
 
 
+class ScopedAutoSchema(AutoSchema):
+    """Each operation names the API key scope it needs: in its description and in
+    `x-required-scope` (OpenAPI's security requirements carry no scopes for an apiKey scheme)."""
+
+    def get_operation(self, *args, **kwargs):
+        operation = super().get_operation(*args, **kwargs)
+        scope = getattr(self.view, "required_scope", None)
+        if operation is not None and scope:
+            scope = str(scope)
+            operation["x-required-scope"] = scope
+            note = (
+                f"Needs the API key scope `{scope}`; a key without it is refused with "
+                "403 insufficient_scope."
+            )
+            description = operation.get("description", "")
+            operation["description"] = f"{description}\n\n{note}" if description else note
+        return operation
+
+
 class PartnerAPIView(APIView):
+    """`required_scope`: the ApiScope value a key needs for this view (HasScope)."""
+
     authentication_classes = [ApiKeyAuthentication]
-    permission_classes = [IsAuthenticated]
+    permission_classes = [IsAuthenticated, HasScope]
+    required_scope: str | None = None
+    schema = ScopedAutoSchema()
     throttle_classes = [ApiKeyRateThrottle]
     parser_classes = [DecimalJSONParser]
     renderer_classes = [CompactJSONRenderer]

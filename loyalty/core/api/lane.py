@@ -18,7 +18,8 @@ security, language and Content-Length are handled as for every API answer; LOYAL
 
 It takes only requests it can answer exactly as the view would and passes any other one on to
 the view untouched: a query string, an Accept or Content-Type other than plain JSON, a missing or
-unknown key, a missing Idempotency-Key, a body that does not parse or validate, a throttled key.
+unknown key, a key without the purchases scope, a missing Idempotency-Key, a body that does not
+parse or validate, a throttled key.
 tests/api/test_purchase_lane.py holds the two to the same answers, headers included.
 """
 
@@ -77,8 +78,8 @@ def purchase_lane(request):
         return None
     raw_key = api_key_from_header(meta.get("HTTP_AUTHORIZATION", ""))
     key = api_key_authenticate_cached(raw_key) if raw_key is not None else None
-    if key is None:
-        return None
+    if key is None or not key.has_scope(PurchaseView.required_scope):
+        return None  # the view refuses it (401, or 403 insufficient_scope)
     try:
         idempotency_key, digest = idempotency_key_and_digest(request)
         data = DecimalJSONParser().parse(io.BytesIO(request.body))

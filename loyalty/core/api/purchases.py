@@ -6,6 +6,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
+from accounts.models import ApiScope
 from loyalty.base.api.serializers import problems, validated_input
 from loyalty.core.buyer import member_for_purchase
 from loyalty.core.errors import PurchaseNotFound
@@ -57,6 +58,8 @@ class PurchaseOutput(serializers.Serializer):
 
 
 class PurchaseView(PartnerAPIView):
+    required_scope = ApiScope.PURCHASES
+
     @extend_schema(
         operation_id="purchases_record",
         summary="Record a purchase and earn points",
@@ -132,6 +135,8 @@ class RefundOutput(serializers.Serializer):
 
 
 class RefundView(PartnerAPIView):
+    required_scope = ApiScope.PURCHASES
+
     @extend_schema(
         operation_id="purchases_refund",
         summary="Refund (part of) a purchase and take back its points",
