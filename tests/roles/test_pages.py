@@ -83,3 +83,26 @@ def test_finance_cannot_change_a_member(client, finance, ona):
     assert response.status_code == 403
     ona.refresh_from_db()
     assert ona.points_balance == 2000
+
+
+@pytest.mark.parametrize(("role", "allowed"), [(S, True), (M, True), (K, False), (F, False)])
+def test_support_and_managers_answer_feedback(client, ona, role, allowed):
+    # given: a complaint
+    from feedback import services
+    from feedback.models import FeedbackAnswer, FeedbackItem
+
+    item = services.feedback_file(
+        member=ona,
+        kind=FeedbackItem.Kind.COMPLAINT,
+        category=FeedbackItem.Category.SERVICE,
+        text="The cashier was rude to me today.",
+    )
+    client.force_login(staff_in(role))
+    # when
+    response = client.post(
+        reverse("admin:feedback_feedbackitem_answer", args=[item.pk]),
+        {"handler_name": "Eglė", "what_was_done": "We talked to the team."},
+    )
+    # then
+    assert response.status_code == (302 if allowed else 403)
+    assert FeedbackAnswer.objects.filter(item=item).exists() is allowed
