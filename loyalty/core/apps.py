@@ -1,10 +1,12 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.base import months
 from notifications.kinds import EmailKind, email_kind_register
 
 from . import hooks
+from .roles import roles_on_post_migrate
 
 
 class CoreConfig(AppConfig):
@@ -17,6 +19,8 @@ class CoreConfig(AppConfig):
 
     def ready(self):
         months.install()
+        # Staff roles follow loyalty.core.roles after every migrate (see there why).
+        post_migrate.connect(roles_on_post_migrate, sender=self, dispatch_uid="loyalty_roles")
         email_kind_register(EmailKind("anomaly", render="loyalty.core.anomalies.anomaly_emails"))
         email_kind_register(
             EmailKind("job_catch_up", render="loyalty.core.catchup.catch_up_emails")

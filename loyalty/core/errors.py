@@ -121,3 +121,9 @@ class PauseNotOpen(LoyaltyError):
     code = "pause_not_open"
     status = 409
     default_message = _("This pause is not waiting or running any more.")
+
+
+class AdjustmentDecided(LoyaltyError):
+    code = "adjustment_decided"
+    status = 409
+    default_message = _("This request has already been decided.")

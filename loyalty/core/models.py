@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from loyalty.base.languages import in_language
 
 from . import hooks
+from .adjustment_models import AdjustmentPolicy, AdjustmentRequest  # noqa: F401 (app's models)
 from .names import NamesInLanguages
 from .pause_models import Pause, PausePolicy  # noqa: F401 (the app's models)
 

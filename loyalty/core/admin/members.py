@@ -1,4 +1,5 @@
-"""Members: their page with the newest ledger entries, "Adjust points" (ledger.points_adjust)
+"""Members: their page with the newest ledger entries, "Adjust points" (ledger.points_adjust,
+or a request for a manager above the staff user's limit: loyalty.core.adjustments)
 and "Change status" (a pause or resumption through loyalty.core.pauses, closing through
 loyalty.core.closing, reopening through accounts.services.member_set_status), for one member
 or for those selected on the list. Only the preferences are edited on the page itself."""
@@ -19,8 +20,10 @@ from loyalty.base.errors import LoyaltyError
 from loyalty.base.staff import StaffPages
 
 from .. import hooks
+from ..adjustment_models import AdjustmentRequest
+from ..adjustments import points_adjust_or_request
 from ..closing import member_close
-from ..ledger import MAX_POINTS, points_adjust
+from ..ledger import MAX_POINTS
 from ..models import LedgerEntry
 from ..pause_models import LONGEST_MONTHS
 from ..pauses import pause_end, pause_start
@@ -372,17 +375,21 @@ class MemberAdmin(MemberErasureAdmin, StaffPages, admin.ModelAdmin):
 
     # --- shared by the actions and the per-member pages ----------------------------------------
 
-    def _adjust(self, request, member: Member, form: PointsAdjustForm) -> LedgerEntry:
-        entry = points_adjust(
+    def _adjust(
+        self, request, member: Member, form: PointsAdjustForm
+    ) -> LedgerEntry | AdjustmentRequest:
+        """Above the staff user's limit: a request for a manager (loyalty.core.adjustments)."""
+        done = points_adjust_or_request(
             member=member,
             points=form.cleaned_data["points"],
             staff_user=request.user,
             reason=form.cleaned_data["reason"],
         )
+        verb = "Asked to adjust" if isinstance(done, AdjustmentRequest) else "Adjusted"
         self.log_change(
-            request, member, f"Adjusted points by {entry.points:+d}. Reason: {entry.reason}"
+            request, member, f"{verb} points by {done.points:+d}. Reason: {done.reason}"
         )
-        return entry
+        return done
 
     def _set_status(self, request, member: Member, form: MemberStatusForm) -> None:
         """A pause and a resumption go through loyalty.core.pauses (dates moved, the member
@@ -414,7 +421,12 @@ class MemberAdmin(MemberErasureAdmin, StaffPages, admin.ModelAdmin):
         self.log_change(request, member, message)
 
     @staticmethod
-    def _adjusted_message(member: Member, entry: LedgerEntry) -> str:
+    def _adjusted_message(member: Member, entry: LedgerEntry | AdjustmentRequest) -> str:
+        if isinstance(entry, AdjustmentRequest):
+            return _(
+                "%(member)s: %(points)+d points is above your limit: the adjustment waits for a "
+                "manager's approval."
+            ) % {"member": member.member_number, "points": entry.points}
         return _("%(member)s: %(points)+d points, balance now %(balance)d.") % {
             "member": member.member_number,
             "points": entry.points,
