@@ -16,9 +16,6 @@ are worded in the member's language as the pages word them; dates are ISO 8601.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import date, datetime
 
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
@@ -26,42 +23,21 @@ from django.utils.html import strip_tags
 
 from accounts.models import Member
 from feedback.models import FeedbackItem, SurveyResponse
-from insights.models import CampaignMember, MemberInsight, Outreach, RungChange
-from insights.words import signals_words
-from loyalty.core.models import LedgerEntry, Pause, PointLot, Purchase, TierChange
+from loyalty.core.models import (
+    AdjustmentRequest,
+    LedgerEntry,
+    Pause,
+    PointLot,
+    Purchase,
+    TierChange,
+)
 from notifications.models import Message
 from notifications.services import messages_word
-from referrals.emails import mask_email
-from referrals.models import Invitation, Referral, ReferralCode, SignupFingerprint
-from referrals.selectors import PUBLIC_STATUS
 from rewards.models import Gift, OccasionGrant, Redemption, SavingGoal
 
+from .export_base import Section, _iso, _money
+from .export_people import _insights, _invitations, _referrals, _sign_up
 from .selectors import voucher_status, with_reasons
-
-
-@dataclass(frozen=True)
-class Section:
-    """One key of the download: `rows(member)` gives its value; `models` are the labels of the
-    models whose rows it holds (the test checks that every row is there)."""
-
-    name: str
-    models: tuple[str, ...]
-    rows: Callable[[Member], object]
-
-
-def _iso(value: date | datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
-def _money(amount) -> str | None:
-    return str(amount) if amount is not None else None
-
-
-def masked_person(member: Member) -> dict:
-    """Someone else as the member may see them: a first letter and a masked address."""
-    first = member.user.first_name.strip()
-    return {"name": f"{first[:1]}***" if first else "***", "email": mask_email(member.user.email)}
-
 
 # --- the sections ---------------------------------------------------------------------------------
 
@@ -197,6 +173,23 @@ def _pauses(member: Member) -> list[dict]:
             "expiry_dates_moved_days": p.shift_days,
         }
         for p in pauses
+    ]
+
+
+def _adjustment_requests(member: Member) -> list[dict]:
+    """Staff's requests to adjust the member's points above a support agent's limit (what was
+    approved is in the ledger too); staff appear by no name."""
+    requests = AdjustmentRequest.objects.filter(member=member).order_by("requested_at", "id")
+    return [
+        {
+            "asked_at": _iso(r.requested_at),
+            "points": r.points,
+            "reason": r.reason,
+            "status": r.status,
+            "status_label": str(r.get_status_display()),
+            "decided_at": _iso(r.decided_at),
+        }
+        for r in requests
     ]
 
 
@@ -427,108 +420,6 @@ def _surveys(member: Member) -> list[dict]:
     ]
 
 
-def _referral(referral: Referral, friend: Member) -> dict:
-    return {
-        "friend": masked_person(friend),
-        "status": PUBLIC_STATUS.get(referral.status, referral.status),
-        "vouched": referral.vouched,
-        "started_at": _iso(referral.created_at),
-        "qualify_by": _iso(referral.expires_on),
-        "qualified_at": _iso(referral.qualified_at),
-        "reversed_at": _iso(referral.reversed_at),
-    }
-
-
-def _referrals(member: Member) -> dict:
-    code = ReferralCode.objects.filter(member=member).first()
-    made = (
-        Referral.objects.filter(referrer=member)
-        .select_related("referee__user")
-        .order_by("created_at", "id")
-    )
-    received = Referral.objects.filter(referee=member).select_related("referrer__user").first()
-    return {
-        "code": code.display_code if code else None,
-        "made": [_referral(r, r.referee) for r in made],
-        "received": _referral(received, received.referrer) if received else None,
-    }
-
-
-def _invitations(member: Member) -> list[dict]:
-    invitations = Invitation.objects.filter(referrer=member).order_by("created_at", "id")
-    return [
-        {
-            "friend_email": mask_email(i.email),
-            "vouched": i.vouched,
-            "created_at": _iso(i.created_at),
-            "emailed_at": _iso(i.sent_at),
-        }
-        for i in invitations
-    ]
-
-
-def _sign_up(member: Member) -> dict | None:
-    """What sign-up recorded to tell people apart, said not given: the hashes stay inside."""
-    fingerprint = SignupFingerprint.objects.filter(member=member).first()
-    if fingerprint is None:
-        return None
-    return {
-        "recorded_at": _iso(fingerprint.created_at),
-        "email_as_delivered": fingerprint.email_canonical,
-        "device_hash_stored": bool(fingerprint.device_hash),
-        "address_hash_stored": bool(fingerprint.address_hash),
-    }
-
-
-def _insights(member: Member) -> dict:
-    insight = MemberInsight.objects.filter(member=member).first()
-    profile = None
-    if insight is not None:
-        profile = {
-            "rung": insight.rung,
-            "rung_label": str(insight.get_rung_display()),
-            "on_rung_since": _iso(insight.rung_since),
-            "purchases": insight.purchases,
-            "first_purchase_on": _iso(insight.first_purchase_on),
-            "last_purchase_on": _iso(insight.last_purchase_on),
-            "usual_gap_days": insight.median_gap_days,
-            "purchases_12_months": insight.purchases_12m,
-            "spend_12_months": _money(insight.spend_12m),
-            "months_with_a_purchase": insight.months_active,
-            "rfm": {
-                "recency": insight.recency,
-                "frequency": insight.frequency,
-                "monetary": insight.monetary,
-            },
-            "signals": insight.signals,
-            "signals_text": signals_words(insight.signals),
-            "quiet": insight.quiet,
-        }
-    moves = RungChange.objects.filter(member=member).order_by("day", "id")
-    contacts = Outreach.objects.filter(member=member).order_by("contacted_at", "id")
-    campaigns = (
-        CampaignMember.objects.filter(member=member)
-        .select_related("campaign")
-        .order_by("campaign__created_at", "id")
-    )
-    return {
-        "profile": profile,
-        "rung_changes": [
-            {"day": _iso(m.day), "from": m.from_rung or None, "to": m.to_rung} for m in moves
-        ],
-        "contacts": [{"at": _iso(c.contacted_at), "note": c.note} for c in contacts],
-        "campaigns": [
-            {
-                "campaign": c.campaign.name,
-                "held_out": c.holdout,
-                "sent_at": _iso(c.sent_at),
-                "not_given": c.not_given,
-            }
-            for c in campaigns
-        ],
-    }
-
-
 SECTIONS: tuple[Section, ...] = (
     Section("profile", ("accounts.Member",), _profile),
     Section("consents", (), _consents),
@@ -561,6 +452,7 @@ SECTIONS: tuple[Section, ...] = (
         _insights,
     ),
     Section("pauses", ("loyalty.Pause",), _pauses),
+    Section("points_adjustment_requests", ("loyalty.AdjustmentRequest",), _adjustment_requests),
 )
 
 # Models that point at a member or a user and are not in the download, with why.

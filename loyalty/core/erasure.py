@@ -57,6 +57,7 @@ from webhooks.services import event_emit, events_erase, events_silenced
 from . import hooks
 from .closing import member_settle_and_close
 from .models import (
+    AdjustmentRequest,
     Anomaly,
     IdempotencyRecord,
     JobBatch,
@@ -149,6 +150,11 @@ def _core_erase(member: Member, personal: Personal) -> None:
             # columns change and nothing else)
             LedgerEntry.objects.filter(pk=entry.pk).update(description=description, reason=why)
     Pause.objects.filter(member=member).exclude(reason="").update(reason="")  # their own words
+    for request in AdjustmentRequest.objects.filter(member=member).exclude(reason=""):
+        if personal.mentioned_in(request.reason):  # staff's words about the person
+            AdjustmentRequest.objects.filter(pk=request.pk).update(
+                reason=personal.scrub(request.reason)
+            )
     Purchase.objects.filter(member=member, payment_fingerprint__isnull=False).update(
         payment_fingerprint=None
     )

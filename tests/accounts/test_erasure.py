@@ -16,6 +16,7 @@ from feedback.surveys import survey_answer, survey_invite
 from insights.figures import snapshot_figures
 from insights.services import outreach_record
 from loyalty.base.errors import NotAllowed, ReasonRequired
+from loyalty.core.adjustments import points_adjust_or_request
 from loyalty.core.closing import member_close
 from loyalty.core.enrolment import member_enroll
 from loyalty.core.erasure import ledger_texts_erasable, member_erase
@@ -136,6 +137,10 @@ def _a_member_with_data_everywhere(api, partner, manager, admin_client, client):
     survey_answer(member=member, would_tell=4, recommend=9)
     outreach_record(member=member, staff=manager, note=f"Called {FIRST} {LAST} about the till.")
     pause_request(member=member, months=1, reason=f"{FIRST} {LAST} lost her job")
+    agent = User.objects.create_user(email="agent@example.com", password="x", is_staff=True)
+    points_adjust_or_request(
+        member=member, points=900, staff_user=agent, reason=f"{FIRST} was overcharged"
+    )
     gift_send(
         member=member,
         what=Gift.What.CARD,

@@ -22,6 +22,7 @@ from insights import services as insight_services
 from insights.campaigns import campaign_launch
 from insights.ladder import ladder_compute
 from insights.models import Campaign, CampaignMember, MemberInsight, RungChange
+from loyalty.core.adjustments import points_adjust_or_request
 from loyalty.core.jobs import job_run
 from loyalty.core.models import LedgerEntry, PointLot
 from loyalty.core.pauses import pause_request
@@ -171,6 +172,12 @@ def everything(tiers, staff, client):
         )
         campaign_launch(campaign=campaign, staff=staff, start_sending=False)
         pause_request(member=member, months=2, reason="A hard winter")
+        agent = get_user_model().objects.create_user(
+            email="support.agent@example.com", password="x", is_staff=True
+        )
+        points_adjust_or_request(
+            member=member, points=900, staff_user=agent, reason="Make good the broken till 4"
+        )
     client.force_login(member.user)
     return {
         "member": member,
@@ -208,6 +215,10 @@ def test_the_download_holds_a_row_of_every_covered_model_and_no_one_elses_detail
             and [line["sku"] for line in data["purchases"][0]["lines"]] == ["COFFEE-BEANS", "MUG-9"]
             and data["purchases"][0]["refunds"][0]["id"] == "RET-5"
             and data["purchases"][0]["refunds"][0]["lines"][0]["sku"] == "MUG-9"
+        ),
+        "loyalty.AdjustmentRequest": (
+            data["points_adjustment_requests"][0]["reason"] == "Make good the broken till 4"
+            and data["points_adjustment_requests"][0]["status"] == "pending"
         ),
         "loyalty.Pause": (
             data["pauses"][0]["reason"] == "A hard winter" and data["pauses"][0]["months"] == 2
