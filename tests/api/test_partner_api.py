@@ -309,6 +309,18 @@ def test_a_refund_takes_back_points_and_reports_the_unrecovered(api, member):
         "amount": "100.00",
         "points_reversed": 40,
         "points_unrecovered": 60,
+        "explanation": "100 of the purchase's 100 points for 100.00 of 100.00 refunded, "
+        "less 0 before; 100 points taken back (whole points).",
+        "rules": [
+            {
+                "type": "money",
+                "refunded": "100.00",
+                "of": "100.00",
+                "purchase_points": 100,
+                "target": 100,
+                "before": 0,
+            }
+        ],
         "member": {
             "member_number": member.member_number,
             "points_balance": 0,
