@@ -218,6 +218,8 @@ def explain_text(explanation: list[dict], points: int) -> str:
             )
         elif part["type"] == "limit":
             words.append(f"no more than the {part['left']} points left")
+    if not explanation:
+        return "Recorded before refunds kept their explanation."
     return "; ".join(words) + f"; {points} points taken back (whole points)."
 
 
