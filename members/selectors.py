@@ -17,7 +17,7 @@ from django.utils import timezone
 from accounts.models import Member
 from feedback.models import FeedbackItem
 from insights.models import CampaignMember
-from loyalty.core.models import LedgerEntry, Tier
+from loyalty.core.models import LedgerEntry, Refund, Tier
 from loyalty.core.selectors import points_expiring, qualifying_points
 from loyalty.core.wording import entries_word
 from notifications.models import Message
@@ -322,9 +322,22 @@ def with_reasons(entries: list[LedgerEntry]) -> list[LedgerEntry]:
         else:
             entry.reason_key = "other"
     _with_gift_cards(entries)
+    _with_refunds(entries)
     # The rest in words from their causes (loyalty.core.wording), in the reader's language.
     entries_word([e for e in entries if e.reason_key == "other"])
     return entries
+
+
+def _with_refunds(entries: list[LedgerEntry]) -> None:
+    """The refunds behind taken-back points, for their explanation (one query, if any)."""
+    refund_type = ContentType.objects.get_for_model(Refund).pk
+    ids = [
+        e.cause_id for e in entries if e.reason_key == "refund" and e.cause_type_id == refund_type
+    ]
+    found = Refund.objects.only("explanation").in_bulk(ids) if ids else {}
+    for entry in entries:
+        if entry.reason_key == "refund":
+            entry.refund = found.get(entry.cause_id) if entry.cause_type_id == refund_type else None
 
 
 def _with_gift_cards(entries: list[LedgerEntry]) -> None:

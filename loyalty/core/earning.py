@@ -11,6 +11,9 @@ How rules combine (documented for staff in docs/ARCHITECTURE.md):
    the promotions that cover it.
 5. The member's tier multiplier applies to the sum, and the result is rounded down once, for the
    whole purchase, so no fraction is lost line by line.
+
+Each line's share before rounding (its rate, its promotion, times the tier multiplier) is kept
+too (`Calculation.lines`): a refund by lines takes back exactly what those lines earned.
 """
 
 from __future__ import annotations
@@ -31,9 +34,18 @@ class EarnLine:
 
 
 @dataclass(frozen=True)
+class LineEarning:
+    """What one line earned before rounding, and why (the rules' ids and names, the tier)."""
+
+    points: Decimal
+    why: dict
+
+
+@dataclass(frozen=True)
 class Calculation:
     points: int
     explanation: list[dict]
+    lines: tuple[LineEarning, ...] = ()
 
 
 def rule_applies(rule, *, partner_id: int, on: date, total: Decimal) -> bool:
@@ -70,9 +82,11 @@ def calculate(
     rate_parts: dict[int, list] = {}
     promo_parts: dict[int, list] = {}
     base_total = Decimal(0)
+    line_parts: list[tuple[Decimal, dict]] = []
     for line in lines:
         covering = [r for r in rates if _covers(r, line)]
         if not covering or line.amount <= 0:
+            line_parts.append((Decimal(0), {}))
             continue
         # Best rate wins; on a tie the category rule is named, being the more specific.
         rate = max(covering, key=lambda r: (r.points_per_unit, bool(r.category), -r.pk))
@@ -80,6 +94,11 @@ def calculate(
         part = rate_parts.setdefault(rate.pk, [rate, Decimal(0), Decimal(0)])
         part[1] += line.amount
         part[2] += line_points
+        why = {
+            "rule_id": rate.pk,
+            "rule": rate.name,
+            "points_per_unit": _plain(rate.points_per_unit),
+        }
         promo_covering = [p for p in promotions if _covers(p, line)]
         if promo_covering:
             promo = max(promo_covering, key=lambda r: (r.multiplier, bool(r.category), -r.pk))
@@ -88,7 +107,11 @@ def calculate(
             ppart[1] += line.amount
             ppart[2] += extra
             line_points += extra
+            why.update(
+                promotion_id=promo.pk, promotion=promo.name, multiplier=_plain(promo.multiplier)
+            )
         base_total += line_points
+        line_parts.append((line_points, why))
 
     explanation: list[dict] = []
     for rule, amount, points in rate_parts.values():
@@ -126,7 +149,12 @@ def calculate(
     points = math.floor(total_points)
     if total_points != points:
         explanation.append({"type": "rounding", "points": _plain(points - total_points)})
-    return Calculation(points=points, explanation=explanation)
+    tier_why = {"tier": tier_name, "tier_multiplier": _plain(tier_multiplier)}
+    earned = tuple(
+        LineEarning(line_points * tier_multiplier, {**why, **tier_why} if why else {})
+        for line_points, why in line_parts
+    )
+    return Calculation(points=points, explanation=explanation, lines=earned)
 
 
 def _plain(value: Decimal) -> str:

@@ -203,6 +203,11 @@ class PurchaseLine(models.Model):
     quantity = models.PositiveIntegerField(_("quantity"), default=1)
     amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
     category = models.CharField(_("category"), max_length=64, blank=True)
+    # Earned before rounding (rate, promotion, × tier) and why; None on older lines (refunds.py).
+    points_earned = models.DecimalField(
+        _("points earned"), max_digits=32, decimal_places=9, null=True, blank=True
+    )
+    earning = models.JSONField(_("how it earned"), default=dict, blank=True)
 
     class Meta:
         verbose_name = _("purchase line")
@@ -227,6 +232,7 @@ class Refund(models.Model):
     amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
     points_reversed = models.PositiveBigIntegerField(_("points taken back"), default=0)
     points_unrecovered = models.PositiveBigIntegerField(_("points not recovered"), default=0)
+    explanation = models.JSONField(_("why these points"), default=list, blank=True)
     created_at = models.DateTimeField(_("recorded at"), default=timezone.now)
 
     class Meta:

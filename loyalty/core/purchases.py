@@ -244,7 +244,11 @@ def _purchase_write(
     else:
         purchase.save(force_insert=True)
     if lines:
-        PurchaseLine.objects.bulk_create(PurchaseLine(purchase=purchase, **line) for line in lines)
+        # Each line keeps what it earned before rounding: a refund of it takes back that.
+        PurchaseLine.objects.bulk_create(
+            PurchaseLine(purchase=purchase, points_earned=earned.points, earning=earned.why, **line)
+            for line, earned in zip(lines, calc.lines, strict=True)
+        )
     change = None
     if calc.points:
         if entry is None:

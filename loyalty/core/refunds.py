@@ -1,15 +1,23 @@
 """Refunds: money a partner gave back on a purchase, and the points taken back for it.
 
-`purchase_refund` takes an amount, lines, or neither (the rest of the purchase). Points are
-proportional and cumulative, so several partial refunds add up to exactly what the purchase
-earned; what the member already spent is kept as unrecovered. The refund hooks
-(loyalty.core.hooks) run in its transaction (a refund may take a referral's bonuses back).
+`purchase_refund` takes an amount, lines, or neither (the rest of the purchase).
+- By lines: it takes back what those lines earned at the purchase (their rate, promotion and the
+  tier multiplier, kept on PurchaseLine.points_earned), a share by quantity within a line.
+- By amount, or lines of a purchase recorded before lines kept their points: in proportion to
+  money. Neither: the rest of the purchase's points.
+Both are cumulative over the purchase's refunds (a running remainder), so several partial refunds
+add up to exactly what the purchase earned and never to more; what the member already spent is
+kept as unrecovered. The refund keeps an explanation (kind and parameters, worded when shown).
+The refund hooks (loyalty.core.hooks) run in its transaction (a refund may take a referral's
+bonuses back).
 """
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 
 from django.db import transaction
 from django.db.models import Sum
@@ -18,9 +26,10 @@ from loyalty.base.money import clean_amount, clean_currency
 from webhooks.services import event_emit
 
 from . import hooks
+from .earning import _plain
 from .errors import CurrencyMismatch, DuplicateRefund, InvalidPurchase, RefundExceedsPurchase
 from .ledger import member_lock, points_reverse_locked, write_time
-from .models import LedgerEntry, Purchase, Refund, RefundLine
+from .models import LedgerEntry, Purchase, PurchaseLine, Refund, RefundLine
 
 
 @transaction.atomic
@@ -35,9 +44,9 @@ def purchase_refund(
 ) -> Refund:
     """Record a refund and take back the points it undoes, never below a zero balance.
 
-    The points to take back are the purchase's points in proportion to all refunded so far, so
-    several partial refunds add up to exactly what the purchase earned. What the member already
-    spent is kept on the refund as points_unrecovered.
+    Lines take back what they earned, an amount its share of the purchase's points (see the
+    module); cumulative, so partial refunds add up to exactly what the purchase earned. What the
+    member already spent is kept on the refund as points_unrecovered.
     """
     external_id = str(external_id or "").strip()
     if not external_id or len(external_id) > 100:
@@ -66,12 +75,16 @@ def purchase_refund(
     if purchase.refunds.filter(external_id=external_id).exists():
         raise DuplicateRefund()
     settled = (totals["reversed"] or 0) + (totals["lost"] or 0)
-    target = (Decimal(purchase.points_earned) * (refunded + amount) / purchase.amount).quantize(
-        Decimal(1), rounding=ROUND_HALF_UP
-    )
-    points = int(target) - settled
+    if refund_lines and all(r.purchase_line.points_earned is not None for r in refund_lines):
+        points, explanation = _lines_points(purchase, refund_lines, settled)
+    else:
+        points, explanation = _money_points(purchase, refunded, amount, settled)
     refund = Refund.objects.create(
-        purchase=purchase, external_id=external_id, amount=amount, created_at=at
+        purchase=purchase,
+        external_id=external_id,
+        amount=amount,
+        explanation=explanation,
+        created_at=at,
     )
     if refund_lines:
         for line in refund_lines:
@@ -109,6 +122,105 @@ def purchase_refund(
     for hook in hooks.refund_hooks():
         hook.run(refund=refund)
     return refund
+
+
+def _money_points(purchase: Purchase, refunded, amount, settled: int) -> tuple[int, list[dict]]:
+    """The purchase's points in proportion to all the money refunded so far, less what earlier
+    refunds took (or could not take) back: by amount, or lines without their own points."""
+    target = (Decimal(purchase.points_earned) * (refunded + amount) / purchase.amount).quantize(
+        Decimal(1), rounding=ROUND_HALF_UP
+    )
+    part = {
+        "type": "money",
+        "refunded": str(refunded + amount),
+        "of": str(purchase.amount),
+        "purchase_points": purchase.points_earned,
+        "target": int(target),
+        "before": settled,
+    }
+    return int(target) - settled, [part]
+
+
+def _lines_points(
+    purchase: Purchase, refund_lines: list[RefundLine], settled: int
+) -> tuple[int, list[dict]]:
+    """What the refunded units earned at the purchase: each line's points_earned (before
+    rounding) × units / its quantity. Rounded with a running remainder: the refunds of a
+    purchase's lines take back floor(all they earned together), so they never exceed the
+    purchase's points (itself rounded down once) and add up to it when every line is back."""
+    bought = {line.pk: line for line in PurchaseLine.objects.filter(purchase=purchase)}
+    before = dict(
+        RefundLine.objects.filter(purchase_line__purchase=purchase)
+        .values_list("purchase_line_id")
+        .annotate(units=Sum("quantity"))
+    )
+    now: dict[int, int] = {}
+    for line in refund_lines:
+        now[line.purchase_line_id] = now.get(line.purchase_line_id, 0) + line.quantity
+
+    def share(line: PurchaseLine, units: int) -> Fraction:
+        return Fraction(line.points_earned) * units / line.quantity
+
+    exact_before = sum((share(bought[pk], units) for pk, units in before.items()), Fraction(0))
+    parts, exact = [], Fraction(0)
+    for pk, units in now.items():
+        line, done = bought[pk], before.get(pk, 0)
+        taken = share(line, done + units) - share(line, done)
+        exact += taken
+        parts.append(
+            {
+                "type": "line",
+                "sku": line.sku,
+                "quantity": units,
+                "of": line.quantity,
+                "line_points": _plain(line.points_earned),
+                "points": _plain(_decimal(taken)),
+                **line.earning,
+            }
+        )
+    points = math.floor(exact_before + exact) - math.floor(exact_before)
+    if points != exact:
+        parts.append({"type": "rounding", "points": _plain(_decimal(points - exact))})
+    left = purchase.points_earned - settled
+    if points > left:  # after refunds by amount, which count in money, not lines
+        parts.append({"type": "limit", "left": max(left, 0)})
+        points = left
+    return points, parts
+
+
+def _decimal(value: Fraction) -> Decimal:
+    """A fraction of points for display, to 1/1000 (the sums are kept exact)."""
+    return (Decimal(value.numerator) / Decimal(value.denominator)).quantize(Decimal("0.001"))
+
+
+def explain_text(explanation: list[dict], points: int) -> str:
+    """One English sentence for logs, staff and partners; member pages word the parts."""
+    words = []
+    for part in explanation:
+        if part["type"] == "line":
+            why = (
+                f" at “{part['rule']}” ({part['points_per_unit']} per unit)"
+                if "rule" in part
+                else ""
+            )
+            if "promotion" in part:
+                why += f" × “{part['promotion']}” {part['multiplier']}"
+            if part.get("tier_multiplier", "1") != "1":
+                why += f" × tier {part['tier']} {part['tier_multiplier']}"
+            words.append(
+                f"{part['points']} of the {part['line_points']} points line {part['sku']} "
+                f"earned{why} ({part['quantity']} of {part['of']})"
+            )
+        elif part["type"] == "money":
+            words.append(
+                f"{part['target']} of the purchase's {part['purchase_points']} points for "
+                f"{part['refunded']} of {part['of']} refunded, less {part['before']} before"
+            )
+        elif part["type"] == "limit":
+            words.append(f"no more than the {part['left']} points left")
+    if not explanation:
+        return "Recorded before refunds kept their explanation."
+    return "; ".join(words) + f"; {points} points taken back (whole points)."
 
 
 def _refund_lines(purchase: Purchase, lines) -> list[RefundLine]:

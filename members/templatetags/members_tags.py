@@ -29,3 +29,9 @@ def tier_label(part: dict) -> str:
     """The tier of an explanation part ("extra for being Gold"), in the reader's language."""
     tier = tier_named(part.get("tier", ""))
     return tier.local_name if tier is not None else part.get("tier", "")
+
+
+@register.filter
+def promotion_label(part: dict) -> str:
+    """The offer of a refunded line's explanation part, in the reader's language."""
+    return rule_label({"rule_id": part.get("promotion_id"), "rule": part.get("promotion", "")})

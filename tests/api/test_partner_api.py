@@ -309,6 +309,18 @@ def test_a_refund_takes_back_points_and_reports_the_unrecovered(api, member):
         "amount": "100.00",
         "points_reversed": 40,
         "points_unrecovered": 60,
+        "explanation": "100 of the purchase's 100 points for 100.00 of 100.00 refunded, "
+        "less 0 before; 100 points taken back (whole points).",
+        "rules": [
+            {
+                "type": "money",
+                "refunded": "100.00",
+                "of": "100.00",
+                "purchase_points": 100,
+                "target": 100,
+                "before": 0,
+            }
+        ],
         "member": {
             "member_number": member.member_number,
             "points_balance": 0,
@@ -593,3 +605,52 @@ def test_a_purchase_id_with_slashes_can_be_refunded(api, member):
     response = api.post("/api/v1/purchases/INV/2025/0001/refunds/", {"external_id": "R/1"})
     assert response.status_code == 201, response.content
     assert response.json()["points_reversed"] == 10
+
+
+def test_a_refund_by_lines_takes_back_what_the_line_earned_and_says_why(api, member):
+    # given: coffee 5.00 at 2/€ = 10, the rest 45.00 at 1/€ = 45; 55 points
+    coffee = factories.make_rule(
+        name="Two points per euro on coffee", points_per_unit=Decimal(2), category="coffee"
+    )
+    purchase(
+        api,
+        member,
+        external_id="P",
+        amount="50.00",
+        lines=[
+            {"sku": "COFFEE", "quantity": 1, "amount": "5.00", "category": "coffee"},
+            {"sku": "WINE", "quantity": 1, "amount": "45.00"},
+        ],
+    )
+    # when
+    response = api.post(
+        "/api/v1/purchases/P/refunds/",
+        {"external_id": "R1", "lines": [{"sku": "COFFEE", "quantity": 1}]},
+    )
+    # then: the 10 points the coffee earned, not 55 × 5/50 = 5.5 → 6
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert (body["amount"], body["points_reversed"], body["member"]["points_balance"]) == (
+        "5.00",
+        10,
+        45,
+    )
+    assert body["rules"] == [
+        {
+            "type": "line",
+            "sku": "COFFEE",
+            "quantity": 1,
+            "of": 1,
+            "line_points": "10",
+            "points": "10",
+            "rule_id": coffee.pk,
+            "rule": "Two points per euro on coffee",
+            "points_per_unit": "2",
+            "tier": "Bronze",
+            "tier_multiplier": "1",
+        }
+    ]
+    assert body["explanation"] == (
+        "10 of the 10 points line COFFEE earned at “Two points per euro on coffee” "
+        "(2 per unit) (1 of 1); 10 points taken back (whole points)."
+    )

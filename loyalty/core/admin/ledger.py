@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from loyalty.base.staff import LIST_TEXT_CHARS, ReadOnlyAdmin, ReadOnlyTabularInline
 
-from .. import earning
+from .. import earning, refunds
 from ..models import LedgerEntry, LotMovement, PointLot, Purchase, PurchaseLine, Refund
 from ..wording import STAFF, entries_word, entry_words
 
@@ -116,7 +116,7 @@ class PointLotAdmin(ReadOnlyAdmin):
 
 class PurchaseLineInline(ReadOnlyTabularInline):
     model = PurchaseLine
-    fields = ("sku", "quantity", "amount", "category")
+    fields = ("sku", "quantity", "amount", "category", "points_earned")
 
 
 class RefundInline(ReadOnlyTabularInline):
@@ -211,4 +211,11 @@ class RefundAdmin(ReadOnlyAdmin):
         "points_reversed",
         "points_unrecovered",
         "created_at",
+        "explanation_text",
     )
+
+    @admin.display(description=_("why these points"))
+    def explanation_text(self, obj):
+        return refunds.explain_text(
+            obj.explanation or [], obj.points_reversed + obj.points_unrecovered
+        )

@@ -12,7 +12,7 @@ from loyalty.core.buyer import member_for_purchase
 from loyalty.core.errors import PurchaseNotFound
 from loyalty.core.models import Purchase
 from loyalty.core.purchases import purchase_record, purchase_record_without_savepoint
-from loyalty.core.refunds import purchase_refund
+from loyalty.core.refunds import explain_text, purchase_refund
 
 from .base import IDEMPOTENCY_HEADER, PartnerAPIView
 from .serializers import MemberBriefSerializer, member_brief
@@ -131,6 +131,12 @@ class RefundOutput(serializers.Serializer):
     amount = serializers.DecimalField(**MONEY)
     points_reversed = serializers.IntegerField()
     points_unrecovered = serializers.IntegerField()
+    explanation = serializers.CharField(help_text="Why these points were taken back, in words.")
+    rules = serializers.ListField(
+        child=serializers.DictField(),
+        help_text="The same, part by part: per refunded line what it earned at the purchase "
+        "(rate, offer, tier multiplier), or the purchase's points in proportion to money.",
+    )
     member = MemberBriefSerializer()
 
 
@@ -173,6 +179,10 @@ class RefundView(PartnerAPIView):
             "amount": refund.amount,
             "points_reversed": refund.points_reversed,
             "points_unrecovered": refund.points_unrecovered,
+            "explanation": explain_text(
+                refund.explanation, refund.points_reversed + refund.points_unrecovered
+            ),
+            "rules": refund.explanation,
             "member": member_brief(member),
         }
         return Response(RefundOutput(body).data, status=status.HTTP_201_CREATED)
