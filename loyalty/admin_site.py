@@ -10,6 +10,8 @@ from django.contrib.admin import AdminSite
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django_otp.admin import OTPAdminAuthenticationForm, OTPAdminSite
 
+from loyalty.audit.records import audited
+
 # The apps staff work in, most used first: members and their accounts, the points core (ledger,
 # purchases, tiers, rules), rewards, the feedback book, the figures (insights, when it is
 # installed), referrals, then the outboxes. Anything not named here (login throttling, the
@@ -25,6 +27,7 @@ STAFF_APPS = (
     "referrals",
     "notifications",
     "webhooks",
+    "auditlog",
 )
 LAST_APPS = ("auth", "contenttypes", "sites")
 
@@ -96,6 +99,10 @@ class StaffAdminSite(OTPAdminSite):
         if settings.LOYALTY_STAFF_OTP:
             return super().has_permission(request)  # verified by a device, too
         return AdminSite.has_permission(self, request)
+
+    def admin_view(self, view, cacheable=False):
+        """Every staff page, with its writes on the audit trail (loyalty.audit.records)."""
+        return super().admin_view(audited(view), cacheable)
 
     def get_app_list(self, request, app_label=None):
         """The index and the sidebar: apps in the order of STAFF_APPS, models by MODEL_ORDER."""

@@ -54,6 +54,9 @@ INSTALLED_APPS = [
     "feedback",
     "insights",
     "members",
+    # The audit trail: django-auditlog keeps the records, loyalty.audit says what and shows them.
+    "auditlog",
+    "loyalty.audit",
 ]
 
 MIDDLEWARE = [
@@ -188,6 +191,9 @@ WHITENOISE_AUTOREFRESH = DEBUG
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Loyalty <loyalty@example.com>")
+
+# Fixtures loaded raw are not staff writes.
+AUDITLOG_DISABLE_ON_RAW_SAVE = True
 
 LOGIN_URL = "members:login"
 LOGIN_REDIRECT_URL = "members:dashboard"

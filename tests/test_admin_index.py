@@ -73,6 +73,7 @@ def test_the_index_lists_the_staff_work_first_and_the_internals_last(admin_clien
         "referrals",
         "notifications",
         "webhooks",
+        "auditlog",
         # then the rest by name: "Axes", "Otp_Totp", "Periodic Tasks"
         "axes",
         "otp_totp",

@@ -1,0 +1,55 @@
+"""The models whose saves and deletes django-auditlog records: what staff change in the admin.
+
+Left out on purpose: the ledger's own rows (LedgerEntry, PointLot: append-only already, and the
+largest tables), what partners write at volume (Purchase, Refund, idempotency records), the
+outboxes (messages, e-mails, webhook events and deliveries) and job runs. A staff action on those
+(a webhook "Send again", a redemption cancelled) is still recorded, by loyalty.audit.records."""
+
+from auditlog.registry import auditlog
+from django.apps import apps
+
+# "app_label.Model": fields never copied into a record (secrets; counters the system moves).
+AUDITED_MODELS: dict[str, tuple[str, ...]] = {
+    "accounts.User": ("password", "last_login"),
+    "accounts.Member": ("balance", "updated_at"),
+    "accounts.Partner": (),
+    "accounts.PartnerApiKey": ("key_hash", "last_used_at"),
+    "loyalty.Tier": (),
+    "loyalty.EarningRule": (),
+    "loyalty.AdjustmentPolicy": (),
+    "loyalty.AdjustmentRequest": (),
+    "loyalty.Anomaly": (),
+    "loyalty.Pause": (),
+    "loyalty.PausePolicy": (),
+    "rewards.Reward": (),
+    "rewards.Redemption": (),
+    "rewards.CardTemplate": (),
+    "rewards.Gift": (),
+    "rewards.BirthdayGiftSettings": (),
+    "feedback.FeedbackItem": (),
+    "feedback.PublishedCase": (),
+    "feedback.AnswerTemplate": (),
+    "feedback.ResponsePolicy": (),
+    "insights.Campaign": (),
+    "insights.InsightsPolicy": (),
+    "notifications.Message": (),
+    "webhooks.WebhookEndpoint": ("secret",),
+    "auth.Group": (),
+    "django_celery_beat.PeriodicTask": ("last_run_at", "total_run_count", "date_changed"),
+    "django_celery_beat.CrontabSchedule": (),
+    "django_celery_beat.IntervalSchedule": (),
+    "otp_totp.TOTPDevice": ("key", "last_t", "drift", "throttling_failure_count"),
+}
+
+
+def register_audited_models() -> None:
+    """Register each model that is installed (an app may be left out of INSTALLED_APPS)."""
+    for dotted, excluded in AUDITED_MODELS.items():
+        app_label, model_name = dotted.split(".")
+        try:
+            model = apps.get_model(app_label, model_name)
+        except LookupError:
+            continue
+        if not auditlog.contains(model):
+            fields = {f.name for f in model._meta.get_fields()}
+            auditlog.register(model, exclude_fields=[name for name in excluded if name in fields])
