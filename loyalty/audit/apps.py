@@ -9,5 +9,9 @@ class AuditConfig(AppConfig):
 
     def ready(self):
         from loyalty.audit.registry import register_audited_models
+        from loyalty.core import hooks
 
         register_audited_models()
+        hooks.member_hook_register(
+            hooks.MemberHook("audit", erase="loyalty.audit.erasure.audit_trail_erase")
+        )

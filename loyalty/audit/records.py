@@ -19,6 +19,8 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.template.response import TemplateResponse
 
+from loyalty.audit.registry import PERSONAL_FIELDS
+
 # The names a staff form gives the "why" of a change.
 REASON_FIELDS = ("reason", "status_reason", "cancel_reason", "note", "message")
 # Fields whose values never go into a record.
@@ -38,7 +40,8 @@ def _value(value) -> str | None:
 def snapshot(model, pks) -> dict[str, dict[str, str | None]]:
     """The fields of each object, as text, by primary key (one query)."""
     objects = model._default_manager.filter(pk__in=list(pks)) if pks else []
-    fields = [f for f in model._meta.concrete_fields if f.name not in SECRET_FIELDS]
+    hidden = SECRET_FIELDS | set(PERSONAL_FIELDS)
+    fields = [f for f in model._meta.concrete_fields if f.name not in hidden]
     return {
         str(obj.pk): {f.name: _value(getattr(obj, f.attname)) for f in fields} for obj in objects
     }

@@ -5,13 +5,27 @@ largest tables), what partners write at volume (Purchase, Refund, idempotency re
 outboxes (messages, e-mails, webhook events and deliveries) and job runs. A staff action on those
 (a webhook "Send again", a redemption cancelled) is still recorded, by loyalty.audit.records."""
 
+from auditlog.models import LogEntry
 from auditlog.registry import auditlog
 from django.apps import apps
+from django.db.models.signals import pre_save
+
+# A person's own data is never copied into a record: an erasure must leave none of it behind,
+# and the trail is kept. A change to these fields is recorded without its values.
+PERSONAL_FIELDS = (
+    "email",
+    "first_name",
+    "last_name",
+    "birthday_day",
+    "birthday_month",
+    "birthday_year",
+    "birthday_set_on",
+)
 
 # "app_label.Model": fields never copied into a record (secrets; counters the system moves).
 AUDITED_MODELS: dict[str, tuple[str, ...]] = {
     "accounts.User": ("password", "last_login"),
-    "accounts.Member": ("balance", "updated_at"),
+    "accounts.Member": ("points_balance",),
     "accounts.Partner": (),
     "accounts.PartnerApiKey": ("key_hash", "last_used_at"),
     "loyalty.Tier": (),
@@ -32,7 +46,6 @@ AUDITED_MODELS: dict[str, tuple[str, ...]] = {
     "feedback.ResponsePolicy": (),
     "insights.Campaign": (),
     "insights.InsightsPolicy": (),
-    "notifications.Message": (),
     "webhooks.WebhookEndpoint": ("secret",),
     "auth.Group": (),
     "django_celery_beat.PeriodicTask": ("last_run_at", "total_run_count", "date_changed"),
@@ -42,8 +55,18 @@ AUDITED_MODELS: dict[str, tuple[str, ...]] = {
 }
 
 
+def neutral_repr(sender, instance, **kwargs):
+    """A record names its object by type and id, never by its text (a member's e-mail)."""
+    if instance.content_type_id and instance.object_pk:
+        instance.object_repr = f"{instance.content_type.model} #{instance.object_pk}"
+
+
 def register_audited_models() -> None:
     """Register each model that is installed (an app may be left out of INSTALLED_APPS)."""
+    from loyalty.audit.erasure import scrub_while_erasing
+
+    pre_save.connect(neutral_repr, sender=LogEntry, dispatch_uid="audit_neutral_repr")
+    pre_save.connect(scrub_while_erasing, sender=LogEntry, dispatch_uid="audit_erasing")
     for dotted, excluded in AUDITED_MODELS.items():
         app_label, model_name = dotted.split(".")
         try:
@@ -52,4 +75,5 @@ def register_audited_models() -> None:
             continue
         if not auditlog.contains(model):
             fields = {f.name for f in model._meta.get_fields()}
+            excluded = (*excluded, *PERSONAL_FIELDS)
             auditlog.register(model, exclude_fields=[name for name in excluded if name in fields])
