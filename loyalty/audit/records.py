@@ -4,8 +4,9 @@ Every admin page is wrapped (StaffAdminSite.admin_view): during the request the 
 the actor of every record django-auditlog writes, and a POST to a model's page that did
 something (an action applied, a staff page's form accepted) is recorded here as well, object by
 object, with the action's name, the fields that changed (before and after) and the reason when
-the form asked for one. Model saves of the add, change and delete pages are recorded by
-django-auditlog's own signals, so those pages are not recorded twice."""
+the form asked for one. Saves and deletes of the models django-auditlog watches
+(loyalty.audit.registry) are recorded by its own signals, so their add, change and delete pages
+are not recorded twice; those pages of any other model are recorded here."""
 
 from __future__ import annotations
 
@@ -13,13 +14,12 @@ import functools
 
 from auditlog.context import set_actor
 from auditlog.models import LogEntry
+from auditlog.registry import auditlog
 from django.contrib.admin import ModelAdmin
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.template.response import TemplateResponse
-
-from loyalty.audit.registry import PERSONAL_FIELDS
 
 # The names a staff form gives the "why" of a change.
 REASON_FIELDS = ("reason", "status_reason", "cancel_reason", "note", "message")
@@ -40,8 +40,7 @@ def _value(value) -> str | None:
 def snapshot(model, pks) -> dict[str, dict[str, str | None]]:
     """The fields of each object, as text, by primary key (one query)."""
     objects = model._default_manager.filter(pk__in=list(pks)) if pks else []
-    hidden = SECRET_FIELDS | set(PERSONAL_FIELDS)
-    fields = [f for f in model._meta.concrete_fields if f.name not in hidden]
+    fields = [f for f in model._meta.concrete_fields if f.name not in SECRET_FIELDS]
     return {
         str(obj.pk): {f.name: _value(getattr(obj, f.attname)) for f in fields} for obj in objects
     }
@@ -159,7 +158,9 @@ def audited(view):
             if (
                 request.method == "POST"
                 and isinstance(model_admin, ModelAdmin)
-                and view.__name__ not in SIGNAL_RECORDED_VIEWS
+                and not (
+                    view.__name__ in SIGNAL_RECORDED_VIEWS and auditlog.contains(model_admin.model)
+                )
             ):
                 return _record_post(request, model_admin, view, args, kwargs)
             return view(request, *args, **kwargs)

@@ -11,7 +11,7 @@ from django.apps import apps
 from django.db.models.signals import pre_save
 
 # A person's own data is never copied into a record: an erasure must leave none of it behind,
-# and the trail is kept. A change to these fields is recorded without its values.
+# and the trail is kept. A change to these fields is recorded, its values replaced by a marker.
 PERSONAL_FIELDS = (
     "email",
     "first_name",
@@ -55,10 +55,19 @@ AUDITED_MODELS: dict[str, tuple[str, ...]] = {
 }
 
 
+PERSONAL_MARK = "[personal]"
+
+
 def neutral_repr(sender, instance, **kwargs):
-    """A record names its object by type and id, never by its text (a member's e-mail)."""
+    """A record names its object by type and id, never by its text (a member's e-mail), and
+    says that a personal field changed without its values."""
     if instance.content_type_id and instance.object_pk:
         instance.object_repr = f"{instance.content_type.model} #{instance.object_pk}"
+    if isinstance(instance.changes, dict):
+        for name in PERSONAL_FIELDS:
+            if name in instance.changes:
+                instance.changes[name] = [PERSONAL_MARK, PERSONAL_MARK]
+        instance.changes_text = ""
 
 
 def register_audited_models() -> None:
@@ -74,6 +83,8 @@ def register_audited_models() -> None:
         except LookupError:
             continue
         if not auditlog.contains(model):
-            fields = {f.name for f in model._meta.get_fields()}
-            excluded = (*excluded, *PERSONAL_FIELDS)
-            auditlog.register(model, exclude_fields=[name for name in excluded if name in fields])
+            # Concrete fields only: a reverse one-to-one read for a diff would be cached empty
+            # on the instance (a member's referral code made just after, say).
+            hidden = set(excluded)
+            fields = [f.name for f in model._meta.concrete_fields if f.name not in hidden]
+            auditlog.register(model, include_fields=fields)

@@ -62,30 +62,32 @@ def test_webhook_send_again_leaves_a_record(admin_client, admin_user, partner):
     assert (record.actor, record.additional_data["operation"]) == (admin_user, "send_again")
 
 
-def test_every_admin_action_leaves_a_record(admin_client, admin_user, partner):
-    """Walks every action of every registered admin; an action whose model has an object here is
-    applied to it (with a reason, confirmed) and must leave a record naming it."""
-    # given: one of the common objects
-    factories.make_tiers()
-    factories.make_member()
-    factories.make_reward()
-    endpoint = webhook_services.endpoint_create(
-        partner=partner, url="http://127.0.0.1:9/hook", secret="a-secret-of-enough-length"
-    )
-    _failed_delivery(endpoint)
+# Actions this walk cannot apply, each with why (a new action must be walked or named here).
+NOT_WALKED: dict[str, str] = {
+    # django-axes' own action reads an attribute its login handler sets; from the list it fails
+    # before writing (a 500 without this app too). It deletes login attempts, not program data.
+    "AccessAttempt.cleanup_expired_attempts": "fails in django-axes itself",
+}
+
+
+def test_every_admin_action_leaves_a_record(admin_client, admin_user, world):
+    """Walks every action of every registered admin, applied (confirmed, with a reason) to the
+    first object of its model: each must leave a record naming it, by the staff user."""
+    # given: `world`, one object of each kind
     request = admin_client.get("/admin/").wsgi_request
-    missing, walked = [], []
+    missing, unwalked = [], []
 
     # when / then
     for model, model_admin in admin.site._registry.items():
-        obj = model._default_manager.order_by("pk").first()
-        if obj is None:
-            continue
         for name in model_admin.get_actions(request):
-            if name == "delete_selected":
+            label = f"{model.__name__}.{name}"
+            if name == "delete_selected" or label in NOT_WALKED:
+                continue
+            obj = model_admin.get_queryset(request).order_by("pk").first()
+            if obj is None:
+                unwalked.append(label)
                 continue
             url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
-            before = LogEntry.objects.count()
             admin_client.post(
                 url,
                 {
@@ -95,17 +97,18 @@ def test_every_admin_action_leaves_a_record(admin_client, admin_user, partner):
                     "_apply": "1",
                     "post": "yes",
                     "reason": "Audit walk",
+                    "note": "Audit walk",
                     "points": "5",
                     "status": "paused",
                     "months": "1",
                 },
             )
-            walked.append(f"{model.__name__}.{name}")
-            done = LogEntry.objects.filter(additional_data__operation=name, pk__gt=0)
-            if LogEntry.objects.count() == before or not done.exists():
-                missing.append(f"{model.__name__}.{name}")
-    assert walked
-    assert missing == []
+            done = LogEntry.objects.filter(
+                additional_data__operation=name, actor=admin_user, object_pk=str(obj.pk)
+            )
+            if not done.exists():
+                missing.append(label)
+    assert (missing, unwalked) == ([], [])
     [status] = LogEntry.objects.filter(additional_data__operation="change_status")
     assert (status.actor, status.additional_data["reason"]) == (admin_user, "Audit walk")
     assert status.changes["status"] == ["active", "paused"]
@@ -172,3 +175,61 @@ def test_a_partner_purchase_writes_no_audit_record(partner, member, base_rule):
 
     # then
     assert LogEntry.objects.count() == before
+
+
+# The fields a save changes (a text any value of which is valid).
+FREE_TEXT = ("name", "title", "description", "first_name", "last_name", "label")
+
+
+def _changed_form_data(admin_client, url):
+    """The change form's own values, with its first free text field changed."""
+    context = admin_client.get(url).context
+    form = context["adminform"].form
+    data = {}
+    for name in form.fields:
+        value = form[name].value()
+        if isinstance(value, list | tuple):
+            data[name] = [str(v) for v in value]
+        elif isinstance(value, bool):
+            if value:
+                data[name] = "on"
+        elif value is not None:
+            data[name] = str(value)
+    for formset in context.get("inline_admin_formsets", []):
+        management = formset.formset.management_form
+        for name in management.fields:
+            data[f"{management.prefix}-{name}"] = management[name].value()
+    text = next(
+        name for name in FREE_TEXT if name in form.fields and not form.fields[name].disabled
+    )
+    data[text] = f"{data.get(text, '')}a".strip()[: form.fields[text].max_length or 100]
+    return data, text
+
+
+def test_an_admin_save_of_every_changeable_model_leaves_a_record(admin_client, admin_user, world):
+    # given: `world`, one object of each kind
+    request = admin_client.get("/admin/").wsgi_request
+    missing, saved = [], []
+
+    # when / then
+    for model, model_admin in admin.site._registry.items():
+        obj = model_admin.get_queryset(request).order_by("pk").first()
+        if obj is None or not model_admin.has_change_permission(request, obj):
+            continue
+        url = reverse(
+            f"admin:{model._meta.app_label}_{model._meta.model_name}_change", args=[obj.pk]
+        )
+        try:
+            data, text = _changed_form_data(admin_client, url)
+        except StopIteration:
+            continue  # nothing free to type into: the actions walk covers it
+        response = admin_client.post(url, data)
+        saved.append(model.__name__)
+        recorded = LogEntry.objects.filter(
+            content_type__model=model._meta.model_name, object_pk=str(obj.pk), actor=admin_user
+        )
+        if response.status_code != 302 or not recorded.exists():
+            errors = response.context and response.context.get("errors")
+            missing.append((model.__name__, text, response.status_code, str(errors)[:200]))
+    assert missing == []
+    assert {"User", "Partner", "Tier"} <= set(saved)
