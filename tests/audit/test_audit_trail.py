@@ -233,3 +233,21 @@ def test_an_admin_save_of_every_changeable_model_leaves_a_record(admin_client, a
             missing.append((model.__name__, text, response.status_code, str(errors)[:200]))
     assert missing == []
     assert {"User", "Partner", "Tier"} <= set(saved)
+
+
+def test_postgresql_refuses_to_change_or_delete_a_record(admin_user):
+    # given
+    from django.db import DatabaseError, connection, transaction
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the guard is a PostgreSQL trigger")
+    record = LogEntry.objects.create(
+        content_type_id=1, object_pk="1", object_repr="x", action=LogEntry.Action.UPDATE
+    )
+
+    # when / then
+    with pytest.raises(DatabaseError), transaction.atomic():
+        LogEntry.objects.filter(pk=record.pk).update(object_repr="forged")
+    with pytest.raises(DatabaseError), transaction.atomic():
+        LogEntry.objects.filter(pk=record.pk).delete()
+    assert LogEntry.objects.filter(pk=record.pk).exists()
