@@ -5,6 +5,7 @@ from auditlog.admin import LogEntryAdmin
 from auditlog.filters import ResourceTypeFilter
 from auditlog.models import LogEntry
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.urls import path
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -94,8 +95,6 @@ class AuditTrailAdmin(LogEntryAdmin):
     def export_view(self, request):
         """The list as filtered on the page, as CSV."""
         if not self.has_view_permission(request):
-            from django.core.exceptions import PermissionDenied
-
             raise PermissionDenied
         changelist = self.get_changelist_instance(request)
         records = changelist.get_queryset(request).select_related("content_type", "actor")

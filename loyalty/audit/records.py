@@ -124,7 +124,7 @@ def _record_post(request, model_admin: ModelAdmin, view, args, kwargs):
                     actor=request.user,
                     model=model,
                     object_pk=pk,
-                    object_repr=str(model._default_manager.filter(pk=pk).first() or pk),
+                    object_repr=f"{model._meta.model_name} #{pk}",
                     operation=operation,
                     changes=changes_between(fields, after.get(pk)),
                     reason=reason,
