@@ -458,6 +458,10 @@ SECTIONS: tuple[Section, ...] = (
 # Models that point at a member or a user and are not in the download, with why.
 NOT_EXPORTED: dict[str, str] = {
     "admin.LogEntry": "the staff pages' log of staff users' own actions",
+    "auditlog.LogEntry": (
+        "the audit trail of staff users' writes: it points at the staff user who acted, and "
+        "copies no personal value of a member"
+    ),
     "accounts.Erasure": (
         "the record that a member's personal data was erased: an erased member has no login, "
         "and the record keeps no personal value"
