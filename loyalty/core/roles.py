@@ -66,6 +66,7 @@ ROLES: dict[str, list[str]] = {
         "insights.*",
         "django_celery_beat.view_periodictask",
         "django_celery_beat.change_periodictask",
+        "auditlog.view_logentry",  # the audit trail (read-only: no one may change it)
     ],
     # rewards, earning rules, campaigns and the figures
     MARKETING: [
