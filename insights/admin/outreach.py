@@ -6,13 +6,13 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.http import HttpResponseRedirect
-from django.urls import path, reverse
+from django.urls import path
 from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from loyalty.base.errors import LoyaltyError
-from loyalty.base.staff import ReadOnlyAdmin, StaffPages, member_link
+from loyalty.base.staff import ReadOnlyAdmin, SingleRowAdmin, StaffPages, member_link
 
 from .. import services, views, words
 from ..models import InsightsPolicy, MemberInsight, Outreach, Rung, RungChange
@@ -181,25 +181,10 @@ class PolicyForm(forms.ModelForm):
 
 
 @admin.register(InsightsPolicy)
-class InsightsPolicyAdmin(admin.ModelAdmin):
-    """One row: the list opens it."""
+class InsightsPolicyAdmin(SingleRowAdmin):
+    """One row: the list opens it; a save changed by someone else meanwhile saves nothing."""
 
     form = PolicyForm
 
-    def changelist_view(self, request, extra_context=None):
-        return HttpResponseRedirect(reverse("admin:insights_insightspolicy_change", args=[1]))
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def save_model(self, request, obj, form, change):
-        try:
-            services.policy_update(
-                staff=request.user,
-                **{name: form.cleaned_data[name] for name in form.changed_data},
-            )
-        except LoyaltyError as exc:  # (changed by someone else meanwhile: nothing saved)
-            self.message_user(request, exc.message, messages.ERROR)
+    def row_update(self, request, changes):
+        services.policy_update(staff=request.user, **changes)

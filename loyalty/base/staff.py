@@ -1,21 +1,23 @@
-"""What the admin pages of every app share: read-only history, the staff-action pages, a
-member's link and CSV downloads."""
+"""What the admin pages of every app share: read-only history, the staff-action pages, one-row
+policy pages, a member's link and CSV downloads."""
 
 from __future__ import annotations
 
 import csv
 from datetime import date, datetime
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+
+from .errors import LoyaltyError
 
 # A text column of a staff list is cut to this many characters (the whole text is on the
 # object's page), so a list of seven or eight columns fits a 1,280-pixel screen.
@@ -50,6 +52,37 @@ class ReadOnlyTabularInline(ReadOnlyMixin, admin.TabularInline):
 
     def get_readonly_fields(self, request, obj=None):
         return self.fields
+
+
+class SingleRowAdmin(admin.ModelAdmin):
+    """A policy's one row (pk 1, made by its migration): the list opens it, it is neither added
+    nor deleted, and a save goes through the app's service (`row_update`), whose refusal is
+    shown as an error with nothing saved."""
+
+    def row(self):
+        """Make the row again if it is missing (a flushed database); None: it is always there."""
+
+    def row_update(self, request, changes: dict) -> None:
+        raise NotImplementedError
+
+    def changelist_view(self, request, extra_context=None):
+        self.row()
+        meta = self.model._meta
+        return HttpResponseRedirect(
+            reverse(f"admin:{meta.app_label}_{meta.model_name}_change", args=[1])
+        )
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        try:
+            self.row_update(request, {name: form.cleaned_data[name] for name in form.changed_data})
+        except LoyaltyError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
 
 
 class StaffPages:

@@ -7,12 +7,10 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
-from django.http import HttpResponseRedirect
-from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.base.errors import LoyaltyError
-from loyalty.base.staff import ReadOnlyAdmin, member_link
+from loyalty.base.staff import ReadOnlyAdmin, SingleRowAdmin, member_link
 
 from .. import adjustments
 from ..adjustment_models import AdjustmentPolicy, AdjustmentRequest
@@ -92,25 +90,14 @@ class AdjustmentPolicyForm(forms.ModelForm):
 
 
 @admin.register(AdjustmentPolicy)
-class AdjustmentPolicyAdmin(admin.ModelAdmin):
+class AdjustmentPolicyAdmin(SingleRowAdmin):
     """One row: the list opens it."""
 
     form = AdjustmentPolicyForm
 
-    def changelist_view(self, request, extra_context=None):
-        adjustments.adjustment_policy()
-        return HttpResponseRedirect(reverse("admin:loyalty_adjustmentpolicy_change", args=[1]))
+    def row(self):
+        return adjustments.adjustment_policy()
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def save_model(self, request, obj, form, change):
-        try:
-            adjustments.adjustment_policy_update(
-                staff_user=request.user, support_limit=form.cleaned_data["support_limit"]
-            )
-        except LoyaltyError as exc:
-            self.message_user(request, exc.message, messages.ERROR)
+    def row_update(self, request, changes):
+        limit = changes.get("support_limit", self.row().support_limit)
+        adjustments.adjustment_policy_update(staff_user=request.user, support_limit=limit)

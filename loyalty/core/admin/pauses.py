@@ -5,12 +5,10 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
-from django.http import HttpResponseRedirect
-from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.base.errors import LoyaltyError
-from loyalty.base.staff import ReadOnlyAdmin, StaffPages, member_link
+from loyalty.base.staff import ReadOnlyAdmin, SingleRowAdmin, StaffPages, member_link
 
 from .. import pauses
 from ..pause_models import LONGEST_MONTHS, Pause, PausePolicy
@@ -146,26 +144,13 @@ class PausePolicyForm(forms.ModelForm):
 
 
 @admin.register(PausePolicy)
-class PausePolicyAdmin(admin.ModelAdmin):
+class PausePolicyAdmin(SingleRowAdmin):
     """One row: the list opens it."""
 
     form = PausePolicyForm
 
-    def changelist_view(self, request, extra_context=None):
-        pauses.pause_policy()
-        return HttpResponseRedirect(reverse("admin:loyalty_pausepolicy_change", args=[1]))
+    def row(self):
+        return pauses.pause_policy()
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def save_model(self, request, obj, form, change):
-        try:
-            pauses.pause_policy_update(
-                staff_user=request.user,
-                **{name: form.cleaned_data[name] for name in form.changed_data},
-            )
-        except LoyaltyError as exc:
-            self.message_user(request, exc.message, messages.ERROR)
+    def row_update(self, request, changes):
+        pauses.pause_policy_update(staff_user=request.user, **changes)
