@@ -183,6 +183,7 @@ def build(server: str, members: int) -> Dataset:
         _check_disk(server, spool)
         ensure_database(server, DB_NAME, fresh=True)
         migrate(bench_env(server))
+        stand_ins = _stand_in_defaults(server, "set")
         refs = _base_rows(server)
         print(
             f"  migrated in {time.monotonic() - started:.0f} s; writing the rows "
@@ -200,6 +201,7 @@ def build(server: str, members: int) -> Dataset:
             flush=True,
         )
         _load(server, spool, started)
+        _stand_in_defaults(server, "drop", stand_ins)
         entries = counts["loyalty_ledgerentry"]
         _check(server, members, entries, scale)
         took = time.monotonic() - started
@@ -209,6 +211,55 @@ def build(server: str, members: int) -> Dataset:
     print(f"Loaded {DB_NAME} in {took:.0f} s.", flush=True)
     url = database_url(server, DB_NAME)
     return Dataset(url, members, entries, counts["loyalty_purchase"], took, loaded_now=True)
+
+
+# What a column the rows do not name gets while they load, by its type.
+STAND_INS = {
+    "character varying": "''",
+    "text": "''",
+    "boolean": "false",
+    "smallint": "0",
+    "integer": "0",
+    "bigint": "0",
+    "numeric": "0",
+    "double precision": "0",
+    "jsonb": "'{}'",
+    "date": "CURRENT_DATE",
+    "timestamp with time zone": "now()",
+}
+
+
+def _stand_in_defaults(server: str, action: str, columns: list | None = None) -> list:
+    """Columns added since these rows were written (a NOT NULL column without a database
+    default, which Django fills in Python) get a stand-in default of their type while the rows
+    load ("set"), dropped again after ("drop"), so a new column does not break the benchmark."""
+    tables = [*TABLES, "loyalty_tier", "accounts_partner", "rewards_reward"]
+    conn = connect(server, DB_NAME)
+    try:
+        with conn, conn.cursor() as cursor:
+            if action == "set":
+                cursor.execute(
+                    "SELECT table_name, column_name, data_type FROM information_schema.columns "
+                    "WHERE table_schema = 'public' AND table_name = ANY(%s) AND is_nullable = 'NO' "
+                    "AND column_default IS NULL AND column_name <> 'id'",
+                    [tables],
+                )
+                columns = [row for row in cursor.fetchall() if row[1] not in _named(row[0])]
+            for table, column, data_type in columns or []:
+                if data_type not in STAND_INS:
+                    sys.exit(f"{table}.{column} ({data_type}): no stand-in default for its type.")
+                stand_in = STAND_INS[data_type]
+                change = f"SET DEFAULT {stand_in}" if action == "set" else "DROP DEFAULT"
+                cursor.execute(f'ALTER TABLE {table} ALTER COLUMN "{column}" {change}')
+    finally:
+        conn.close()
+    return columns or []
+
+
+def _named(table: str) -> set[str]:
+    """The columns the rows of `table` name (COPY's or the INSERT's)."""
+    names = COLUMNS.get(table, "")
+    return {name.strip() for name in names.split(",") if name.strip()}
 
 
 def _base_rows(server: str) -> dict:
