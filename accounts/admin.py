@@ -144,7 +144,7 @@ class PartnerApiKeyInline(admin.TabularInline):
         return _scope_names(obj)
 
 
-PARTNER_FIELDS = ("name", "currency", "is_active", *services.PARTNER_LIMITS)
+PARTNER_FIELDS = ("name", "currency", "is_active", *services.PARTNER_LIMITS, "return_window_days")
 
 
 class PartnerForm(forms.ModelForm):
