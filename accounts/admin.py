@@ -144,13 +144,22 @@ class PartnerApiKeyInline(admin.TabularInline):
         return _scope_names(obj)
 
 
-PARTNER_FIELDS = ("name", "currency", "is_active", *services.PARTNER_LIMITS)
+PARTNER_FIELDS = ("name", "currency", "is_active", *services.PARTNER_LIMITS, "return_window_days")
 
 
 class PartnerForm(forms.ModelForm):
     class Meta:
         model = Partner
         fields = PARTNER_FIELDS
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "return_window_days" in self.fields:
+            # Left empty: no window (points available at once), as before windows existed.
+            self.fields["return_window_days"].required = False
+
+    def clean_return_window_days(self):
+        return self.cleaned_data.get("return_window_days") or 0
 
     def clean_name(self):
         name = self.cleaned_data["name"].strip()

@@ -9,7 +9,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -134,6 +134,9 @@ class Member(models.Model):
     # The cached balance: equal to the sum of the member's ledger entries and to the sum of the
     # remainders of their point lots. Changed only by the core's ledger, with a conditional UPDATE.
     points_balance = models.BigIntegerField(_("points balance"), default=0, editable=False)
+    # Points purchases earned that wait out their partner's return window: not in the balance,
+    # not spendable. Equal to the sum of the member's open pending points (loyalty.core.pending).
+    points_pending = models.BigIntegerField(_("points pending"), default=0, editable=False)
     tier = models.ForeignKey(
         "loyalty.Tier",
         on_delete=models.PROTECT,
@@ -157,6 +160,9 @@ class Member(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(points_balance__gte=0), name="member_balance_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(points_pending__gte=0), name="member_pending_not_negative"
             ),
             models.CheckConstraint(
                 condition=(
@@ -190,6 +196,9 @@ class Member(models.Model):
     @property
     def has_web_account(self) -> bool:
         return self.user.has_usable_password()
+
+
+MAX_RETURN_WINDOW_DAYS = 365
 
 
 class Partner(models.Model):
@@ -228,13 +237,30 @@ class Partner(models.Model):
             "beyond it redemptions are refused and staff are alerted."
         ),
     )
+    # Points a purchase earns wait this long, pending (loyalty.core.pending): a return inside
+    # the window cancels them, and the member never owes points for a returned purchase.
+    return_window_days = models.PositiveSmallIntegerField(
+        _("return window (days)"),
+        default=0,
+        validators=[MaxValueValidator(MAX_RETURN_WINDOW_DAYS)],
+        help_text=_(
+            "Points a purchase earns become available this many days after it, and a refund "
+            "before then cancels them. 0: available at once."
+        ),
+    )
     created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
 
     class Meta:
         verbose_name = _("partner")
         verbose_name_plural = _("partners")
         ordering = ["name"]
-        constraints = [models.UniqueConstraint(Lower("name"), name="partner_name_ci_unique")]
+        constraints = [
+            models.UniqueConstraint(Lower("name"), name="partner_name_ci_unique"),
+            models.CheckConstraint(
+                condition=models.Q(return_window_days__lte=MAX_RETURN_WINDOW_DAYS),
+                name="partner_return_window_at_most_a_year",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name

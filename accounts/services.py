@@ -390,13 +390,15 @@ def partner_create(*, name: str, currency: str | None = None) -> Partner:
 
 
 PARTNER_LIMITS = ("max_purchase_amount", "max_points_per_purchase", "max_points_redeemed_per_day")
-PARTNER_EDITABLE = ("name", "is_active", *PARTNER_LIMITS)
+PARTNER_EDITABLE = ("name", "is_active", *PARTNER_LIMITS, "return_window_days")
 
 
 @transaction.atomic
 def partner_update(*, partner: Partner, changes: dict) -> Partner:
-    """Staff's changes to a partner: its name, whether it is active, its sanity limits. The API
-    sees them within API_KEY_CACHE_SECONDS (each process caches a key with its partner)."""
+    """Staff's changes to a partner: its name, whether it is active, its sanity limits, its
+    return window (for purchases recorded from then on: points already pending keep their day).
+    The API sees them within API_KEY_CACHE_SECONDS (each process caches a key with its
+    partner)."""
     unknown = set(changes) - set(PARTNER_EDITABLE)
     if unknown:
         raise InvalidInput(f"A partner's {', '.join(sorted(unknown))} cannot be changed.")

@@ -16,12 +16,12 @@ from accounts.services import member_by_number
 from loyalty.base.api.pagination import NewestFirstPagination
 from loyalty.base.api.serializers import problems
 from loyalty.base.languages import LANGUAGE_CODES
-from loyalty.core import pauses, selectors
+from loyalty.core import pauses, pending, selectors
 from loyalty.core.api.base import IDEMPOTENCY_HEADER, PartnerAPIView
 from loyalty.core.api.serializers import TierRefSerializer, tier_ref
 from loyalty.core.enrolment import member_enroll
 from loyalty.core.models import LedgerEntry
-from loyalty.core.wording import LedgerView, entries_word
+from loyalty.core.wording import LedgerView, entries_word, purchase_words
 from referrals.selectors import referral_code_for
 
 
@@ -34,13 +34,28 @@ class ExpiringSerializer(serializers.Serializer):
     expires_on = serializers.DateField()
 
 
+class PendingSerializer(serializers.Serializer):
+    points = serializers.IntegerField()
+    available_on = serializers.DateField()
+
+
 class MemberSerializer(serializers.Serializer):
     member_number = serializers.CharField()
     email = serializers.EmailField()
     first_name = serializers.CharField()
     last_name = serializers.CharField()
     language = serializers.CharField()
-    points_balance = serializers.IntegerField()
+    points_balance = serializers.IntegerField(help_text="What the member can spend now.")
+    pending_points = serializers.IntegerField(
+        help_text="Points purchases earned that wait out their partner's return window: not in "
+        "points_balance, not spendable yet (a refund before then cancels them)."
+    )
+    pending_available_on = serializers.DateField(
+        allow_null=True, help_text="The day the first of the pending points become available."
+    )
+    pending = PendingSerializer(
+        many=True, help_text="The pending points per day they become available, soonest first."
+    )
     tier = TierRefSerializer(allow_null=True)
     next_tier = NextTierSerializer(allow_null=True)
     points_expiring = ExpiringSerializer(many=True)
@@ -61,6 +76,7 @@ class MemberSerializer(serializers.Serializer):
 
 def member_full(member: Member) -> dict:
     upcoming = selectors.next_tier(member=member)
+    waiting = pending.pending_by_day(member=member)  # (no query when nothing is pending)
     return MemberSerializer(
         {
             "member_number": member.member_number,
@@ -69,6 +85,9 @@ def member_full(member: Member) -> dict:
             "last_name": member.user.last_name,
             "language": member.language,
             "points_balance": member.points_balance,
+            "pending_points": member.points_pending,
+            "pending_available_on": waiting[0]["available_on"] if waiting else None,
+            "pending": waiting,
             "tier": tier_ref(member.tier),
             "next_tier": {
                 "code": upcoming["tier"].code,
@@ -143,7 +162,7 @@ class MemberDetailView(PartnerAPIView):
 
     @extend_schema(
         operation_id="members_retrieve",
-        summary="A member's balance, tier and expiring points",
+        summary="A member's balance, pending points, tier and expiring points",
         responses={200: MemberSerializer, **problems(404)},
     )
     def get(self, request, member_number: str):
@@ -183,9 +202,39 @@ def ledger_lines_word(entries, *, language: str, partner_id: int) -> list:
         return entries_word(entries, view=LedgerView(partner_id=partner_id))
 
 
+class PendingLineSerializer(serializers.Serializer):
+    """Points a purchase earned that wait out its partner's return window: not a ledger entry
+    yet (its `earn` entry is written when they become available)."""
+
+    earned_at = serializers.DateTimeField()
+    points = serializers.IntegerField()
+    available_on = serializers.DateField()
+    description = serializers.CharField(help_text="The purchase, in `?language=`.")
+
+
+def pending_lines(member: Member, *, language: str, partner_id: int) -> list[dict]:
+    """The member's pending points as the ledger shows them (no query with none pending)."""
+    view = LedgerView(partner_id=partner_id)
+    with translation.override(language):
+        return [
+            {
+                "earned_at": row.created_at,
+                "points": row.open_points,
+                "available_on": row.available_on,
+                "description": purchase_words(row.purchase, view),
+            }
+            for row in pending.pending_open(member=member)
+        ]
+
+
 class LedgerPageSerializer(serializers.Serializer):
     next = serializers.URLField(allow_null=True)
     previous = serializers.URLField(allow_null=True)
+    pending = PendingLineSerializer(
+        many=True,
+        help_text="Points still pending in a return window, soonest available first (the same "
+        "on every page): not in the balance until their earn entry is written.",
+    )
     results = LedgerLineSerializer(many=True)
 
 
@@ -218,4 +267,12 @@ class MemberLedgerView(PartnerAPIView):
         language = query.validated_data.get("language") or member.language
         page = ledger_lines_word(page, language=language, partner_id=self.partner.pk)
         lines = LedgerLineSerializer(page, many=True)
-        return paginator.get_paginated_response(lines.data)
+        response = paginator.get_paginated_response(lines.data)
+        waiting = pending_lines(member, language=language, partner_id=self.partner.pk)
+        response.data = {
+            "next": response.data["next"],
+            "previous": response.data["previous"],
+            "pending": PendingLineSerializer(waiting, many=True).data,
+            "results": response.data["results"],
+        }
+        return response

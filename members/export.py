@@ -27,6 +27,7 @@ from loyalty.core.models import (
     AdjustmentRequest,
     LedgerEntry,
     Pause,
+    PendingPoints,
     PointLot,
     Purchase,
     TierChange,
@@ -69,6 +70,7 @@ def _profile(member: Member) -> dict:
         "tier_since": _iso(member.tier_since),
         "keeps_tier_until": _iso(member.tier_grace_until),
         "points_balance": member.points_balance,
+        "points_pending": member.points_pending,
         "created_at": _iso(member.created_at),
         "web_account": member.has_web_account,
         "last_login": _iso(user.last_login),
@@ -136,6 +138,29 @@ def _point_lots(member: Member) -> list[dict]:
             "expires_on": _iso(lot.expires_on),
         }
         for lot in lots
+    ]
+
+
+def _pending_points(member: Member) -> list[dict]:
+    """Points purchases earned inside a return window: pending, released or cancelled."""
+    rows = (
+        PendingPoints.objects.filter(member=member)
+        .select_related("purchase__partner")
+        .order_by("created_at", "id")
+    )
+    return [
+        {
+            "purchase": row.purchase.external_id,
+            "partner": row.purchase.partner.name,
+            "points": row.points,
+            "cancelled": row.cancelled,
+            "status": row.status,
+            "status_label": str(row.get_status_display()),
+            "available_on": _iso(row.available_on),
+            "earned_at": _iso(row.created_at),
+            "settled_at": _iso(row.settled_at),
+        }
+        for row in rows
     ]
 
 
@@ -226,6 +251,7 @@ def _purchases(member: Member) -> list[dict]:
                     "amount": _money(r.amount),
                     "points_taken_back": r.points_reversed,
                     "points_not_recovered": r.points_unrecovered,
+                    "pending_points_cancelled": r.points_cancelled,
                     "at": _iso(r.created_at),
                     "lines": [
                         {
@@ -425,6 +451,7 @@ SECTIONS: tuple[Section, ...] = (
     Section("consents", (), _consents),
     Section("ledger", ("loyalty.LedgerEntry",), _ledger),
     Section("point_lots", ("loyalty.PointLot",), _point_lots),
+    Section("pending_points", ("loyalty.PendingPoints",), _pending_points),
     Section("tier_history", ("loyalty.TierChange",), _tier_history),
     Section("purchases", ("loyalty.Purchase",), _purchases),
     Section("vouchers", ("rewards.Redemption",), _vouchers),

@@ -7,7 +7,7 @@ voucher or inbox page is a count and one page of rows with what they show joined
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
 from django.contrib.contenttypes.models import ContentType
@@ -18,6 +18,7 @@ from accounts.models import Member
 from feedback.models import FeedbackItem
 from insights.models import CampaignMember
 from loyalty.core.models import LedgerEntry, Refund, Tier
+from loyalty.core.pending import pending_by_day
 from loyalty.core.selectors import points_expiring, qualifying_points
 from loyalty.core.wording import entries_word
 from notifications.models import Message
@@ -119,6 +120,8 @@ class Dashboard:
     rewards: NextRewards
     grace: Grace | None = None
     purchases_to_next_tier: int | None = None  # "about N purchases like your last"
+    # Points in a return window, per day they become available (loyalty.core.pending).
+    pending: list[dict] = field(default_factory=list)
 
     @property
     def is_new(self) -> bool:
@@ -211,7 +214,8 @@ def _purchases_to_next_tier(progress: TierProgress, latest: list[LedgerEntry]) -
 
 
 def member_dashboard(*, member: Member, today: date | None = None) -> Dashboard:
-    """Everything the dashboard shows, in six queries (the member and tier are loaded)."""
+    """Everything the dashboard shows, in six queries (the member and tier are loaded), and
+    one more for a member with points pending in a return window."""
     today = today or timezone.localdate()
     tiers = list(Tier.objects.order_by("rank"))
     current = member.tier
@@ -245,6 +249,7 @@ def member_dashboard(*, member: Member, today: date | None = None) -> Dashboard:
         rewards=next_rewards(member=member),
         grace=_grace(member, qualifying),
         purchases_to_next_tier=_purchases_to_next_tier(progress, latest),
+        pending=pending_by_day(member=member),  # no query when nothing is pending
     )
 
 

@@ -28,7 +28,7 @@ from feedback import surveys as feedback_surveys
 from loyalty.base.errors import InvalidInput, LoyaltyError
 from loyalty.base.web import PER_PAGE, member_required
 from loyalty.base.wording import one_period
-from loyalty.core import pauses
+from loyalty.core import pauses, pending
 from loyalty.core.enrolment import member_enroll
 from loyalty.core.models import LedgerEntry
 from notifications.services import messages_mark_read, messages_word
@@ -235,10 +235,17 @@ def history(request):
         kind = ""
     page = _page(request, selectors.ledger_entries(member=request.member, kind=kind or None))
     selectors.with_reasons(page.object_list)
+    # Points in a return window head the first page (no query when nothing is pending).
+    waiting = page.number == 1 and kind in ("", LedgerEntry.Kind.EARN)
     return render(
         request,
         "members/history.html",
-        {"page": page, "kind": kind, "kinds": LedgerEntry.Kind.choices},
+        {
+            "page": page,
+            "kind": kind,
+            "kinds": LedgerEntry.Kind.choices,
+            "pending": list(pending.pending_open(member=request.member)) if waiting else [],
+        },
     )
 
 

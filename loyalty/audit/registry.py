@@ -25,7 +25,7 @@ PERSONAL_FIELDS = (
 # "app_label.Model": fields never copied into a record (secrets; counters the system moves).
 AUDITED_MODELS: dict[str, tuple[str, ...]] = {
     "accounts.User": ("password", "last_login"),
-    "accounts.Member": ("points_balance",),
+    "accounts.Member": ("points_balance", "points_pending"),
     "accounts.Partner": (),
     "accounts.PartnerApiKey": ("key_hash", "last_used_at"),
     "loyalty.Tier": (),

@@ -25,11 +25,12 @@ class CoreConfig(AppConfig):
         email_kind_register(
             EmailKind("job_catch_up", render="loyalty.core.catchup.catch_up_emails")
         )
-        tiers, expiry, housekeeping, pauses = (
+        tiers, expiry, housekeeping, pauses, pending = (
             "loyalty.core.tiers",
             "loyalty.core.expiry",
             "loyalty.core.housekeeping",
             "loyalty.core.pauses",
+            "loyalty.core.pending",
         )
         hooks.job_register(
             hooks.Job(
@@ -50,6 +51,11 @@ class CoreConfig(AppConfig):
                     # First: pauses that end tonight end before anything expires (the member's
                     # dates were moved when it began, so nothing is due at once either way).
                     hooks.Step("end_pauses", f"{pauses}.pauses_batch", f"{pauses}.pauses_plan"),
+                    # Points whose return window has passed become spendable (their own lots
+                    # expire by the policy counted from that day, so the order does not matter).
+                    hooks.Step(
+                        "release_pending", f"{pending}.release_batch", f"{pending}.release_plan"
+                    ),
                     hooks.Step("expire_points", f"{expiry}.expiry_batch", f"{expiry}.expiry_plan"),
                     hooks.Step(
                         "expiry_notices",

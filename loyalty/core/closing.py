@@ -4,8 +4,9 @@ an erasure, loyalty.core.erasure).
 Closing is final. In one transaction, under the member's row lock: the features let go of what
 still hangs on the member (member hooks: rewards cancels unused vouchers, referrals withdraws
 invitations a friend never took up), what remains of every point lot expires (the core's own
-`expire` entries, one per lot with the lot as its cause: no new kind of entry), the membership
-is closed and the user can no longer log in. The history stays: ledger, purchases and totals
+`expire` entries, one per lot with the lot as its cause: no new kind of entry), points still
+pending in a return window are cancelled, the membership is closed and the user can no longer
+log in. The history stays: ledger, purchases and totals
 add up as before.
 """
 
@@ -25,6 +26,7 @@ from . import hooks
 from .expiry import _expire_due_lots
 from .ledger import member_lock
 from .models import Pause
+from .pending import pending_cancel_all
 
 # status_reason of a membership its member closed (staff read it; no person's words in it)
 CLOSED_BY_MEMBER = "Closed by the member."
@@ -88,8 +90,10 @@ def member_settle_and_close(*, member: Member, reason: str = "") -> int:
 def member_settle(*, member: Member) -> int:
     """Let go of what hangs on an open member whose row is locked: pauses end, the member hooks
     run (vouchers cancelled, invitations withdrawn), then what remains of every point lot
-    expires (read after the hooks: a cancelled voucher gives points back). How many expired."""
+    expires (read after the hooks: a cancelled voucher gives points back) and what is pending
+    is cancelled. How many expired."""
     _pauses_close(member)
+    pending_cancel_all(member=member)
     for hook in hooks.member_hooks():
         hook.run_close(member=member)
     _entries, expired = _expire_due_lots(

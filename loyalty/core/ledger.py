@@ -56,10 +56,16 @@ def write_time(at: datetime | None) -> datetime:
 
 def default_expiry(earned_at: datetime) -> date | None:
     """The expiry policy: points expire LOYALTY_POINTS_EXPIRY_MONTHS after they are earned."""
+    return expiry_from(timezone.localdate(earned_at))
+
+
+def expiry_from(day: date) -> date | None:
+    """The expiry policy counted from a local day (pending points: the day they became
+    available, loyalty.core.pending)."""
     months = settings.LOYALTY_POINTS_EXPIRY_MONTHS
     if not months:
         return None
-    return _months_after(timezone.localdate(earned_at), months)
+    return _months_after(day, months)
 
 
 @functools.lru_cache(maxsize=64)
@@ -100,13 +106,14 @@ def _apply_delta(member_id: int, delta: int) -> int:
 
 
 def refuse_balance_change(member_id: int) -> NoReturn:
-    """Nothing changed; say why (the failure path may take an extra query)."""
-    state = Member.objects.filter(pk=member_id).values_list("status", flat=True).first()
+    """Nothing changed; say why (the failure path may take an extra query). Too few points
+    names the points still pending in a return window, if any (loyalty.core.pending)."""
+    state = Member.objects.filter(pk=member_id).values_list("status", "points_pending").first()
     if state is None:
         raise MemberNotFound()
-    if state == Member.Status.CLOSED:
+    if state[0] == Member.Status.CLOSED:
         raise MemberNotActive()
-    raise InsufficientPoints()
+    raise InsufficientPoints(points_pending=state[1]) if state[1] else InsufficientPoints()
 
 
 def member_lock(member_id: int) -> Member:

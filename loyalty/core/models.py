@@ -20,6 +20,7 @@ from . import hooks
 from .adjustment_models import AdjustmentPolicy, AdjustmentRequest  # noqa: F401 (app's models)
 from .names import NamesInLanguages
 from .pause_models import Pause, PausePolicy  # noqa: F401 (the app's models)
+from .pending_models import PendingPoints  # noqa: F401 (the app's models)
 
 
 class Tier(NamesInLanguages):
@@ -221,17 +222,15 @@ class PurchaseLine(models.Model):
 
 
 class Refund(models.Model):
-    """Money a partner gave back on a purchase, and the points taken back for it.
-
-    Points that could not be taken back (the member had already spent them) are kept as
-    points_unrecovered, for staff to see.
-    """
+    """Money a partner gave back on a purchase, and the points taken back for it: those the
+    member had spent already are points_unrecovered; pending ones are cancelled (no debt)."""
 
     purchase = models.ForeignKey(Purchase, on_delete=models.PROTECT, related_name="refunds")
     external_id = models.CharField(_("partner's refund id"), max_length=100)
     amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
     points_reversed = models.PositiveBigIntegerField(_("points taken back"), default=0)
     points_unrecovered = models.PositiveBigIntegerField(_("points not recovered"), default=0)
+    points_cancelled = models.PositiveBigIntegerField(_("pending points cancelled"), default=0)
     explanation = models.JSONField(_("why these points"), default=list, blank=True)
     created_at = models.DateTimeField(_("recorded at"), default=timezone.now)
 

@@ -43,7 +43,8 @@ from .ledger import (
     refuse_balance_change,
     write_time,
 )
-from .models import LedgerEntry, PointLot, Purchase, PurchaseLine, TierChange
+from .models import LedgerEntry, PendingPoints, PointLot, Purchase, PurchaseLine, TierChange
+from .pending import pending_hold, pending_until
 from .selectors import earning_rules_active
 from .tiers import higher_tiers, tier_upgrade_if_earned
 
@@ -55,6 +56,8 @@ class PurchaseResult:
     points: int
     explanation: list[dict]
     tier_change: TierChange | None
+    # The points wait out the partner's return window (loyalty.core.pending); `entry` is None.
+    pending: PendingPoints | None = None
 
     @property
     def explanation_text(self) -> str:
@@ -229,10 +232,12 @@ def _purchase_write(
         created_at=at,
     )
     description = f"{partner.name} {external_id}"
-    entry = None
+    entry = pending = None
     partner_endpoints = True  # whether the partner may have a webhook endpoint: ask event_emit
     qualifying = None  # the tier points, when the purchase's statement counted them
-    if 0 < calc.points <= MAX_POINTS and connection.vendor == "postgresql":
+    # Inside the partner's return window the points wait, pending (loyalty.core.pending).
+    available_on = pending_until(partner=partner, occurred_at=occurred_at, at=at)
+    if 0 < calc.points <= MAX_POINTS and available_on is None and connection.vendor == "postgresql":
         # With the member's row locked before this statement (member_for_purchase), its
         # snapshot holds all their entries: it can count the tier points too.
         count_since = None
@@ -250,28 +255,33 @@ def _purchase_write(
             for line, earned in zip(lines, calc.lines, strict=True)
         )
     change = None
+    if calc.points and available_on is not None:
+        # Not spendable yet: no entry, no lot; the tier counts them when they are released.
+        pending = pending_hold(
+            member=member, purchase=purchase, points=calc.points, available_on=available_on, at=at
+        )
+    elif calc.points and entry is None:
+        entry = points_credit_in_transaction(
+            member=member,
+            points=calc.points,
+            kind=LedgerEntry.Kind.EARN,
+            purchase=purchase,
+            description=description,
+            at=at,
+        )
     if calc.points:
-        if entry is None:
-            entry = points_credit_in_transaction(
-                member=member,
-                points=calc.points,
-                kind=LedgerEntry.Kind.EARN,
-                purchase=purchase,
-                description=description,
-                at=at,
-            )
-        change = tier_upgrade_if_earned(member=member, at=at, qualifying=qualifying)
+        if pending is None:
+            change = tier_upgrade_if_earned(member=member, at=at, qualifying=qualifying)
         if partner_endpoints:  # (event_emit would find no endpoint and write nothing)
-            event_emit(
-                event_type="points.earned",
-                partner=partner,
-                payload={
-                    "member_number": member.member_number,
-                    "purchase": external_id,
-                    "points": calc.points,
-                    "balance": entry.balance_after,
-                },
-            )
+            payload = {
+                "member_number": member.member_number,
+                "purchase": external_id,
+                "points": calc.points,
+                "balance": member.points_balance,
+            }
+            if pending is not None:
+                payload.update(points_pending=calc.points, available_on=available_on.isoformat())
+            event_emit(event_type="points.earned", partner=partner, payload=payload)
         if change is not None:
             event_emit(
                 event_type="tier.changed",
@@ -295,7 +305,7 @@ def _purchase_write(
     )
     # (counted when the transaction commits: a purchase rolled back never happened)
     transaction.on_commit(lambda: _count(calc.points))
-    return PurchaseResult(purchase, entry, calc.points, calc.explanation, change)
+    return PurchaseResult(purchase, entry, calc.points, calc.explanation, change, pending)
 
 
 def _count(points: int) -> None:

@@ -7,7 +7,9 @@
   money. Neither: the rest of the purchase's points.
 Both are cumulative over the purchase's refunds (a running remainder), so several partial refunds
 add up to exactly what the purchase earned and never to more; what the member already spent is
-kept as unrecovered. The refund keeps an explanation (kind and parameters, worded when shown).
+kept as unrecovered. Points still pending inside the partner's return window are cancelled
+instead, without touching the balance (loyalty.core.pending). The refund keeps an explanation
+(kind and parameters, worded when shown).
 The refund hooks (loyalty.core.hooks) run in its transaction (a refund may take a referral's
 bonuses back).
 """
@@ -30,6 +32,7 @@ from .earning import _plain
 from .errors import CurrencyMismatch, DuplicateRefund, InvalidPurchase, RefundExceedsPurchase
 from .ledger import member_lock, points_reverse_locked, write_time
 from .models import LedgerEntry, Purchase, PurchaseLine, Refund, RefundLine
+from .pending import pending_refund
 
 
 @transaction.atomic
@@ -46,7 +49,8 @@ def purchase_refund(
 
     Lines take back what they earned, an amount its share of the purchase's points (see the
     module); cumulative, so partial refunds add up to exactly what the purchase earned. What the
-    member already spent is kept on the refund as points_unrecovered.
+    member already spent is kept on the refund as points_unrecovered; points still pending in
+    the return window are cancelled (points_cancelled), and the member owes nothing for them.
     """
     external_id = str(external_id or "").strip()
     if not external_id or len(external_id) > 100:
@@ -59,7 +63,10 @@ def purchase_refund(
     # queue up and cannot together refund more than it was.
     purchase = Purchase.objects.select_for_update().get(pk=purchase.pk)
     totals = purchase.refunds.aggregate(
-        amount=Sum("amount"), reversed=Sum("points_reversed"), lost=Sum("points_unrecovered")
+        amount=Sum("amount"),
+        reversed=Sum("points_reversed"),
+        lost=Sum("points_unrecovered"),
+        cancelled=Sum("points_cancelled"),
     )
     refunded = (totals["amount"] or Decimal(0)).quantize(Decimal("0.01"))
     left = purchase.amount - refunded
@@ -74,22 +81,28 @@ def purchase_refund(
         raise RefundExceedsPurchase()
     if purchase.refunds.filter(external_id=external_id).exists():
         raise DuplicateRefund()
-    settled = (totals["reversed"] or 0) + (totals["lost"] or 0)
+    settled = (totals["reversed"] or 0) + (totals["lost"] or 0) + (totals["cancelled"] or 0)
     if refund_lines and all(r.purchase_line.points_earned is not None for r in refund_lines):
         points, explanation = _lines_points(purchase, refund_lines, settled)
     else:
         points, explanation = _money_points(purchase, refunded, amount, settled)
+    # Inside the return window the points are still pending: cancelled, not taken back.
+    cancelled = pending_refund(member=member, purchase=purchase, points=points, at=at)
+    if cancelled:
+        explanation.append({"type": "pending", "points": cancelled})
     refund = Refund.objects.create(
         purchase=purchase,
         external_id=external_id,
         amount=amount,
         explanation=explanation,
+        points_cancelled=cancelled,
         created_at=at,
     )
     if refund_lines:
         for line in refund_lines:
             line.refund = refund
         RefundLine.objects.bulk_create(refund_lines)
+    points -= cancelled
     earn_entry = (
         LedgerEntry.objects.filter(purchase=purchase, kind=LedgerEntry.Kind.EARN).first()
         if points > 0
@@ -106,18 +119,18 @@ def purchase_refund(
         refund.points_reversed = result.points_reversed
         refund.points_unrecovered = result.points_unrecovered
         refund.save(update_fields=["points_reversed", "points_unrecovered"])
-        event_emit(
-            event_type="points.reversed",
-            partner=purchase.partner,
-            payload={
-                "member_number": member.member_number,
-                "purchase": purchase.external_id,
-                "refund": external_id,
-                "points": result.points_reversed,
-                "points_unrecovered": result.points_unrecovered,
-                "balance": member.points_balance,
-            },
-        )
+    if earn_entry is not None or cancelled:
+        payload = {
+            "member_number": member.member_number,
+            "purchase": purchase.external_id,
+            "refund": external_id,
+            "points": refund.points_reversed,
+            "points_unrecovered": refund.points_unrecovered,
+            "balance": member.points_balance,
+        }
+        if cancelled:
+            payload.update(points_cancelled=cancelled, points_pending=member.points_pending)
+        event_emit(event_type="points.reversed", partner=purchase.partner, payload=payload)
     # What the features do with a refund (it may take a referral's bonuses back).
     for hook in hooks.refund_hooks():
         hook.run(refund=refund)
@@ -218,6 +231,8 @@ def explain_text(explanation: list[dict], points: int) -> str:
             )
         elif part["type"] == "limit":
             words.append(f"no more than the {part['left']} points left")
+        elif part["type"] == "pending":
+            words.append(f"{part['points']} of them still pending, cancelled")
     if not explanation:
         return "Recorded before refunds kept their explanation."
     return "; ".join(words) + f"; {points} points taken back (whole points)."

@@ -16,6 +16,7 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 
 from accounts.models import Member
+from accounts.services import partner_update
 from feedback import surveys
 from feedback.services import case_publish, feedback_answer, feedback_file
 from insights import services as insight_services
@@ -119,6 +120,13 @@ def everything(tiers, staff, client):
         purchase_refund(
             purchase=purchase, external_id="RET-5", lines=[{"sku": "MUG-9", "quantity": 1}]
         )
+        # a purchase inside a partner's return window: its points are pending
+        market = partner_update(
+            partner=factories.make_partner("Weekly Market"), changes={"return_window_days": 14}
+        )
+        purchase_record(
+            partner=market, member=member, external_id="MARKET-3", amount="30", currency="EUR"
+        )
         reward = factories.make_reward(slug="free-coffee", name_en="Free coffee", points_cost=150)
         voucher = reward_redeem(member=member, reward=reward).voucher
         hamper = factories.make_reward(slug="hamper", name_en="Hamper", points_cost=9000)
@@ -209,6 +217,11 @@ def test_the_download_holds_a_row_of_every_covered_model_and_no_one_elses_detail
         ),
         "loyalty.PointLot": len(data["point_lots"])
         == PointLot.objects.filter(member=member).count(),
+        "loyalty.PendingPoints": (
+            [(p["purchase"], p["points"], p["status"]) for p in data["pending_points"]]
+            == [("MARKET-3", 37, "pending")]  # 30 × 1.25 (Silver since SALE-77)
+            and data["profile"]["points_pending"] == 37
+        ),
         "loyalty.TierChange": [c["to"] for c in data["tier_history"]] == ["Silver"],
         "loyalty.Purchase": (
             data["purchases"][0]["id"] == "SALE-77"

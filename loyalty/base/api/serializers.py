@@ -19,6 +19,11 @@ class ProblemSerializer(serializers.Serializer):
     required_scope = serializers.CharField(
         required=False, help_text="For insufficient_scope: the scope the key lacks."
     )
+    points_pending = serializers.IntegerField(
+        required=False,
+        help_text="For insufficient_points: the member's points still pending in a partner's "
+        "return window (earned, not spendable yet).",
+    )
 
 
 # 403: insufficient_scope, for a key without the endpoint's scope.

@@ -1,4 +1,4 @@
-"""The ledger, lots, purchases and refunds: history, read-only."""
+"""The ledger, lots, pending points, purchases and refunds: history, read-only."""
 
 from __future__ import annotations
 
@@ -12,7 +12,15 @@ from django.utils.translation import gettext_lazy as _
 from loyalty.base.staff import LIST_TEXT_CHARS, ReadOnlyAdmin, ReadOnlyTabularInline
 
 from .. import earning, refunds
-from ..models import LedgerEntry, LotMovement, PointLot, Purchase, PurchaseLine, Refund
+from ..models import (
+    LedgerEntry,
+    LotMovement,
+    PendingPoints,
+    PointLot,
+    Purchase,
+    PurchaseLine,
+    Refund,
+)
 from ..wording import STAFF, entries_word, entry_words
 
 
@@ -114,6 +122,36 @@ class PointLotAdmin(ReadOnlyAdmin):
         return member_link(obj.member)
 
 
+@admin.register(PendingPoints)
+class PendingPointsAdmin(ReadOnlyAdmin):
+    """Points waiting out a partner's return window (loyalty.core.pending)."""
+
+    list_display = ("created_at", "member", "purchase", "points", "cancelled", "available_on")
+    list_select_related = ("member__user", "purchase__partner")
+    list_filter = ("status", "available_on", "purchase__partner")
+    search_fields = ("=member__member_number", "=member__user__email", "=purchase__external_id")
+    search_help_text = _("The exact member number, e-mail address or purchase id.")
+    fields = (
+        "member_display",
+        "purchase",
+        "points",
+        "cancelled",
+        "status",
+        "available_on",
+        "entry",
+        "created_at",
+        "settled_at",
+    )
+    ordering = ("-created_at", "-id")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("member__user", "purchase__partner")
+
+    @admin.display(description=_("member"))
+    def member_display(self, obj):
+        return member_link(obj.member)
+
+
 class PurchaseLineInline(ReadOnlyTabularInline):
     model = PurchaseLine
     fields = ("sku", "quantity", "amount", "category", "points_earned")
@@ -126,6 +164,7 @@ class RefundInline(ReadOnlyTabularInline):
         "amount",
         "points_reversed",
         "points_unrecovered",
+        "points_cancelled",
         "created_at",
     )
     show_change_link = True
@@ -195,6 +234,7 @@ class RefundAdmin(ReadOnlyAdmin):
         "amount",
         "points_reversed",
         "points_unrecovered",
+        "points_cancelled",
     )
     list_select_related = ("purchase__partner",)
     list_filter = (UnrecoveredFilter, "purchase__partner", "created_at")
@@ -210,6 +250,7 @@ class RefundAdmin(ReadOnlyAdmin):
         "amount",
         "points_reversed",
         "points_unrecovered",
+        "points_cancelled",
         "created_at",
         "explanation_text",
     )
@@ -217,5 +258,6 @@ class RefundAdmin(ReadOnlyAdmin):
     @admin.display(description=_("why these points"))
     def explanation_text(self, obj):
         return refunds.explain_text(
-            obj.explanation or [], obj.points_reversed + obj.points_unrecovered
+            obj.explanation or [],
+            obj.points_reversed + obj.points_unrecovered + obj.points_cancelled,
         )

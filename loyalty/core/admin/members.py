@@ -173,7 +173,16 @@ class MemberAdmin(MemberErasureAdmin, StaffPages, admin.ModelAdmin):
         (_("Membership"), {"fields": ("status", "status_reason")}),
         (
             _("Points and tier"),
-            {"fields": ("points_balance", "tier", "tier_since", "tier_grace_until", "ledger")},
+            {
+                "fields": (
+                    "points_balance",
+                    "points_pending",
+                    "tier",
+                    "tier_since",
+                    "tier_grace_until",
+                    "ledger",
+                )
+            },
         ),
         (
             _("Preferences"),
@@ -192,6 +201,7 @@ class MemberAdmin(MemberErasureAdmin, StaffPages, admin.ModelAdmin):
         "status",
         "status_reason",
         "points_balance",
+        "points_pending",
         "tier",
         "tier_since",
         "tier_grace_until",

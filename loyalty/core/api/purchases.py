@@ -50,6 +50,13 @@ class PurchaseInput(serializers.Serializer):
 class PurchaseOutput(serializers.Serializer):
     external_id = serializers.CharField()
     points_earned = serializers.IntegerField()
+    points_pending = serializers.IntegerField(
+        help_text="Of points_earned, those that wait out the partner's return window: not "
+        "spendable until available_on (0 when the points are available at once)."
+    )
+    available_on = serializers.DateField(
+        allow_null=True, help_text="The day pending points become available (null: none)."
+    )
     explanation = serializers.CharField(help_text="Which rules fired and why, in words.")
     rules = serializers.ListField(
         child=serializers.DictField(), help_text="The same, part by part, for display."
@@ -100,9 +107,12 @@ def purchase_answer(partner, values: dict, *, savepoint: bool = True) -> Respons
         lines=[dict(line) for line in values.get("lines", [])] or None,
         payment_fingerprint=values.get("payment_fingerprint") or None,
     )
+    held = result.pending
     body = {
         "external_id": result.purchase.external_id,
         "points_earned": result.points,
+        "points_pending": held.points if held is not None else 0,
+        "available_on": held.available_on.isoformat() if held is not None else None,
         "explanation": result.explanation_text,
         "rules": result.explanation,
         "member": member_brief(buyer.member),
@@ -131,6 +141,11 @@ class RefundOutput(serializers.Serializer):
     amount = serializers.DecimalField(**MONEY)
     points_reversed = serializers.IntegerField()
     points_unrecovered = serializers.IntegerField()
+    points_cancelled = serializers.IntegerField(
+        required=False,
+        help_text="Points still pending in the return window that this refund cancelled (not "
+        "taken from the balance); present only when there were some.",
+    )
     explanation = serializers.CharField(help_text="Why these points were taken back, in words.")
     rules = serializers.ListField(
         child=serializers.DictField(),
@@ -180,9 +195,12 @@ class RefundView(PartnerAPIView):
             "points_reversed": refund.points_reversed,
             "points_unrecovered": refund.points_unrecovered,
             "explanation": explain_text(
-                refund.explanation, refund.points_reversed + refund.points_unrecovered
+                refund.explanation,
+                refund.points_reversed + refund.points_unrecovered + refund.points_cancelled,
             ),
             "rules": refund.explanation,
             "member": member_brief(member),
         }
+        if refund.points_cancelled:
+            body["points_cancelled"] = refund.points_cancelled
         return Response(RefundOutput(body).data, status=status.HTTP_201_CREATED)
