@@ -16,19 +16,22 @@ stores its answer under one Idempotency-Key with them (loyalty.core.api.batch).
   and currency: a till sending again what it sent before), else it is refused with
   `duplicate_purchase`, as alone. An id sent twice in one batch: the second is refused
   (`duplicate_in_batch`).
-- Buyers are locked in one statement, in id order, before the first purchase (PostgreSQL): two
-  batches for the same members wait for one another and never deadlock over them.
+- The buyers are found and locked in one statement, in id order, before the first purchase
+  (buyer.members_for_purchases; PostgreSQL): two batches for the same members wait for one
+  another and never deadlock over them. On the first try each purchase then takes its buyer
+  from there, as member_for_purchase would find them (the same row, locked since, as the
+  purchases before left it), so it costs one statement. With savepoints each purchase finds its
+  buyer afresh: what a purchase rolled back to its savepoint did to the buyer in memory is gone.
 """
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.db import connection, transaction
+from django.db import transaction
 
 from accounts.errors import MemberNotFound
 from accounts.models import Member, Partner
@@ -37,9 +40,9 @@ from loyalty.base.errors import LoyaltyError
 from loyalty.base.money import clean_amount, clean_currency
 
 from . import anomalies
-from .buyer import member_for_purchase
+from .buyer import Buyer, member_for_purchase, members_for_purchases
 from .errors import DuplicateInBatch, DuplicatePurchase, OverLimit
-from .models import Purchase
+from .models import Purchase, Tier
 from .purchases import PurchaseResult, purchase_record, purchase_record_without_savepoint
 
 BATCH_MAX = 1000
@@ -59,11 +62,24 @@ class BatchPurchase:
 
 
 @dataclass(frozen=True)
+class BuyerNow:
+    """The buyer as one purchase of the batch left them (the later ones change the Member)."""
+
+    member_number: str
+    points_balance: int
+    tier: Tier | None
+
+    @classmethod
+    def of(cls, member: Member) -> BuyerNow:
+        return cls(member.member_number, member.points_balance, member.tier)
+
+
+@dataclass(frozen=True)
 class BatchOutcome:
     """What became of one purchase: recorded now (`result`), recorded before (`existing`), or
     refused (`error`); `member` is the buyer as this purchase left them, for the answer."""
 
-    member: Member | None = None
+    member: BuyerNow | None = None
     result: PurchaseResult | None = None
     existing: Purchase | None = None
     error: LoyaltyError | None = None
@@ -79,18 +95,20 @@ def purchases_record_batch(
     """
     if len(purchases) > BATCH_MAX:
         raise ValueError(f"A batch holds at most {BATCH_MAX} purchases.")
-    _members_lock(item.member_number for item in purchases)
-    batch = _Batch(partner, savepoint, _recorded_before(partner, purchases))
+    buyers = members_for_purchases(item.member_number for item in purchases)
+    batch = _Batch(partner, savepoint, _recorded_before(partner, purchases), buyers)
     return [batch.record(item) for item in purchases]
 
 
 class _Batch:
-    def __init__(self, partner: Partner, savepoint: bool, recorded: dict[str, Purchase]):
+    def __init__(self, partner, savepoint: bool, recorded: dict[str, Purchase], buyers):
         self.partner = partner
         self.record_one = purchase_record if savepoint else purchase_record_without_savepoint
         self.recorded = recorded  # external id -> the purchase recorded before this batch
+        # number -> Buyer, found and locked at the start; with savepoints each is found afresh
+        self.buyers: dict[str, Buyer] | None = None if savepoint else buyers
         self.seen: set[str] = set()
-        self.members: dict[int, Member] = {}  # member id -> as the last purchase left them
+        self.members: dict[int, BuyerNow] = {}  # member id -> as the last purchase left them
 
     def record(self, item: BatchPurchase) -> BatchOutcome:
         external_id = str(item.external_id or "").strip()
@@ -100,7 +118,7 @@ class _Batch:
         if external_id in self.recorded:
             return self._existing(self.recorded[external_id], item)
         try:
-            buyer = member_for_purchase(item.member_number)
+            buyer = self._buyer(item.member_number)
             result = self.record_one(
                 partner=self.partner,
                 member=buyer,
@@ -122,13 +140,22 @@ class _Batch:
                 # (its effects rolled back; what staff must hear of it commits with the batch)
                 anomalies.refusal_record(exc)
             return BatchOutcome(error=exc)
-        self.members[buyer.member.pk] = buyer.member
-        return BatchOutcome(member=buyer.member, result=result)
+        now = self.members[buyer.member.pk] = BuyerNow.of(buyer.member)
+        return BatchOutcome(member=now, result=result)
+
+    def _buyer(self, number: str) -> Buyer:
+        """member_for_purchase(number), from the buyers found at the start on the first try."""
+        if self.buyers is None:
+            return member_for_purchase(number)
+        buyer = self.buyers.get(clean_member_number(number))
+        if buyer is None:
+            raise MemberNotFound()
+        return buyer
 
     def _existing(self, purchase: Purchase, item: BatchPurchase) -> BatchOutcome:
         if not _same_purchase(purchase, item):
             return BatchOutcome(error=DuplicatePurchase())
-        member = self.members.get(purchase.member_id, purchase.member)
+        member = self.members.get(purchase.member_id) or BuyerNow.of(purchase.member)
         return BatchOutcome(member=member, existing=purchase)
 
 
@@ -144,20 +171,6 @@ def _same_purchase(purchase: Purchase, item: BatchPurchase) -> bool:
         amount,
         currency,
     )
-
-
-def _members_lock(numbers) -> None:
-    """Lock the buyers' rows in id order, in one statement (each purchase locks its buyer again,
-    at once). Numbers that name no one are left to their purchase to refuse."""
-    if connection.vendor != "postgresql":
-        return  # (SQLite locks the whole database for a write)
-    cleaned = set()
-    for number in numbers:
-        with contextlib.suppress(MemberNotFound):
-            cleaned.add(clean_member_number(number))
-    if len(cleaned) > 1:
-        locked = Member.objects.filter(member_number__in=cleaned).order_by("pk")
-        list(locked.select_for_update(no_key=True, of=("self",)).values_list("pk", flat=True))
 
 
 def _recorded_before(partner: Partner, purchases: Sequence[BatchPurchase]) -> dict[str, Purchase]:

@@ -4,12 +4,13 @@ exactly as POST /api/v1/purchases/ would answer it, one Idempotency-Key for the 
 from decimal import Decimal
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Member
 from loyalty.core.models import Anomaly, IdempotencyRecord, LedgerEntry, Purchase
-from loyalty.core.purchase_batch import BATCH_MAX
+from loyalty.core.purchase_batch import BATCH_MAX, BatchPurchase, purchases_record_batch
+from loyalty.core.purchases import purchase_record
 from tests import factories
 from tests.api.conftest import make_client
 from tests.api.purchase_helpers import buy, statements
@@ -257,10 +258,10 @@ def test_a_key_without_the_purchases_scope_is_refused_and_writes_nothing(partner
     assert counts() == before
 
 
-# --- the statements: no savepoints unless a purchase is refused after writing ---------------------
+# --- the statements: no savepoints unless a purchase is refused after writing -------------------
 
 
-def test_a_batch_takes_two_statements_a_purchase(api, member, tiers):
+def test_a_batch_takes_one_statement_a_purchase(api, member, tiers):
     # given: the key, the rules and the tiers are cached
     others = [factories.make_member(email=f"s{i}@example.com") for i in range(4)]
     assert send(api, [item(member, "warm")]).status_code == 200
@@ -271,9 +272,10 @@ def test_a_batch_takes_two_statements_a_purchase(api, member, tiers):
     assert response.json()["recorded"] == 20
     sql = statements(queries)
     if connection.vendor == "postgresql":
-        # the claim, the buyers' lock, the purchases recorded before, per purchase its buyer
-        # and its statement, the answer (and the test's savepoint around the request)
-        assert len(sql) <= 2 * 20 + 6, sql
+        # the request's transaction (a savepoint in the test's), the claim, the buyers (found
+        # and locked), the purchases recorded before, a statement per purchase, the answer
+        assert len(sql) == 20 + 6, sql
+        assert sum("loyalty_purchase_credit" in s for s in sql) == 20
         assert not any("SAVEPOINT" in s.upper() for s in sql[1:-1]), sql
 
 
@@ -321,3 +323,64 @@ def test_two_batches_for_the_same_members_in_opposite_orders_both_complete(setti
     assert {m.points_balance for m in Member.objects.filter(pk__in=[m.pk for m in members])} == {
         100
     }
+
+
+# --- the first try (one statement a purchase) and the plain path give the same -------------------
+
+
+def _summary(outcomes) -> list[tuple]:
+    return [
+        (
+            o.result.points if o.result else None,
+            o.existing.external_id if o.existing else None,
+            o.error.code if o.error else None,
+            (o.member.points_balance, o.member.tier.code) if o.member else None,
+        )
+        for o in outcomes
+    ]
+
+
+def test_the_first_try_records_exactly_what_the_path_with_savepoints_records(
+    partner, base_rule, member, tiers
+):
+    # given: purchases of two members, one of them crossing into Silver, refusals before
+    # writing, and one recorded before
+    friend = factories.make_member(email="friend@example.com")
+    purchase_record(partner=partner, member=friend, external_id="old", amount="2", currency="EUR")
+    purchases = [
+        BatchPurchase(member.member_number, "F-1", Decimal("300"), "EUR"),
+        BatchPurchase(friend.member_number, "F-2", Decimal("5"), "EUR"),
+        BatchPurchase("000000000", "F-3", Decimal("5"), "EUR"),
+        BatchPurchase(member.member_number, "F-4", Decimal("250"), "EUR"),
+        BatchPurchase(member.member_number, "F-5", Decimal("5"), "USD"),
+        BatchPurchase(friend.member_number, "old", Decimal("2"), "EUR"),
+        BatchPurchase(member.member_number, "F-1", Decimal("300"), "EUR"),
+        BatchPurchase(member.member_number, "F-6", Decimal("100"), "EUR"),
+    ]
+
+    def run(savepoint: bool):
+        mark = transaction.savepoint()
+        with transaction.atomic():
+            outcomes = purchases_record_batch(
+                partner=partner, purchases=purchases, savepoint=savepoint
+            )
+        rows = list(
+            LedgerEntry.objects.order_by("id").values_list("member_id", "points", "balance_after")
+        )
+        transaction.savepoint_rollback(mark)
+        return _summary(outcomes), rows
+
+    # when
+    first_try, plain = run(savepoint=False), run(savepoint=True)
+    # then
+    assert first_try == plain
+    assert first_try[0] == [
+        (300, None, None, (300, "bronze")),
+        (5, None, None, (7, "bronze")),
+        (None, None, "member_not_found", None),
+        (250, None, None, (550, "silver")),
+        (None, None, "currency_mismatch", None),
+        (None, "old", None, (7, "bronze")),
+        (None, None, "duplicate_in_batch", None),
+        (125, None, None, (675, "silver")),
+    ]
