@@ -22,6 +22,10 @@ seeded as api_earn seeds it; BENCH_DATABASE_URL names another):
    server (as api_earn does), prints each figure as a ratio to its tps, and appends a section to
    RESULTS.md (unless --no-results).
 
+First, in process (--in-process ROUNDS, 3), the CPU a purchase takes in Python and in
+PostgreSQL, single purchases and a batch in turns through loyalty.wsgi: on a busy machine the
+steadier figure, as it counts only the CPU of this process and its backend.
+
 Usage: `make bench` (runs every benchmark), `.venv/bin/python bench/run.py purchase_batch`, or
 `.venv/bin/python bench/purchase_batch.py --help`.
 """
@@ -46,6 +50,7 @@ from types import SimpleNamespace
 
 import api_earn
 from _earn_load import (
+    PURCHASE_PATH,
     ServerCpu,
     free_port,
     purchase_body,
@@ -63,6 +68,7 @@ from _shared import (
     migrate,
     parse_known,
     percentile,
+    process_cpu,
     run_pgbench,
     server_version,
     setup_django,
@@ -79,10 +85,18 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=3, help="unmeasured seconds first (3)")
     parser.add_argument("--rounds", type=int, default=2, help="single+batch pairs (2)")
     parser.add_argument("--batch-size", type=int, default=1000, help="purchases a batch (1000)")
-    parser.add_argument("--batch-clients", type=int, default=2, help="batches at once (2)")
+    parser.add_argument("--batch-clients", type=int, default=4, help="batches at once (4)")
     parser.add_argument("--clients", type=int, default=2, help="single: client processes (2)")
     parser.add_argument(
         "--client-threads", type=int, default=8, help="single: connections per process (8)"
+    )
+    parser.add_argument(
+        "--in-process",
+        type=int,
+        default=3,
+        metavar="ROUNDS",
+        help="first measure the CPU a purchase in process: ROUNDS turns of 200 single purchases "
+        "and one batch (3; 0: not)",
     )
     parser.add_argument("--pgbench-duration", type=int, default=30, help="seconds (30)")
     parser.add_argument("--no-pgbench", action="store_true", help="skip pgbench")
@@ -114,33 +128,46 @@ def batch_body(numbers: list[str], start: int, size: int, run: str) -> str:
 
 
 def run_batches(args, port: int, api_key: str, numbers: list[str], meter: ServerCpu) -> dict:
-    """--batch-clients threads posting batches for --warmup, then --duration seconds."""
+    """--batch-clients threads: each warms up with a batch of 10, then, all at once, posts
+    batches one after the other for --duration seconds (a batch begun in time is counted).
+    purchases/s = the purchases recorded ÷ the seconds from the start to the last answer."""
     run = secrets.token_hex(4)
     slices = [numbers[i :: args.batch_clients] for i in range(args.batch_clients)]
-    start = time.monotonic()
-    measure_from = start + args.warmup
-    stop_at = measure_from + args.duration
     results = [None] * args.batch_clients
+    window: dict[str, float] = {}
+
+    def begin() -> None:  # (the barrier's action: once, when every client is warm)
+        window["start"] = time.monotonic()
+        window["stop"] = window["start"] + args.duration
+
+    warm = threading.Barrier(args.batch_clients + 1, action=begin)
 
     def client(index: int, members: list[str]) -> None:
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
         headers = {"Authorization": f"Api-Key {api_key}", "Content-Type": "application/json"}
-        recorded, latencies, errors, last_done, sent = 0, [], [], measure_from, 0
-        while (began := time.monotonic()) < stop_at:
-            ident = f"b-{run}-{index}-{sent}"
-            body = batch_body(members, sent * args.batch_size, args.batch_size, ident)
-            sent += 1
+
+        def post(ident: str, start: int, size: int) -> tuple[int, bytes]:
+            body = batch_body(members, start, size, ident)
             connection.request("POST", BATCH_PATH, body, {**headers, "Idempotency-Key": ident})
             response = connection.getresponse()
-            payload = response.read()
-            done = time.monotonic()
-            answer = json.loads(payload) if response.status == 200 else {}
+            return response.status, response.read()
+
+        try:
+            post(f"w-{run}-{index}", len(members) // 2, 10)
+        finally:
+            warm.wait()
+        recorded, latencies, errors, last_done, sent = 0, [], [], window["start"], 0
+        while (began := time.monotonic()) < window["stop"]:
+            status, payload = post(
+                f"b-{run}-{index}-{sent}", sent * args.batch_size, args.batch_size
+            )
+            sent += 1
+            last_done = time.monotonic()
+            answer = json.loads(payload) if status == 200 else {}
             if answer.get("recorded") != args.batch_size and len(errors) < 3:
-                errors.append(f"{response.status}: {payload[:300]!r}")
-            if began >= measure_from:  # a batch sent in the warm-up is not counted
-                recorded += answer.get("recorded", 0)
-                latencies.append(done - began)
-                last_done = done
+                errors.append(f"{status}: {payload[:300]!r}")
+            recorded += answer.get("recorded", 0)
+            latencies.append(last_done - began)
         connection.close()
         results[index] = {
             "recorded": recorded,
@@ -155,14 +182,14 @@ def run_batches(args, port: int, api_key: str, numbers: list[str], meter: Server
     ]
     for thread in threads:
         thread.start()
-    time.sleep(max(0.0, measure_from - time.monotonic()))
+    warm.wait()
     before, cpu_before = meter.snapshot(), time.process_time()
     for thread in threads:
-        thread.join(timeout=args.warmup + args.duration + 600)
+        thread.join(timeout=args.duration + 900)
     after, cpu_after = meter.snapshot(), time.process_time()
     finished = [result for result in results if result is not None]
     recorded = sum(result["recorded"] for result in finished)
-    seconds = max([result["end"] for result in finished] + [stop_at]) - measure_from
+    seconds = max([result["end"] for result in finished] + [window["stop"]]) - window["start"]
     cpu = ServerCpu.used(before, after)
     system = cpu.pop("system", None)
     cpu["clients"] = cpu_after - cpu_before
@@ -180,6 +207,75 @@ def run_batches(args, port: int, api_key: str, numbers: list[str], meter: Server
         "errors": [error for result in finished for error in result["errors"]],
         "stuck": len(results) - len(finished),
     }
+
+
+def in_process(api_key: str, numbers: list[str], rounds: int, size: int) -> dict:
+    """CPU ms a purchase of this process (loyalty.wsgi without HTTP, as gunicorn calls it) and
+    of its PostgreSQL backend: `rounds` turns of 200 single purchases and one batch of `size`,
+    after one of each unmeasured. Steadier than the loads' figures on a busy machine: it counts
+    the CPU of these two processes alone."""
+    import io
+
+    from django.db import connection
+
+    from loyalty.wsgi import application
+
+    run = secrets.token_hex(4)
+
+    def request(path: str, body: str, ident: str):
+        data = body.encode()
+        environ = {
+            "REQUEST_METHOD": "POST", "PATH_INFO": path, "SERVER_NAME": "127.0.0.1",
+            "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1", "wsgi.url_scheme": "http",
+            "wsgi.input": io.BytesIO(data), "wsgi.errors": sys.stderr,
+            "CONTENT_LENGTH": str(len(data)), "CONTENT_TYPE": "application/json",
+            "HTTP_HOST": "127.0.0.1", "HTTP_AUTHORIZATION": f"Api-Key {api_key}",
+            "HTTP_IDEMPOTENCY_KEY": ident,
+        }  # fmt: skip
+        return path, environ
+
+    def send(requests: list, expect: str) -> None:
+        answer = {}
+
+        def start_response(status, headers):
+            answer["s"] = status
+
+        for path, environ in requests:
+            content = b"".join(application(environ, start_response))
+            if not answer["s"].startswith(expect):
+                raise SystemExit(f"{path} answered {answer['s']}: {content[:300]!r}")
+
+    def singles(block: int) -> tuple[list, str, int]:
+        idents = [f"i-{run}-{block}-{i}" for i in range(200)]
+        bodies = [purchase_body(numbers[i % len(numbers)], x) for i, x in enumerate(idents)]
+        return (
+            [request(PURCHASE_PATH, b, x) for b, x in zip(bodies, idents, strict=True)],
+            "201",
+            200,
+        )
+
+    def batch(block: int) -> tuple[list, str, int]:
+        ident = f"ib-{run}-{block}"
+        body = batch_body(numbers, block * size, size, ident)
+        return [request(BATCH_PATH, body, ident)], "200", size
+
+    kinds = {"single": singles, "batch": batch}
+    for kind in kinds.values():  # warm both
+        send(*kind(-1)[:2])
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = cursor.fetchone()[0]
+    figures: dict[str, list[tuple[float, float]]] = {"single": [], "batch": []}
+    for number in range(rounds):
+        order = list(kinds) if number % 2 == 0 else list(kinds)[::-1]
+        for name in order:
+            requests, expect, purchases = kinds[name](number)
+            postgres, python = process_cpu(backend) or 0.0, time.process_time()
+            send(requests, expect)
+            python = 1000 * (time.process_time() - python) / purchases
+            postgres = 1000 * ((process_cpu(backend) or 0.0) - postgres) / purchases
+            figures[name].append((python, postgres))
+    return figures
 
 
 def run_singles(args, port: int, api_key: str, numbers: list[str], meter: ServerCpu) -> dict:
@@ -207,7 +303,16 @@ def share(value) -> str:
     return "?" if value is None else f"{100 * value:.0f}%"
 
 
-def record(args, figures: dict, tps: float | None, pg_version: str) -> None:
+def in_process_text(cpu: dict) -> dict[str, str]:
+    """Per kind: each round's Python + PostgreSQL ms a purchase, and their median sum."""
+    return {
+        kind: ", ".join(f"{py:.2f} + {pg:.2f}" for py, pg in rounds)
+        + f" ms (median {statistics.median(py + pg for py, pg in rounds):.2f} ms)"
+        for kind, rounds in cpu.items()
+    }
+
+
+def record(args, figures: dict, cpu: dict, tps: float | None, pg_version: str) -> None:
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     command = " ".join([".venv/bin/python bench/purchase_batch.py", *sys.argv[1:]])
     single_load = (
@@ -250,6 +355,16 @@ def record(args, figures: dict, tps: float | None, pg_version: str) -> None:
     else:
         lines.append("pgbench: not run")
     lines.append(f"Batch ÷ single (medians): {batch / single:.1f}×")
+    if cpu:
+        texts = in_process_text(cpu)
+        medians = {k: statistics.median(py + pg for py, pg in v) for k, v in cpu.items()}
+        lines += [
+            "",
+            f"In process (loyalty.wsgi without HTTP, {args.in_process} rounds in turns of 200 "
+            f"single purchases and a batch of {args.batch_size}), Python + PostgreSQL CPU a "
+            f"purchase: single {texts['single']}; batch {texts['batch']}; "
+            f"single ÷ batch {medians['single'] / medians['batch']:.1f}×",
+        ]
     append_results("\n".join(lines))
 
 
@@ -269,6 +384,12 @@ def main(argv: list[str]) -> int:
     api_key, numbers = api_earn.seed(args.members)
     if len(numbers) < args.batch_clients * args.batch_size:
         print("Note: fewer members than a batch holds; a batch names some members twice.")
+    cpu = {}
+    if args.in_process:
+        cpu = in_process(api_key, numbers, args.in_process, args.batch_size)
+        print(f"In process, CPU a purchase (Python + PostgreSQL, {args.in_process} rounds):")
+        for kind, text in in_process_text(cpu).items():
+            print(f"  {kind}: {text}")
     from django.db import connections
 
     connections.close_all()
@@ -311,7 +432,7 @@ def main(argv: list[str]) -> int:
             f"batch {batch / tps:.3f}"
         )
     if not args.no_results:
-        record(args, figures, tps, pg_version)
+        record(args, figures, cpu, tps, pg_version)
     every = [load for kind in figures.values() for load in kind]
     failed = any(load["errors"] or load.get("stuck") for load in every)
     return 1 if failed else 0
