@@ -354,7 +354,7 @@ def record(args, figures: dict, cpu: dict, tps: float | None, pg_version: str) -
         )
     else:
         lines.append("pgbench: not run")
-    lines.append(f"Batch ÷ single (medians): {batch / single:.1f}×")
+    lines += ["", f"Batch ÷ single (medians): {batch / single:.1f}×"]
     if cpu:
         texts = in_process_text(cpu)
         medians = {k: statistics.median(py + pg for py, pg in v) for k, v in cpu.items()}
