@@ -9,8 +9,10 @@ passes a plain Member and loses nothing but the shortcut.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.core.exceptions import ImproperlyConfigured
@@ -72,6 +74,33 @@ def member_for_purchase(number: str) -> Buyer:
         row = cursor.fetchone()
     if row is None:
         raise MemberNotFound()
+    return _buyer(plan, row)
+
+
+def members_for_purchases(numbers: Iterable[str]) -> dict[str, Buyer]:
+    """The members with these numbers (cleaned, as keys; numbers that name no one are left
+    out), each as member_for_purchase finds them, to record a batch of purchases
+    (loyalty.core.purchase_batch). On PostgreSQL one statement, which locks their rows in id
+    order: two batches for the same members wait for each other and never deadlock."""
+    cleaned = set()
+    for number in numbers:
+        with contextlib.suppress(MemberNotFound):
+            cleaned.add(clean_member_number(number))
+    plan = _buyer_lookup_plan(connection.vendor)
+    if not plan.locks:  # (SQLite locks the whole database for a write)
+        found = {}
+        for number in sorted(cleaned):
+            with contextlib.suppress(MemberNotFound):
+                found[number] = member_for_purchase(number)
+        return found
+    with connection.cursor() as cursor:
+        cursor.execute(plan.many_sql, {"numbers": sorted(cleaned), **plan.constants})
+        rows = cursor.fetchall()
+    buyers = (_buyer(plan, row) for row in rows)
+    return {buyer.member.member_number: buyer for buyer in buyers}
+
+
+def _buyer(plan: _LookupPlan, row) -> Buyer:
     row = list(row)
     for position, converters, column in plan.converters:
         value = row[position]
@@ -101,6 +130,7 @@ def _tier(tier_id: int | None) -> Tier | None:
 @dataclass(frozen=True)
 class _LookupPlan:
     statement: PreparedSQL
+    many_sql: str
     locks: bool
     member_names: list[str]
     constants: dict  # the parameters of the hooks' expressions
@@ -120,14 +150,18 @@ def _buyer_lookup_plan(vendor: str) -> _LookupPlan:
     columns += [
         _member_expression_sql(hook.condition(), hook.name, constants) for hook in conditional
     ]
-    sql = (
-        f"SELECT {', '.join(columns)} FROM {member_table} "
-        f"WHERE {member_table}.{quote(Member._meta.get_field('member_number').column)} "
-        "= %(number)s"
-    )
+    select = f"SELECT {', '.join(columns)} FROM {member_table} "
+    number_column = f"{member_table}.{quote(Member._meta.get_field('member_number').column)}"
+    sql = f"{select}WHERE {number_column} = %(number)s"
     locks = vendor == "postgresql"
     if locks:
         sql += f" FOR NO KEY UPDATE OF {member_table}"
+    # (PostgreSQL only) a batch's buyers, locked in id order
+    many_sql = (
+        f"{select}WHERE {number_column} = ANY(%(numbers)s) "
+        f"ORDER BY {member_table}.{quote(Member._meta.pk.column)} "
+        f"FOR NO KEY UPDATE OF {member_table}"
+    )
     converters = []
     for position, field in enumerate(member_fields):
         column = field.get_col(Member._meta.db_table)
@@ -140,6 +174,7 @@ def _buyer_lookup_plan(vendor: str) -> _LookupPlan:
             sql,
             {"number": "varchar", **{key: _sql_type(value) for key, value in constants.items()}},
         ),
+        many_sql=many_sql,
         constants=constants,
         locks=locks,
         member_names=[f.attname for f in member_fields],

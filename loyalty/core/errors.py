@@ -28,6 +28,20 @@ class DuplicatePurchase(LoyaltyError):
     default_message = _("This partner already reported a purchase with this id.")
 
 
+class DuplicateInBatch(LoyaltyError):
+    code = "duplicate_in_batch"
+    status = 409
+    default_message = _("An earlier purchase of this batch has the same id.")
+
+
+class BatchSizeInvalid(InvalidInput):
+    code = "invalid_batch_size"
+    default_message = _("A batch holds from 1 to %(most)d purchases.")
+
+    def __init__(self, *, most: int):
+        super().__init__(str(self.default_message) % {"most": most}, max_purchases=most)
+
+
 class PurchaseNotFound(LoyaltyError):
     code = "purchase_not_found"
     status = 404

@@ -204,13 +204,16 @@ def _steer(case, known: Known, pick: int) -> None:
             case.path_parameters[name] = replacements[name]
     if case.query and "member_number" in case.query:
         case.query["member_number"] = replacements["member_number"]
-    if isinstance(case.body, dict):
-        if "member_number" in case.body:
-            case.body["member_number"] = replacements["member_number"]
-        if "reward" in case.body:
-            case.body["reward"] = known.reward
-        if "currency" in case.body:
-            case.body["currency"] = "EUR"
+    bodies = [case.body] if isinstance(case.body, dict) else []
+    if bodies and isinstance(case.body.get("purchases"), list):  # a batch: each purchase too
+        bodies += [body for body in case.body["purchases"] if isinstance(body, dict)]
+    for body in bodies:
+        if "member_number" in body:
+            body["member_number"] = replacements["member_number"]
+        if "reward" in body:
+            body["reward"] = known.reward
+        if "currency" in body:
+            body["currency"] = "EUR"
 
 
 def test_every_operation_answers_as_its_schema_says(api_schema, known, operation_label):
@@ -255,14 +258,17 @@ def test_stateful_workflows_answer_as_the_schema_says(api_schema, known):
                 transaction.savepoint_rollback(self.savepoint)
 
         def before_call(self, case):
-            body = case.body
-            if isinstance(body, dict) and "member_number" in body:
-                number = str(body["member_number"])
-                exists = number.isdigit() and len(number) < 20
-                if not (exists and Member.objects.filter(member_number=number).exists()):
-                    body["member_number"] = known.member_numbers[0]
-            if isinstance(body, dict) and "currency" in body:
-                body["currency"] = "EUR"
+            bodies = [case.body] if isinstance(case.body, dict) else []
+            if bodies and isinstance(case.body.get("purchases"), list):
+                bodies += [body for body in case.body["purchases"] if isinstance(body, dict)]
+            for body in bodies:
+                if "member_number" in body:
+                    number = str(body["member_number"])
+                    exists = number.isdigit() and len(number) < 20
+                    if not (exists and Member.objects.filter(member_number=number).exists()):
+                        body["member_number"] = known.member_numbers[0]
+                if "currency" in body:
+                    body["currency"] = "EUR"
 
         def get_call_kwargs(self, case):
             return {"headers": _valid_headers(known, case)}
@@ -356,6 +362,40 @@ def test_each_operation_succeeds_for_things_that_exist(api_schema, known):
                 ],
             },
         ).status_code,
+        "purchase_batch": _call(
+            api_schema,
+            known,
+            "POST /api/v1/purchases/batch/",
+            body={
+                "purchases": [
+                    {
+                        "member_number": number,
+                        "external_id": "EXPLICIT-B-1",
+                        "amount": "4.20",
+                        "currency": "EUR",
+                        "lines": [{"sku": "TEA", "amount": "4.20", "category": "tea"}],
+                    },
+                    {
+                        "member_number": "000000000",
+                        "external_id": "EXPLICIT-B-2",
+                        "amount": "1.00",
+                        "currency": "EUR",
+                    },
+                    {
+                        "member_number": number,
+                        "external_id": "EXPLICIT-1",
+                        "amount": "19.99",
+                        "currency": "EUR",
+                    },
+                    {
+                        "member_number": number,
+                        "external_id": known.purchases[0],
+                        "amount": "42.50",
+                        "currency": "EUR",
+                    },
+                ]
+            },
+        ).status_code,
         "refund": _call(
             api_schema,
             known,
@@ -413,6 +453,7 @@ def test_each_operation_succeeds_for_things_that_exist(api_schema, known):
         "ledger": 200,
         "referrals": 200,
         "purchase": 201,
+        "purchase_batch": 200,
         "refund": 201,
         "rewards": 200,
         "redeem": 201,

@@ -9,9 +9,15 @@ from rest_framework.response import Response
 from accounts.models import ApiScope
 from loyalty.base.api.serializers import problems, validated_input
 from loyalty.core.buyer import member_for_purchase
+from loyalty.core.earning import explain_text as explain_purchase
 from loyalty.core.errors import PurchaseNotFound
 from loyalty.core.models import Purchase
-from loyalty.core.purchases import purchase_record, purchase_record_without_savepoint
+from loyalty.core.pending_models import PendingPoints
+from loyalty.core.purchases import (
+    PurchaseResult,
+    purchase_record,
+    purchase_record_without_savepoint,
+)
 from loyalty.core.refunds import explain_text, purchase_refund
 
 from .base import IDEMPOTENCY_HEADER, PartnerAPIView
@@ -107,17 +113,35 @@ def purchase_answer(partner, values: dict, *, savepoint: bool = True) -> Respons
         lines=[dict(line) for line in values.get("lines", [])] or None,
         payment_fingerprint=values.get("payment_fingerprint") or None,
     )
+    return Response(purchase_body(result, buyer.member), status=status.HTTP_201_CREATED)
+
+
+def purchase_body(result: PurchaseResult, member) -> dict:
+    """A PurchaseOutput: what a purchase recorded now answers (alone or in a batch)."""
     held = result.pending
-    body = {
+    return {
         "external_id": result.purchase.external_id,
         "points_earned": result.points,
         "points_pending": held.points if held is not None else 0,
         "available_on": held.available_on.isoformat() if held is not None else None,
         "explanation": result.explanation_text,
         "rules": result.explanation,
-        "member": member_brief(buyer.member),
+        "member": member_brief(member),
     }
-    return Response(body, status=status.HTTP_201_CREATED)
+
+
+def recorded_purchase_body(purchase: Purchase, member) -> dict:
+    """The same PurchaseOutput for a purchase recorded before (a batch sending it again)."""
+    held = PendingPoints.objects.filter(purchase=purchase).first()
+    return {
+        "external_id": purchase.external_id,
+        "points_earned": purchase.points_earned,
+        "points_pending": held.points if held is not None else 0,
+        "available_on": held.available_on.isoformat() if held is not None else None,
+        "explanation": explain_purchase(purchase.explanation, purchase.points_earned),
+        "rules": purchase.explanation,
+        "member": member_brief(member),
+    }
 
 
 class RefundLineInput(serializers.Serializer):
