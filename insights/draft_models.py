@@ -21,7 +21,7 @@ class RuleDraft(models.Model):
     title = models.CharField(
         _("title"), max_length=200, help_text=_("What the change tries, in a few words.")
     )
-    kind = models.CharField(_("changes"), max_length=10, choices=Kind.choices, default=Kind.RULE)
+    kind = models.CharField(_("draft of"), max_length=10, choices=Kind.choices, default=Kind.RULE)
     rule = models.ForeignKey(
         "loyalty.EarningRule",
         on_delete=models.CASCADE,

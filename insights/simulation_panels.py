@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html_join
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from accounts.models import Member, Partner
 from loyalty.base.formats import money, num, signed
@@ -50,15 +51,26 @@ def summary_panel(result: dict, currency: str) -> Panel:
         ],
     ]
     notes = [
-        _(
-            "%(purchases)s purchases replayed; %(changed)s of them would earn differently, "
-            "for %(members)s members."
-        )
-        % {
-            "purchases": num(result["purchases"]),
-            "changed": num(result["changed_purchases"]),
-            "members": num(result["changed_members"]),
-        },
+        " ".join(
+            [
+                ngettext(
+                    "%(n)s purchase replayed.", "%(n)s purchases replayed.", result["purchases"]
+                )
+                % {"n": num(result["purchases"])},
+                ngettext(
+                    "%(n)s of them would earn differently.",
+                    "%(n)s of them would earn differently.",
+                    result["changed_purchases"],
+                )
+                % {"n": num(result["changed_purchases"])},
+                ngettext(
+                    "Their points change for %(n)s member.",
+                    "Their points change for %(n)s members.",
+                    result["changed_members"],
+                )
+                % {"n": num(result["changed_members"])},
+            ]
+        ),
         _("At the time, by the rules then, they earned %(points)s points.")
         % {"points": num(points["recorded"])},
         _(
@@ -176,12 +188,28 @@ def tiers_panel(result: dict) -> Panel:
         [_("With the rules now"), _("With the draft"), _("Members"), _("For example")],
         rows,
         notes=[
-            _("%(up)s would move up and %(down)s down, of %(considered)s members looked at.")
-            % {
-                "up": num(tiers["up"]),
-                "down": num(tiers["down"]),
-                "considered": num(tiers["considered"]),
-            }
+            " ".join(
+                [
+                    ngettext(
+                        "%(n)s member would move up a tier.",
+                        "%(n)s members would move up a tier.",
+                        tiers["up"],
+                    )
+                    % {"n": num(tiers["up"])},
+                    ngettext(
+                        "%(n)s member would move down.",
+                        "%(n)s members would move down.",
+                        tiers["down"],
+                    )
+                    % {"n": num(tiers["down"])},
+                    ngettext(
+                        "(%(n)s member looked at.)",
+                        "(%(n)s members looked at.)",
+                        tiers["considered"],
+                    )
+                    % {"n": num(tiers["considered"])},
+                ]
+            )
         ],
     )
 
