@@ -253,11 +253,14 @@ def change_rows(draft: RuleDraft) -> list[tuple[str, str, str]]:
                 _shown(EarningRule, name, proposed),
             )
             for name, (live, proposed) in draft.changes.items()
+            # (a new rule's empty fields say nothing)
+            if draft.rule_id or proposed not in (None, "")
         ]
     names = {str(tier.pk): tier.local_name for tier in Tier.objects.all()}
     return [
         (
-            f"{names.get(pk, '#' + pk)}: {Tier._meta.get_field(name).verbose_name}",
+            _("%(tier)s: %(field)s")
+            % {"tier": names.get(pk, "#" + pk), "field": Tier._meta.get_field(name).verbose_name},
             _shown(Tier, name, live),
             _shown(Tier, name, proposed),
         )

@@ -8,7 +8,8 @@ loyalty.core.earning.calculate with the live rules and with the draft's, in one 
   Both sides use that tier: a draft's thresholds do not replay the year's upgrades (a member
   the draft would have upgraded sooner still earns at the tier they had).
 - A purchase the draft cannot touch (neither the live version of the changed rule nor the
-  draft's applies to it, and its tier's multiplier is unchanged) is calculated once.
+  draft's applies to it or covers one of its lines, and its tier's multiplier is unchanged) is
+  calculated once; a test holds the result equal to calculating every purchase twice.
 - Refunds are not replayed: points issued are what the purchases earn.
 - Tiers: each member's qualifying points now (as the tier review counts them, from the ledger)
   plus what the draft changes of their purchases recorded in the tier window; the review's
@@ -197,6 +198,7 @@ def replay(program: Program, since: datetime, until: datetime, *, shortcut=True)
     tier_since = until - timedelta(days=settings.LOYALTY_TIER_WINDOW_DAYS)
     live_rule, draft_rule = program.changed
     purchases = Purchase.objects.filter(occurred_at__gte=since, occurred_at__lte=until)
+    zone = timezone.get_default_timezone()  # (timezone.localdate looks it up on every call)
     for rows in _chunks(purchases, PURCHASE_COLUMNS):
         lines = defaultdict(list)
         for purchase_id, amount, category in (
@@ -206,7 +208,7 @@ def replay(program: Program, since: datetime, until: datetime, *, shortcut=True)
         ):
             lines[purchase_id].append(EarnLine(amount, category))
         for pk, member_id, partner_id, amount, occurred_at, created_at, recorded, tier_now in rows:
-            on = timezone.localdate(occurred_at)
+            on = occurred_at.astimezone(zone).date()
             earn_lines = lines.get(pk) or [EarnLine(amount)]
             tier = tier_at(history, member_id, tier_now, created_at)
             rules_now, rules_draft = program.rules_for(partner_id)
@@ -224,6 +226,7 @@ def replay(program: Program, since: datetime, until: datetime, *, shortcut=True)
                 touched = any(
                     rule is not None
                     and rule_applies(rule, partner_id=partner_id, on=on, total=amount)
+                    and (not rule.category or any(x.category == rule.category for x in earn_lines))
                     for rule in (live_rule, draft_rule)
                 )
             draft = now
