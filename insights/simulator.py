@@ -203,7 +203,7 @@ def replay(program: Program, since: datetime, until: datetime, *, shortcut=True)
         lines = defaultdict(list)
         for purchase_id, amount, category in (
             PurchaseLine.objects.filter(purchase_id__gte=rows[0][0], purchase_id__lte=rows[-1][0])
-            .order_by("pk")
+            .order_by()  # (any order: a purchase's lines are summed)
             .values_list("purchase_id", "amount", "category")
         ):
             lines[purchase_id].append(EarnLine(amount, category))
