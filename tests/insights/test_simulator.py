@@ -433,3 +433,26 @@ def test_the_replay_reads_a_constant_number_of_queries(program, marketing, monke
     buy(program["ona"], program["cafe"], 4, "5.00")
     # then: one chunk more is two queries more (its purchases and their lines)
     assert queries() == few + 2
+
+
+def test_a_simulation_that_fails_says_so(program, marketing):
+    # given: a simulation of changes that cannot be read (kept by an older version, say)
+    draft = draft_of(
+        marketing,
+        rule=program["coffee"],
+        values=rule_values(program["coffee"], points_per_unit=Decimal(3)),
+    )
+    broken = Simulation.objects.create(
+        draft=draft, changes={"points_per_unit": ["2.000", "three"]}, requested_by=marketing
+    )
+
+    # when
+    simulator.simulation_run(simulation_id=broken.pk)
+
+    # then
+    broken.refresh_from_db()
+    assert (broken.status, broken.error, broken.result) == (
+        Simulation.Status.FAILED,
+        "ValidationError",
+        None,
+    )
