@@ -191,6 +191,8 @@ PURCHASE_COLUMNS = (
 
 
 def replay(program: Program, since: datetime, until: datetime, *, shortcut=True) -> Tally:
+    """Every purchase that happened from `since` to `until`, earned with the live rules and the
+    draft's; `shortcut`: an untouched purchase is calculated once."""
     tally = Tally()
     for month in _months(since, until):
         tally.months[month] = [0, 0]

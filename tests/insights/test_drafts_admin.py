@@ -85,9 +85,13 @@ def test_marketing_drafts_a_rule_change_and_sees_what_it_would_have_done(
     assert re.search(r"<td>Points issued</td><td>70</td><td>85</td><td>\+15</td>", summary)
     assert "Publish" in html and "Run the simulation again" in html
     assert "<script" not in html.split('id="content-main"', 1)[1]
-    # the draft's creation is on the audit trail, by its author
+    # the draft's creation is on the audit trail, by its author, and so is a run asked again
     assert LogEntry.objects.filter(
         content_type__model="ruledraft", object_pk=str(draft.pk), actor=marketing
+    ).exists()
+    assert client.post(saved["Location"]).status_code == 302
+    assert LogEntry.objects.filter(
+        additional_data__operation="simulation", object_pk=str(draft.pk), actor=marketing
     ).exists()
 
 
