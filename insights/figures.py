@@ -50,7 +50,8 @@ def _month(value) -> str:
     return value.strftime("%Y-%m") if value is not None else ""
 
 
-def _point_value() -> Decimal:
+def point_value() -> Decimal:
+    """What one outstanding point costs the program (InsightsPolicy; its default without it)."""
     row = InsightsPolicy.objects.filter(pk=1).only("point_value").first()
     return (
         row.point_value
@@ -268,13 +269,13 @@ def ledger_figures(day: date) -> dict:
     end = day_end(day)
     months = month_starts(MONTHS, day)
     counted = points_months(month_starts(BREAKAGE_MONTHS, day), timezone.now())
-    point_value = _point_value()
-    owed = liability(point_value)
+    value = point_value()
+    owed = liability(value)
     return {
         "tiers": members_by_tier(),
         "points": points_per_month(counted, months),
         "liability": owed,
-        "breakage": breakage(counted, owed["points"], point_value),
+        "breakage": breakage(counted, owed["points"], value),
         "referrals": referral_conversion(months, end),
         "feedback": feedback_deadlines(day, end),
     }

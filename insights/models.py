@@ -17,6 +17,8 @@ from django.utils.translation import gettext_lazy as _
 
 from loyalty.base.languages import in_language
 
+from .draft_models import RuleDraft, Simulation  # noqa: F401 (the app's models)
+
 
 class Rung(models.TextChoices):
     """The loyalty ladder (docs/ARCHITECTURE.md, "Insights", has each rule)."""

@@ -66,7 +66,14 @@ MODEL_ORDER = {
         "AnswerTemplate",
         "ResponsePolicy",
     ),
-    "insights": ("MemberInsight", "Campaign", "Outreach", "RungChange", "InsightsPolicy"),
+    "insights": (
+        "MemberInsight",
+        "Campaign",
+        "RuleDraft",
+        "Outreach",
+        "RungChange",
+        "InsightsPolicy",
+    ),
     "referrals": ("FlaggedReferral", "Referral", "Invitation", "ReferralCode"),
     "webhooks": ("WebhookEvent", "WebhookDelivery", "WebhookEndpoint"),
 }

@@ -498,6 +498,10 @@ NOT_EXPORTED: dict[str, str] = {
     "accounts.User_user_permissions": "staff users' permissions",
     "accounts.PartnerApiKey": "a partner's API key; points at the staff user who made it",
     "insights.Campaign": "a campaign and its staff authors; the member's part is under insights",
+    "insights.RuleDraft": "staff's draft of a rule or tier change; points at its staff author",
+    "insights.Simulation": (
+        "a draft's simulation, run for a staff user; its result names members by id only"
+    ),
     "loyalty.Anomaly": (
         "staff's fraud check of a partner's requests; the purchase or redemption it names is "
         "in the download"

@@ -1,4 +1,5 @@
 """Staff pages of the insights app: the outreach list, rung history, contacts, the policy,
-campaigns, the member's profile on their admin page, and the dashboard (insights.views)."""
+campaigns, rule drafts and their simulations, the member's profile on their admin page, and the
+dashboard (insights.views)."""
 
-from . import campaigns, members, outreach  # noqa: F401 (registers the admins)
+from . import campaigns, drafts, members, outreach  # noqa: F401 (registers the admins)

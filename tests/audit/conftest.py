@@ -7,6 +7,8 @@ from django.utils import timezone
 from accounts.services import api_key_create
 from feedback import services as feedback_services
 from feedback.models import FeedbackItem
+from insights.draft_models import RuleDraft
+from insights.drafts import RULE_FIELDS, draft_save
 from insights.ladder import ladder_compute
 from loyalty.core.adjustment_models import AdjustmentRequest
 from loyalty.core.anomalies import anomaly_record
@@ -25,7 +27,7 @@ from webhooks import services as webhook_services
 def world(db, tiers, partner, admin_user, client):
     """A member with a redemption, a pause asked for, an anomaly, an adjustment waiting for a
     manager, an API key, a published feedback case, a failed webhook delivery, a friend's
-    referral waiting for review, the member's insight and a failed login."""
+    referral waiting for review, the member's insight, a failed login and a rule draft."""
     member = factories.make_member(email="walk@example.com", first_name="Walk", device_hash="dev-1")
     factories.give_points(member, 500)
     reward_redeem(member=member, reward=factories.make_reward(points_cost=50))
@@ -70,5 +72,11 @@ def world(db, tiers, partner, admin_user, client):
     # They wait for review, as a soft flag leaves them (the flag rules have their own tests).
     Referral.objects.update(status=Referral.Status.FLAGGED, flags=["same_device"])
     ladder_compute(day=timezone.localdate())
+    rule = {**dict.fromkeys(RULE_FIELDS), "name": "Coffee ×2", "is_active": True, "category": ""}
+    draft_save(
+        draft=RuleDraft(title="Double coffee"),
+        staff=admin_user,
+        values={**rule, "points_per_unit": 0, "multiplier": 2, "category": "coffee"},
+    )
     client.post(reverse("members:login"), {"username": "walk@example.com", "password": "wrong"})
     return member

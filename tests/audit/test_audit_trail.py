@@ -232,7 +232,7 @@ def test_an_admin_save_of_every_changeable_model_leaves_a_record(admin_client, a
             errors = response.context and response.context.get("errors")
             missing.append((model.__name__, text, response.status_code, str(errors)[:200]))
     assert missing == []
-    assert {"User", "Partner", "Tier"} <= set(saved)
+    assert {"User", "Partner", "Tier", "RuleDraft"} <= set(saved)
 
 
 def test_postgresql_refuses_to_change_or_delete_a_record(admin_user):

@@ -41,6 +41,10 @@ def test_the_roles_in_plain_words():
         marketing
     )
     assert "insights.view_snapshot" in finance
+    # rule drafts: marketing and managers draft; finance reads the simulations
+    assert {"insights.add_ruledraft", "insights.change_ruledraft"} <= marketing & manager
+    assert "insights.view_ruledraft" in finance
+    assert "insights.view_ruledraft" not in support
     assert all(code.split(".")[1].startswith("view_") for code in finance)
 
 

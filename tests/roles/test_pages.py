@@ -30,6 +30,8 @@ PAGES = [
     ("admin:rewards_redemption_changelist", False, {S, M, K, F}),
     ("admin:insights_campaign_add", False, {M, K}),
     ("admin:insights_dashboard", False, {M, K, F}),
+    ("admin:insights_ruledraft_changelist", False, {M, K, F}),
+    ("admin:insights_ruledraft_add", False, {M, K}),
     ("admin:webhooks_webhookendpoint_changelist", False, {M}),
     ("admin:accounts_partner_changelist", False, {M, F}),
     ("admin:accounts_user_add", False, set()),

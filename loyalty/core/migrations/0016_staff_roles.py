@@ -8,7 +8,8 @@ from django.db import migrations
 def apply_roles(apps, schema_editor):
     from loyalty.core.roles import roles_apply
 
-    roles_apply(apps=apps, using=schema_editor.connection.alias)
+    # (not strict: a model a later migration makes gets its role's permissions at post_migrate)
+    roles_apply(apps=apps, using=schema_editor.connection.alias, strict=False)
 
 
 class Migration(migrations.Migration):
