@@ -40,12 +40,12 @@ def link(operation_id: str, description: str, *, parameters=None, body=None) -> 
     """An OpenAPI link from a success to the operation it leads to: `parameters` as
     {"path.name": "$response.body#/field"}, `body` as {"field": "$response.body#/field"} (the
     fields are set in the body a client would send, the rest is the client's)."""
-    found = {"operationId": operation_id, "description": description}
+    definition = {"operationId": operation_id, "description": description}
     if parameters:
-        found["parameters"] = parameters
+        definition["parameters"] = parameters
     if body:
-        found["requestBody"] = body
-    return found
+        definition["requestBody"] = body
+    return definition
 
 
 class ScopedAutoSchema(AutoSchema):
