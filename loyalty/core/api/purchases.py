@@ -148,7 +148,7 @@ class RefundLineInput(serializers.Serializer):
 
 
 class RefundInput(serializers.Serializer):
-    """An amount or lines, never both (the schema says so with `not`, see RefundInputSchema)."""
+    """A refund of an amount or of lines, never both; with neither, of the whole purchase."""
 
     external_id = StrictCharField(max_length=100, not_blank=True)
     amount = MoneyField(required=False)
@@ -161,6 +161,8 @@ class RefundInput(serializers.Serializer):
 
 
 class RefundInputSchema(OpenApiSerializerExtension):
+    """RefundInput's "never both", in the schema."""
+
     target_class = RefundInput
 
     def map_serializer(self, auto_schema, direction):
