@@ -2,7 +2,7 @@
 
 from django.utils.translation import gettext_lazy as _
 
-from loyalty.base.errors import LoyaltyError
+from loyalty.base.errors import InvalidInput, LoyaltyError
 
 
 class MemberNotFound(LoyaltyError):
@@ -27,6 +27,15 @@ class EmailUnavailable(LoyaltyError):
     code = "email_unavailable"
     status = 409
     default_message = _("This e-mail address cannot be enrolled; please use another one.")
+
+
+class BirthdayNotPlausible(InvalidInput):
+    """A real calendar day, written as the API's schema says, that cannot be this member's
+    birthday (in the future, or over 130 years ago): well formed, so 422, not 400."""
+
+    code = "implausible_birthday"
+    status = 422
+    default_message = _("The birth year is not plausible.")
 
 
 class PartnerNotActive(LoyaltyError):

@@ -16,12 +16,13 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet, prefetch_related_objects
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from loyalty.base.caching import ProcessCache
 from loyalty.base.errors import InvalidInput, NotAllowed, ReasonRequired
 from loyalty.base.money import clean_currency
 
-from .errors import EmailUnavailable, MemberExists, MemberNotFound
+from .errors import BirthdayNotPlausible, EmailUnavailable, MemberExists, MemberNotFound
 from .models import ApiScope, Erasure, Member, Partner, PartnerApiKey, User, normalize_email
 
 MEMBER_NUMBER_DIGITS = 8  # plus one check digit
@@ -106,6 +107,18 @@ def member_locked(member_id: int, related: tuple[str, ...] = ()) -> Member:
 # --- birthdays ---------------------------------------------------------------------------------
 
 
+_MONTH_DAY = (
+    r"(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])"
+    r"|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)"
+    r"|02-(?:0[1-9]|1[0-9]|2[0-8]))"
+)
+_LEAP_YEAR = r"(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:[02468][048]|[13579][26])00)"
+# Every day parse_birthday takes as written, and only those: "MM-DD" (29 February too) or
+# "YYYY-MM-DD" (29 February in leap years only). The API's schema publishes it; whether the
+# day is plausible (not in the future, not over 130 years ago) is checked after it.
+BIRTHDAY_FORM = rf"(?:(?:[0-9]{{4}}-)?{_MONTH_DAY}|(?:{_LEAP_YEAR}-)?02-29)"
+
+
 @dataclass(frozen=True)
 class Birthday:
     month: int
@@ -137,9 +150,9 @@ def parse_birthday(value) -> Birthday | None:
     today = timezone.localdate()
     if birthday.year is not None:
         if birthday.year < today.year - 130:
-            raise InvalidInput("The birth year is not plausible.", field="birthday")
+            raise BirthdayNotPlausible(field="birthday")
         if date(birthday.year, birthday.month, birthday.day) > today:
-            raise InvalidInput("A birthday cannot be in the future.", field="birthday")
+            raise BirthdayNotPlausible(_("A birthday cannot be in the future."), field="birthday")
     return birthday
 
 
@@ -249,7 +262,7 @@ def retired_number_digest(number: str) -> str:
 def member_number_unused() -> str:
     """A new member number no member has, nor had before an erasure (partners were told to
     drop that one; enrolment, and an erasure replaces the old one)."""
-    for _ in range(10):
+    for _attempt in range(10):
         number = new_member_number()
         if not Member.objects.filter(member_number=number).exists() and (
             not Erasure.objects.filter(retired_number=retired_number_digest(number)).exists()

@@ -6,8 +6,9 @@ from rest_framework.response import Response
 
 from accounts.models import ApiScope
 from accounts.services import member_by_number
+from loyalty.base.api.fields import StrictBooleanField, StrictCharField, StrictChoiceField
 from loyalty.base.api.serializers import problems
-from loyalty.core.api.base import IDEMPOTENCY_HEADER, PartnerAPIView
+from loyalty.core.api.base import IDEMPOTENCY_HEADER, PartnerAPIView, link
 
 from . import services
 from .errors import FeedbackNotFound
@@ -15,19 +16,21 @@ from .models import TEXT_MAX_LENGTH, FeedbackItem
 
 
 class FeedbackInput(serializers.Serializer):
-    member_number = serializers.CharField(max_length=20)
-    kind = serializers.ChoiceField(choices=FeedbackItem.Kind.choices)
-    category = serializers.ChoiceField(choices=FeedbackItem.Category.choices)
-    text = serializers.CharField(
-        max_length=TEXT_MAX_LENGTH, help_text="What the member said, in their words."
+    member_number = StrictCharField(max_length=20)
+    kind = StrictChoiceField(choices=FeedbackItem.Kind.choices)
+    category = StrictChoiceField(choices=FeedbackItem.Category.choices)
+    text = StrictCharField(
+        max_length=TEXT_MAX_LENGTH,
+        not_blank=True,
+        help_text="What the member said, in their words.",
     )
-    purchase_external_id = serializers.CharField(
+    purchase_external_id = StrictCharField(
         max_length=100,
         required=False,
         allow_blank=True,
         help_text="This partner's id of the purchase it is about, if any.",
     )
-    publish_consent = serializers.BooleanField(
+    publish_consent = StrictBooleanField(
         default=False,
         help_text="The member agrees that an anonymised story of the case may be published.",
     )
@@ -63,6 +66,13 @@ def _body(item: FeedbackItem) -> dict:
 
 class FeedbackView(PartnerAPIView):
     required_scope = ApiScope.FEEDBACK
+    schema_links = {
+        "GetFeedback": link(
+            "feedback_retrieve",
+            "The item, with its status and answers.",
+            parameters={"path.item_id": "$response.body#/id"},
+        ),
+    }
 
     @extend_schema(
         operation_id="feedback_create",

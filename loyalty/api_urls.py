@@ -19,5 +19,5 @@ urlpatterns = [
     path("v1/", include(([path("", include(module)) for module in V1_APPS], "v1"))),
     path("schema/", SchemaView.as_view(), name="schema"),
     path("docs/", DocsView.as_view(url_name="api:schema"), name="docs"),
-    re_path(r"^.*$", api_not_found),
+    re_path(r"^[\s\S]*$", api_not_found),  # (a newline in the path too)
 ]

@@ -12,12 +12,13 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from accounts.models import ApiScope, Member
-from accounts.services import member_by_number
-from loyalty.base.api.pagination import NewestFirstPagination
+from accounts.services import BIRTHDAY_FORM, member_by_number
+from loyalty.base.api.fields import StrictCharField, StrictChoiceField, StrictEmailField
+from loyalty.base.api.pagination import PAGE_PARAMETERS, NewestFirstPagination
 from loyalty.base.api.serializers import problems
 from loyalty.base.languages import LANGUAGE_CODES
 from loyalty.core import pauses, pending, selectors
-from loyalty.core.api.base import IDEMPOTENCY_HEADER, PartnerAPIView
+from loyalty.core.api.base import IDEMPOTENCY_HEADER, PartnerAPIView, link
 from loyalty.core.api.serializers import TierRefSerializer, tier_ref
 from loyalty.core.enrolment import member_enroll
 from loyalty.core.models import LedgerEntry
@@ -114,21 +115,55 @@ def _paused_until(member: Member):
 
 
 class MemberEnrollInput(serializers.Serializer):
-    email = serializers.EmailField(max_length=254)
-    first_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
-    last_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
-    language = serializers.ChoiceField(choices=["en", "lt", "bg", "da", "ru", "pl"], required=False)
-    birthday = serializers.RegexField(
-        r"^(\d{4}-)?\d{2}-\d{2}$",
+    email = StrictEmailField(max_length=254)
+    first_name = StrictCharField(max_length=150, required=False, allow_blank=True)
+    last_name = StrictCharField(max_length=150, required=False, allow_blank=True)
+    language = StrictChoiceField(choices=LANGUAGE_CODES, required=False)
+    birthday = StrictCharField(
+        pattern=rf"^(?:{BIRTHDAY_FORM})?$",
         required=False,
         allow_blank=True,
-        help_text='"MM-DD" or "YYYY-MM-DD".',
+        help_text='"MM-DD" or "YYYY-MM-DD", a day that exists (29 February in leap years when '
+        "the year is given). A birthday in the future or over 130 years ago is refused with "
+        "422 implausible_birthday.",
     )
-    referral_code = serializers.CharField(max_length=32, required=False, allow_blank=True)
+    referral_code = StrictCharField(
+        max_length=32,
+        required=False,
+        allow_blank=True,
+        help_text="A friend's code; a code no member has is refused with 422 "
+        "invalid_referral_code.",
+    )
+
+
+def member_links(number: str) -> dict:
+    """Links from an answer that names a member (`number`, a runtime expression) to what a
+    partner does next with that member."""
+    path = {"path.member_number": number}
+    return {
+        "GetMember": link("members_retrieve", "The member's balance and tier.", parameters=path),
+        "GetLedger": link("members_ledger", "The member's ledger.", parameters=path),
+        "GetReferrals": link("members_referrals", "The member's referrals.", parameters=path),
+        "ListRewards": link(
+            "rewards_list",
+            "The rewards, with this member's cost.",
+            parameters={"query.member_number": number},
+        ),
+        "RecordPurchase": link(
+            "purchases_record", "A purchase by the member.", body={"member_number": number}
+        ),
+        "RedeemReward": link(
+            "redemptions_create", "A reward for the member.", body={"member_number": number}
+        ),
+        "FileFeedback": link(
+            "feedback_create", "Feedback from the member.", body={"member_number": number}
+        ),
+    }
 
 
 class MemberListView(PartnerAPIView):
     required_scope = ApiScope.MEMBERS
+    schema_links = member_links("$response.body#/member_number")
 
     @extend_schema(
         operation_id="members_enroll",
@@ -159,6 +194,7 @@ class MemberListView(PartnerAPIView):
 
 class MemberDetailView(PartnerAPIView):
     required_scope = ApiScope.READ
+    schema_links = member_links("$response.body#/member_number")
 
     @extend_schema(
         operation_id="members_retrieve",
@@ -194,7 +230,7 @@ def ledger_lines(member: Member):
 
 
 class LedgerQuery(serializers.Serializer):
-    language = serializers.ChoiceField(choices=LANGUAGE_CODES, required=False)
+    language = StrictChoiceField(choices=LANGUAGE_CODES, required=False)
 
 
 def ledger_lines_word(entries, *, language: str, partner_id: int) -> list:
@@ -247,8 +283,7 @@ class MemberLedgerView(PartnerAPIView):
         operation_id="members_ledger",
         summary="A member's ledger, newest first, cursor-paginated",
         parameters=[
-            OpenApiParameter("cursor", OpenApiTypes.STR, description="From `next` or `previous`."),
-            OpenApiParameter("page_size", OpenApiTypes.INT, description="1 to 200; default 50."),
+            *PAGE_PARAMETERS,
             OpenApiParameter(
                 "language",
                 OpenApiTypes.STR,
@@ -259,7 +294,7 @@ class MemberLedgerView(PartnerAPIView):
         responses={200: LedgerPageSerializer, **problems(400, 404)},
     )
     def get(self, request, member_number: str):
-        query = LedgerQuery(data=request.query_params)
+        query = LedgerQuery(data=request.query_params.dict())  # (a QueryDict drops "")
         query.is_valid(raise_exception=True)
         member: Member = member_by_number(member_number)
         paginator = self.pagination_class()

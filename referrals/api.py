@@ -1,12 +1,11 @@
 """Partner API: a member's referrals (what the member's referral page shows)."""
 
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 
 from accounts.models import ApiScope
 from accounts.services import member_by_number
-from loyalty.base.api.pagination import NewestFirstPagination
+from loyalty.base.api.pagination import PAGE_PARAMETERS, NewestFirstPagination
 from loyalty.base.api.serializers import problems
 from loyalty.core.api.base import PartnerAPIView
 
@@ -54,8 +53,7 @@ class MemberReferralsView(PartnerAPIView):
         description="Each friend with their status and the points the member earned for them. "
         "Friends are shown by first name and a masked e-mail address only.",
         parameters=[
-            OpenApiParameter("cursor", OpenApiTypes.STR, description="From `next` or `previous`."),
-            OpenApiParameter("page_size", OpenApiTypes.INT, description="1 to 200; default 50."),
+            *PAGE_PARAMETERS,
         ],
         responses={200: ReferralPageSerializer, **problems(400, 404)},
     )

@@ -6,7 +6,10 @@ from loyalty.base.errors import InvalidInput, LoyaltyError
 
 
 class InvalidReferralCode(InvalidInput):
+    """A well-formed code no member has: 422 (a 400 means the request broke the API's schema)."""
+
     code = "invalid_referral_code"
+    status = 422
     default_message = _("No member has this referral code.")
 
     def __init__(self, message=None, **extra):

@@ -7,8 +7,10 @@ from rest_framework.response import Response
 
 from accounts.models import ApiScope
 from accounts.services import member_by_number
+from loyalty.base.api.fields import StrictCharField, StrictChoiceField
 from loyalty.base.api.serializers import problems
-from loyalty.core.api.base import IDEMPOTENCY_HEADER, PartnerAPIView
+from loyalty.base.languages import LANGUAGE_CODES
+from loyalty.core.api.base import IDEMPOTENCY_HEADER, PartnerAPIView, link
 from loyalty.core.api.serializers import MemberBriefSerializer, member_brief
 
 from . import services
@@ -32,6 +34,11 @@ class RewardSerializer(serializers.Serializer):
     image_url = serializers.CharField(allow_null=True)
 
 
+class RewardListQuery(serializers.Serializer):
+    member_number = StrictCharField(required=False, allow_blank=True)
+    language = StrictChoiceField(choices=LANGUAGE_CODES, required=False)
+
+
 class RewardListView(PartnerAPIView):
     required_scope = ApiScope.READ
 
@@ -45,16 +52,22 @@ class RewardListView(PartnerAPIView):
                 description="Also give the cost this member pays after their tier discount.",
             ),
             OpenApiParameter(
-                "language", OpenApiTypes.STR, enum=["en", "lt", "bg", "da", "ru", "pl"]
+                "language",
+                OpenApiTypes.STR,
+                enum=list(LANGUAGE_CODES),
+                description="The language of names and descriptions (default: English). "
+                "Another value is refused with 400 invalid_request.",
             ),
         ],
-        responses={200: RewardSerializer(many=True), **problems(404)},
+        responses={200: RewardSerializer(many=True), **problems(400, 404)},
     )
     def get(self, request):
+        query = RewardListQuery(data=request.query_params.dict())  # (a QueryDict drops "")
+        query.is_valid(raise_exception=True)
         member = None
-        if request.query_params.get("member_number"):
-            member = member_by_number(request.query_params["member_number"])
-        language = request.query_params.get("language")
+        if query.validated_data.get("member_number"):
+            member = member_by_number(query.validated_data["member_number"])
+        language = query.validated_data.get("language")
         rewards = [
             r
             for r in Reward.objects.filter(is_active=True).select_related("min_tier")
@@ -78,8 +91,10 @@ class RewardListView(PartnerAPIView):
 
 
 class RedemptionInput(serializers.Serializer):
-    member_number = serializers.CharField(max_length=20)
-    reward = serializers.SlugField(max_length=64, help_text="The reward's code.")
+    member_number = StrictCharField(max_length=20)
+    reward = StrictCharField(
+        max_length=64, pattern=r"^[-a-zA-Z0-9_]+$", help_text="The reward's code."
+    )
 
 
 class RedemptionOutput(serializers.Serializer):
@@ -108,6 +123,23 @@ def redemption_body(redemption: Redemption, member) -> dict:
 
 class RedemptionView(PartnerAPIView):
     required_scope = ApiScope.REDEMPTIONS
+    schema_links = {
+        "CancelRedemption": link(
+            "redemptions_cancel",
+            "Cancel it while the voucher is unused.",
+            parameters={"path.redemption_id": "$response.body#/id"},
+        ),
+        "UseVoucher": link(
+            "vouchers_use",
+            "Use its voucher at the till.",
+            parameters={"path.code": "$response.body#/voucher_code"},
+        ),
+        "GetMember": link(
+            "members_retrieve",
+            "The member, with the points spent.",
+            parameters={"path.member_number": "$response.body#/member/member_number"},
+        ),
+    }
 
     @extend_schema(
         operation_id="redemptions_create",

@@ -61,7 +61,12 @@ class RefundExceedsPurchase(LoyaltyError):
 
 
 class InvalidPurchase(InvalidInput):
+    """A purchase or refund the API's schema calls well formed, refused by a rule no schema can
+    state (lines that do not add up, a day outside the reporting window, a SKU the purchase
+    does not have): 422, as a 400 means the request broke the schema."""
+
     code = "invalid_purchase"
+    status = 422
     default_message = _("The purchase is not valid.")
 
 

@@ -8,9 +8,10 @@ documents, the documented content type and headers, and a body that matches the 
 Requests are steered so that most carry a valid API key, a fresh Idempotency-Key and identifiers
 that exist (member numbers, purchase ids, redemptions, vouchers, the reward's code); the rest
 keep what schemathesis generated, so bad keys, odd headers and unknown identifiers are fuzzed
-too and must be refused with a documented 4xx. A stateful run follows the links schemathesis
-infers (enrol a member, then read them; redeem, then cancel), and explicit calls pin one
-successful answer per operation.
+too and must be refused with a documented 4xx. A stateful run follows the schema's links
+(enrol a member, then read them; redeem, then cancel), and explicit calls pin one successful
+answer per operation. tests/api/test_contract_cli.py runs schemathesis' command line against
+gunicorn with every check and phase.
 
 Hypothesis drives schemathesis' strategies directly rather than through its pytest plugin
 (`schemathesis.pytest.from_fixture`), which reads `Node._nodeid`, gone in pytest 9.2.
@@ -241,7 +242,7 @@ def test_every_operation_answers_as_its_schema_says(api_schema, known, operation
 
 
 def test_stateful_workflows_answer_as_the_schema_says(api_schema, known):
-    # given: the links schemathesis infers (enrol -> read, rewards -> redeem -> cancel)
+    # given: the schema's links (enrol -> read, purchase -> refund, redeem -> cancel)
     found: list[BaseException] = []
 
     class Workflow(api_schema.as_state_machine()):

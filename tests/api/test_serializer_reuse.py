@@ -64,9 +64,9 @@ def test_the_reused_serializer_answers_as_a_fresh_one_in_any_order():
         fresh, reused = fresh_answer(data), reused_answer(data)
         assert reused == fresh, data
         kinds.append(reused[0])
-    assert kinds.count("valid") == 6 and kinds.count("invalid") == 12
+    assert kinds.count("valid") == 4 and kinds.count("invalid") == 14
     assert reused_answer(PURCHASE_BODIES[0])[0] == "valid"
-    assert reused_answer(PURCHASE_BODIES[-1])[1]["external_id"] == "D"
+    assert reused_answer(PURCHASE_BODIES[-1])[1]["external_id"] == " D "  # kept as sent
     assert reused_answer(None)[1] == {"non_field_errors": ["No data provided"]}
 
 

@@ -46,13 +46,13 @@ def test_enrol_with_a_referral_code(api, referrer, code):
     assert Referral.objects.get().referee == friend
 
 
-def test_enrol_with_an_unknown_code_is_a_400_and_creates_nothing(api, referrer):
+def test_enrol_with_an_unknown_code_is_a_422_and_creates_nothing(api, referrer):
     # given
     members = Member.objects.count()
     # when
     response = api.post("/api/v1/members/", {"email": "rasa@example.com", "referral_code": "NOPE"})
-    # then
-    assert response.status_code == 400
+    # then: a well-formed code no member has (a 400 is for a request the schema refuses)
+    assert response.status_code == 422
     assert response["Content-Type"] == PROBLEM
     body = response.json()
     assert (body["code"], body["field"]) == ("invalid_referral_code", "referral_code")

@@ -45,9 +45,8 @@ class DecimalJSONParser(parsers.JSONParser):
             data = json.loads(text, parse_float=Decimal, parse_constant=_refuse_constant)
         except ValueError as exc:
             raise ParseError(f"The body is not valid JSON: {exc}") from None
-        if _has_nul(data):
-            # No text we store may hold a NUL character (PostgreSQL refuses it).
-            raise ParseError("The body contains a NUL character.")
+        # A NUL is refused by the field that would store it (PostgreSQL cannot; the schema says
+        # so), not here: in a field the API ignores, it is ignored like the field.
         return data
 
 
@@ -74,20 +73,4 @@ def _deeper_than(text: str, limit: int) -> bool:
                 return True
         elif char in "]}":
             depth -= 1
-    return False
-
-
-def _has_nul(value) -> bool:
-    """Whether any key or string in the parsed body holds a NUL (iteratively: no recursion)."""
-    pending = [value]
-    while pending:
-        value = pending.pop()
-        if isinstance(value, str):
-            if "\x00" in value:
-                return True
-        elif isinstance(value, dict):
-            pending.extend(value.keys())
-            pending.extend(value.values())
-        elif isinstance(value, list):
-            pending.extend(value)
     return False

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable
 
 from django.db import IntegrityError, connection, transaction
@@ -26,12 +27,16 @@ from loyalty.core.errors import (
 )
 from loyalty.core.models import IdempotencyRecord
 
+# 1 to 255 printable ASCII characters, spaces only inside (HTTP drops them at either end).
+IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e](?:[\x20-\x7e]{0,253}[\x21-\x7e])?$"
+_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
+
 
 def idempotency_key_and_digest(request) -> tuple[str, str]:
     """The request's Idempotency-Key (IdempotencyKeyRequired if missing or malformed) and the
     digest of what it asks (method, path and body) that a retry must match."""
     key = request.headers.get("Idempotency-Key", "")
-    if not (0 < len(key) <= 255 and key.isascii() and key.isprintable()):
+    if not _KEY.fullmatch(key):
         raise IdempotencyKeyRequired()
     body = request.body  # RequestDataTooBig becomes a 413 problem
     digest = hashlib.sha256(

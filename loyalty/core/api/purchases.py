@@ -1,13 +1,21 @@
 """Partner API: purchases and refunds."""
 
-from decimal import Decimal
-
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from accounts.models import ApiScope
+from loyalty.base.api.fields import (
+    MoneyField,
+    StrictCharField,
+    StrictChoiceField,
+    StrictDateTimeField,
+    StrictIntegerField,
+)
 from loyalty.base.api.serializers import problems, validated_input
+from loyalty.base.money import CURRENCIES
 from loyalty.core.buyer import member_for_purchase
 from loyalty.core.earning import explain_text as explain_purchase
 from loyalty.core.errors import PurchaseNotFound
@@ -20,31 +28,40 @@ from loyalty.core.purchases import (
 )
 from loyalty.core.refunds import explain_text, purchase_refund
 
-from .base import IDEMPOTENCY_HEADER, PartnerAPIView
+from .base import IDEMPOTENCY_HEADER, PartnerAPIView, link
 from .serializers import MemberBriefSerializer, member_brief
 
-MONEY = {"max_digits": 12, "decimal_places": 2, "coerce_to_string": True}
+MONEY = {"max_digits": 12, "decimal_places": 2, "coerce_to_string": True}  # (answers)
 
 
 class PurchaseLineInput(serializers.Serializer):
-    sku = serializers.CharField(max_length=64)
-    quantity = serializers.IntegerField(min_value=1, max_value=999_999, default=1)
-    amount = serializers.DecimalField(min_value=0, **MONEY)
-    category = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    sku = StrictCharField(max_length=64, not_blank=True)
+    quantity = StrictIntegerField(min_value=1, max_value=999_999, default=1)
+    amount = MoneyField(min_value=0)
+    category = StrictCharField(max_length=64, required=False, allow_blank=True)
 
 
 class PurchaseInput(serializers.Serializer):
-    member_number = serializers.CharField(max_length=20)
-    external_id = serializers.CharField(max_length=100)
-    amount = serializers.DecimalField(min_value=Decimal("0.01"), **MONEY)
-    currency = serializers.CharField(min_length=3, max_length=3)
-    occurred_at = serializers.DateTimeField(
+    member_number = StrictCharField(max_length=20)
+    external_id = StrictCharField(max_length=100, not_blank=True)
+    amount = MoneyField()
+    currency = StrictChoiceField(
+        choices=sorted(CURRENCIES),
+        help_text="ISO 4217; a currency other than the partner's is refused with 422 "
+        "currency_mismatch.",
+    )
+    occurred_at = StrictDateTimeField(
         required=False,
         help_text="When the purchase happened (default: now): not in the future, and at most "
         "LOYALTY_PURCHASE_MAX_AGE_DAYS (90 by default) days ago, else 422 invalid_purchase.",
     )
-    lines = PurchaseLineInput(many=True, required=False, max_length=500)
-    payment_fingerprint = serializers.CharField(
+    lines = PurchaseLineInput(
+        many=True,
+        required=False,
+        max_length=500,
+        help_text="Their amounts add up to the purchase's amount, else 422 invalid_purchase.",
+    )
+    payment_fingerprint = StrictCharField(
         max_length=128,
         required=False,
         allow_blank=True,
@@ -70,8 +87,19 @@ class PurchaseOutput(serializers.Serializer):
     member = MemberBriefSerializer()
 
 
+BUYER = {"path.member_number": "$response.body#/member/member_number"}
+
+
 class PurchaseView(PartnerAPIView):
     required_scope = ApiScope.PURCHASES
+    schema_links = {
+        "RefundPurchase": link(
+            "purchases_refund",
+            "A refund of (part of) this purchase.",
+            parameters={"path.external_id": "$response.body#/external_id"},
+        ),
+        "GetMember": link("members_retrieve", "The member, with the points.", parameters=BUYER),
+    }
 
     @extend_schema(
         operation_id="purchases_record",
@@ -145,19 +173,35 @@ def recorded_purchase_body(purchase: Purchase, member) -> dict:
 
 
 class RefundLineInput(serializers.Serializer):
-    sku = serializers.CharField(max_length=64)
-    quantity = serializers.IntegerField(min_value=1, max_value=999_999)
+    sku = StrictCharField(
+        max_length=64,
+        not_blank=True,
+        help_text="A SKU of the purchase's lines; another is refused with 422 invalid_purchase.",
+    )
+    quantity = StrictIntegerField(min_value=1, max_value=999_999)
 
 
 class RefundInput(serializers.Serializer):
-    external_id = serializers.CharField(max_length=100)
-    amount = serializers.DecimalField(min_value=Decimal("0.01"), required=False, **MONEY)
+    """A refund of an amount or of lines, never both; with neither, of the whole purchase."""
+
+    external_id = StrictCharField(max_length=100, not_blank=True)
+    amount = MoneyField(required=False)
     lines = RefundLineInput(many=True, required=False, min_length=1, max_length=500)
 
     def validate(self, attrs):
         if "amount" in attrs and "lines" in attrs:
-            raise serializers.ValidationError("Give an amount or lines, not both.")
+            raise serializers.ValidationError(_("Give an amount or lines, not both."))
         return attrs
+
+
+class RefundInputSchema(OpenApiSerializerExtension):
+    """RefundInput's "never both", in the schema."""
+
+    target_class = RefundInput
+
+    def map_serializer(self, auto_schema, direction):
+        schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
+        return {**schema, "not": {"required": ["amount", "lines"]}}
 
 
 class RefundOutput(serializers.Serializer):
@@ -181,6 +225,9 @@ class RefundOutput(serializers.Serializer):
 
 class RefundView(PartnerAPIView):
     required_scope = ApiScope.PURCHASES
+    schema_links = {
+        "GetMember": link("members_retrieve", "The member, points taken back.", parameters=BUYER),
+    }
 
     @extend_schema(
         operation_id="purchases_refund",
