@@ -62,8 +62,8 @@ def _statement_kind(sql: str) -> str:
         return "savepoint"
     if head == "SELECT" and "FOR UPDATE" in sql.upper():
         return "select for update"
-    if head == "EXECUTE":  # a statement prepared once per connection (loyalty.base.prepared)
-        return "execute (prepared)"
+    if head == "EXECUTE" or sql.startswith("SELECT loyalty_prepare("):
+        return "execute (prepared)"  # prepared statements (loyalty.base.prepared)
     if head == "WITH":
         return "with (writes)"
     return head.lower()
@@ -98,9 +98,12 @@ def profile_in_process(api_key: str, numbers: list[str], requests: int = 200) ->
     pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
 
 
-def cpu_in_process(api_key: str, numbers: list[str], requests: int) -> tuple[float, float]:
+def cpu_in_process(
+    api_key: str, numbers: list[str], requests: int, pooler_pid: int | None = None
+) -> tuple[float, float, float | None]:
     """CPU ms per purchase of this process (the WSGI application, as gunicorn calls it, without
-    HTTP) and of its PostgreSQL backend, over `requests` purchases after 50 unmeasured."""
+    HTTP), of the PostgreSQL backends of its database (behind a pooler, its server connections)
+    and of the pooler (`pooler_pid`, else None), over `requests` purchases after 50 unmeasured."""
     import io
 
     from django.db import connection
@@ -132,17 +135,24 @@ def cpu_in_process(api_key: str, numbers: list[str], requests: int) -> tuple[flo
         if not answer["s"].startswith("201"):
             raise SystemExit(f"A purchase in process answered {answer['s']}: {content[:300]!r}")
 
+    def backends() -> dict[int, float]:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+            pids = [row[0] for row in cursor.fetchall()]
+        return {pid: process_cpu(pid) or 0.0 for pid in pids}
+
     for i in range(50):
         post(i)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        backend = cursor.fetchone()[0]
-    postgres_before, python_before = process_cpu(backend) or 0.0, time.process_time()
+    postgres_before, python_before = backends(), time.process_time()
+    pooler_before = process_cpu(pooler_pid) if pooler_pid else None
     for i in range(50, 50 + requests):
         post(i)
     python = time.process_time() - python_before
-    postgres = (process_cpu(backend) or 0.0) - postgres_before
-    return 1000 * python / requests, 1000 * postgres / requests
+    postgres = sum(cpu - postgres_before.get(pid, 0.0) for pid, cpu in backends().items())
+    pooler = None
+    if pooler_before is not None:
+        pooler = 1000 * ((process_cpu(pooler_pid) or 0.0) - pooler_before) / requests
+    return 1000 * python / requests, 1000 * postgres / requests, pooler
 
 
 # --- report -------------------------------------------------------------------------------------
