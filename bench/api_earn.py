@@ -250,6 +250,32 @@ def server_env(
     )
 
 
+def pooled_variants(url: str, bouncer) -> dict:
+    """Through PgBouncer, the in-process figures of three set-ups in turns: the prepared
+    statements as served (prepared where missing, in the query that runs them), plain SQL
+    through it, and directly on PostgreSQL, prepared once per connection."""
+    from django.db import connection
+
+    config = connection.settings_dict
+    direct = str(database_params(url)["port"])
+
+    def set_up(port: str, prepared: bool, pooled: bool):
+        def apply():
+            connection.close()
+            config.update(
+                PORT=port, PREPARED_STATEMENTS=prepared, DISABLE_SERVER_SIDE_CURSORS=pooled
+            )
+
+        return apply
+
+    pooled = str(bouncer.port)
+    return {
+        "through PgBouncer, prepared": set_up(pooled, True, True),
+        "through PgBouncer, plain SQL": set_up(pooled, False, True),
+        "directly, prepared": set_up(direct, True, False),
+    }
+
+
 # --- database -----------------------------------------------------------------------------------
 
 
@@ -462,14 +488,19 @@ def measure(args, url: str, env: dict[str, str], bouncer) -> int:
             print("   ", sql[:160])
         profile_in_process(api_key, numbers)
     if args.in_process:
-        python_ms, postgres_ms, pooler_ms = cpu_in_process(
-            api_key, numbers, args.in_process, pooler_pid
-        )
+        variants = pooled_variants(url, bouncer) if bouncer and not args.no_prepared else None
+        figures = cpu_in_process(api_key, numbers, args.in_process, pooler_pid, variants)
         print(
-            f"In process, {args.in_process} purchases one at a time through loyalty.wsgi: "
-            f"{python_ms:.2f} ms of Python + {postgres_ms:.2f} ms of PostgreSQL each"
-            + (f" + {pooler_ms:.2f} ms of PgBouncer" if pooler_ms is not None else "")
+            f"In process, {args.in_process} purchases one at a time through loyalty.wsgi"
+            + (f", {' / '.join(figures)} in turns" if variants else "")
+            + ":"
         )
+        for name, (python_ms, postgres_ms, pooler_ms) in figures.items():
+            print(
+                f"  {name + ': ' if name else ''}{python_ms:.2f} ms of Python + "
+                f"{postgres_ms:.2f} ms of PostgreSQL each"
+                + (f" + {pooler_ms:.2f} ms of PgBouncer" if pooler_ms else "")
+            )
     from django.db import connections
 
     connections.close_all()
