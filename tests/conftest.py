@@ -1,7 +1,7 @@
 import os
 
 import pytest
-from django.db import connection
+from django.db import connection, connections
 from django.utils import translation
 
 from tests import factories
@@ -42,8 +42,6 @@ def pgbouncer(request, tmp_path_factory):
     if pgbouncer_path() is None:
         _missing("needs pgbouncer (Debian package pgbouncer; make install brings it)")
     request.getfixturevalue("django_db_setup")
-    from django.db import connections
-
     config = connection.settings_dict
     bouncer = Bouncer(
         tmp_path_factory.mktemp("pgbouncer"),

@@ -59,6 +59,7 @@ def server_connections(bouncer) -> set:
     return {row["remote_pid"] for row in bouncer.console("SHOW SERVERS") if row["database"] == name}
 
 
+@pytest.mark.django_db  # (no other connection: in the test's transaction)
 def test_the_tests_talk_to_postgresql_through_the_bouncer(pgbouncer):
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
