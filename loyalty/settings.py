@@ -131,8 +131,8 @@ DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=
 # What pooler DATABASE_URL goes through (PgBouncer's pool_mode): "" (none), "session" or
 # "transaction". In transaction mode each transaction may run on another server connection, so
 # nothing may outlive a transaction: no server-side cursors (.iterator() then fetches the whole
-# result at once), and the prepared statements are prepared where missing in the query that runs them
-# (loyalty.base.prepared). PostgreSQL only.
+# result at once), and the prepared statements are prepared where missing in the query that
+# runs them (loyalty.base.prepared). PostgreSQL only.
 DATABASE_POOL_MODE = env.str("DATABASE_POOL_MODE", default="")
 if DATABASE_POOL_MODE not in {"", "session", "transaction"}:
     raise ImproperlyConfigured(
