@@ -200,10 +200,8 @@ def start_pgbouncer(url: str, folder: Path):
     from tests.pgbouncer.bouncer import Bouncer
 
     params = database_params(url)
-    bouncer = Bouncer(
-        folder, host=params["host"], port=params["port"], user=params["user"],
-        password=params["password"],
-    ).start()  # fmt: skip
+    server = {key: params[key] for key in ("host", "port", "user", "password")}
+    bouncer = Bouncer(folder, **server).start()
     parts = urlsplit(url)
     netloc = parts.netloc.rsplit("@", 1)[0] + "@" if "@" in parts.netloc else ""
     return bouncer, parts._replace(netloc=f"{netloc}127.0.0.1:{bouncer.port}").geturl()

@@ -34,8 +34,9 @@ class Bouncer:
     127.0.0.1 only); it logs in to PostgreSQL as they do, with `password` if one is needed.
     `pool_size` server connections at most per database and user."""
 
-    def __init__(self, folder: Path, *, host: str, port: int, user: str, password: str = "",
-                 pool_size: int = 20):  # fmt: skip
+    def __init__(
+        self, folder: Path, *, host: str, port: int, user: str, password: str = "", pool_size=20
+    ):
         self.folder = Path(folder)
         self.server = (host, port)
         self.user = user
