@@ -9,6 +9,20 @@ LANGS := lt bg da ru pl
 # What makemessages must not scan.
 MESSAGES_IGNORE := --ignore=.venv --ignore=tests --ignore=bench --ignore=staticfiles --ignore=media
 
+# What `make test` runs again through a PgBouncer in transaction mode (tests/conftest.py): its
+# own tests (purchases on several server connections, a migration under them) and the
+# concurrency tests (those that use tests/concurrency.py, and the insights run on several
+# connections).
+THROUGH_PGBOUNCER := tests/pgbouncer tests/loyalty/test_concurrency.py \
+	tests/api/test_idempotency_concurrency.py tests/api/test_idempotency_claim.py \
+	tests/rewards/test_concurrency.py tests/referrals/test_concurrency.py \
+	tests/jobs/test_concurrency.py \
+	tests/roles/test_adjustments.py::test_two_managers_approving_at_once_write_once \
+	tests/feedback/test_services.py::test_two_staff_thanking_at_once_pay_once \
+	tests/webhooks/test_delivery_dispatch.py::test_two_workers_attempting_one_delivery_send_it_once \
+	tests/rewards/test_redemptions.py::test_a_member_redeeming_concurrently_spends_their_points_once \
+	tests/insights/test_ladder.py::test_the_run_on_several_connections_gives_the_same_answers
+
 .PHONY: install system-packages messages compilemessages run test lint format bench clean
 
 $(STAMP): pyproject.toml
@@ -16,12 +30,14 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
 
-# Debian packages the project needs: gettext (compiling translations) and chromium (the
-# browser test). Installed only when missing, and only where we may (root on CI machines).
+# Debian packages the project needs: gettext (compiling translations), chromium (the browser
+# test) and pgbouncer (the tests through it; in /usr/sbin). Installed only when missing, and
+# only where we may (root on CI machines).
 system-packages:
 	@missing=""; \
 	command -v msgfmt >/dev/null || missing="$$missing gettext"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v pgbouncer >/dev/null || test -x /usr/sbin/pgbouncer || missing="$$missing pgbouncer"; \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ]; then \
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
@@ -64,6 +80,7 @@ test: install
 	$(VENV)/bin/lint-imports --no-cache --no-logo
 	$(PY) .ci/audit.py
 	$(PY) -m pytest
+	LOYALTY_TEST_PGBOUNCER=1 $(PY) -m pytest $(THROUGH_PGBOUNCER)
 
 lint: install
 	$(VENV)/bin/ruff check .

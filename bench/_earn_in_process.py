@@ -62,8 +62,8 @@ def _statement_kind(sql: str) -> str:
         return "savepoint"
     if head == "SELECT" and "FOR UPDATE" in sql.upper():
         return "select for update"
-    if head == "EXECUTE":  # a statement prepared once per connection (loyalty.base.prepared)
-        return "execute (prepared)"
+    if head == "EXECUTE" or sql.startswith("SELECT loyalty_prepare("):
+        return "execute (prepared)"  # prepared statements (loyalty.base.prepared)
     if head == "WITH":
         return "with (writes)"
     return head.lower()
@@ -98,9 +98,21 @@ def profile_in_process(api_key: str, numbers: list[str], requests: int = 200) ->
     pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
 
 
-def cpu_in_process(api_key: str, numbers: list[str], requests: int) -> tuple[float, float]:
+def cpu_in_process(
+    api_key: str,
+    numbers: list[str],
+    requests: int,
+    pooler_pid: int | None = None,
+    variants: dict | None = None,
+    turns: int = 5,
+) -> dict[str, tuple[float, float, float | None]]:
     """CPU ms per purchase of this process (the WSGI application, as gunicorn calls it, without
-    HTTP) and of its PostgreSQL backend, over `requests` purchases after 50 unmeasured."""
+    HTTP), of the PostgreSQL backends of its database (behind a pooler, its server connections)
+    and of the pooler (`pooler_pid`, else None), over `requests` purchases after 50 unmeasured.
+
+    `variants` (name -> a function that sets the connection up) are measured in turns, `turns`
+    rounds of `requests / turns` purchases each, so that other load on a shared machine weighs
+    on each alike; the answer has a figure per variant ("" without variants)."""
     import io
 
     from django.db import connection
@@ -108,8 +120,10 @@ def cpu_in_process(api_key: str, numbers: list[str], requests: int) -> tuple[flo
     from loyalty.wsgi import application
 
     run = secrets.token_hex(4)
+    count = iter(range(10**9))
 
-    def post(i: int) -> None:
+    def post() -> None:
+        i = next(count)
         ident = f"c-{run}-{i}"
         body = purchase_body(numbers[i % len(numbers)], ident).encode()
         environ = {
@@ -132,17 +146,40 @@ def cpu_in_process(api_key: str, numbers: list[str], requests: int) -> tuple[flo
         if not answer["s"].startswith("201"):
             raise SystemExit(f"A purchase in process answered {answer['s']}: {content[:300]!r}")
 
-    for i in range(50):
-        post(i)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        backend = cursor.fetchone()[0]
-    postgres_before, python_before = process_cpu(backend) or 0.0, time.process_time()
-    for i in range(50, 50 + requests):
-        post(i)
-    python = time.process_time() - python_before
-    postgres = (process_cpu(backend) or 0.0) - postgres_before
-    return 1000 * python / requests, 1000 * postgres / requests
+    def backends() -> dict[int, float]:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+            pids = [row[0] for row in cursor.fetchall()]
+        return {pid: process_cpu(pid) or 0.0 for pid in pids}
+
+    variants = variants or {"": lambda: None}
+    if len(variants) == 1:
+        turns = 1
+    used = {name: [0.0, 0.0, 0.0] for name in variants}
+    for _ in range(turns):
+        for name, set_up in variants.items():
+            set_up()
+            for _ in range(50 if turns == 1 else 20):
+                post()
+            postgres_before, python_before = backends(), time.process_time()
+            pooler_before = process_cpu(pooler_pid) if pooler_pid else 0.0
+            for _ in range(requests // turns):
+                post()
+            figures = used[name]
+            figures[0] += time.process_time() - python_before
+            after = backends()
+            figures[1] += sum(cpu - postgres_before.get(pid, 0.0) for pid, cpu in after.items())
+            if pooler_pid:
+                figures[2] += (process_cpu(pooler_pid) or 0.0) - pooler_before
+    done = requests // turns * turns
+    return {
+        name: (
+            1000 * python / done,
+            1000 * postgres / done,
+            1000 * pooler / done if pooler_pid else None,
+        )
+        for name, (python, postgres, pooler) in used.items()
+    }
 
 
 # --- report -------------------------------------------------------------------------------------

@@ -233,9 +233,10 @@ def client_process(
 class ServerCpu:
     """CPU time used by gunicorn (master and workers) and the PostgreSQL backends serving it."""
 
-    def __init__(self, gunicorn_pid: int, url: str):
+    def __init__(self, gunicorn_pid: int, url: str, pooler_pid: int | None = None):
         self.gunicorn_pid = gunicorn_pid
-        self.url = url  # the benchmark database
+        self.url = url  # the benchmark database (directly, not through the pooler)
+        self.pooler_pid = pooler_pid  # a PgBouncer between them (--pgbouncer)
 
     def backends(self) -> list[int]:
         import psycopg2
@@ -259,6 +260,8 @@ class ServerCpu:
             "gunicorn": [self.gunicorn_pid, *children(self.gunicorn_pid)],
             "postgres": self.backends(),
         }
+        if self.pooler_pid is not None:
+            groups["pgbouncer"] = [self.pooler_pid]
         snapshot = {
             name: {pid: cpu for pid in pids if (cpu := process_cpu(pid)) is not None}
             for name, pids in groups.items()
@@ -317,7 +320,7 @@ def run_load(args, port: int, api_key: str, numbers: list[str], meter: ServerCpu
     return {
         "others": None if others is None else others / (cores * args.duration),
         "cpu_ms": cpu_ms,
-        "ceiling": cores * 1000 / sum(cpu_ms.values()) if ok and len(cpu_ms) == 3 else None,
+        "ceiling": cores * 1000 / sum(cpu_ms.values()) if ok and len(cpu_ms) >= 3 else None,
         "connections": connections,
         "requests": len(latencies),
         "ok": ok,

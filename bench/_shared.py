@@ -192,6 +192,21 @@ def run_pgbench(url: str, duration: int) -> float | None:
     return float(match[1])
 
 
+def start_pgbouncer(url: str, folder: Path):
+    """A PgBouncer in transaction mode (Debian's package, tests/pgbouncer/bouncer.py) in front of
+    the server of `url`, on a free port: (the bouncer, `url` through it). Stop it with .stop()."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from tests.pgbouncer.bouncer import Bouncer
+
+    params = database_params(url)
+    server = {key: params[key] for key in ("host", "port", "user", "password")}
+    bouncer = Bouncer(folder, **server).start()
+    parts = urlsplit(url)
+    netloc = parts.netloc.rsplit("@", 1)[0] + "@" if "@" in parts.netloc else ""
+    return bouncer, parts._replace(netloc=f"{netloc}127.0.0.1:{bouncer.port}").geturl()
+
+
 # --- Django -------------------------------------------------------------------------------------
 
 

@@ -24,6 +24,9 @@ What it does, bounded in time and only on 127.0.0.1:
    loyalty_pgbench, `-i -s 10`, then `-c 8 -j 2 -T 30`) and prints its tps and the ratio.
 6. Appends a dated section to bench/RESULTS.md (unless --no-results).
 
+`--pgbouncer` routes gunicorn and the in-process Django through a PgBouncer of its own in
+transaction mode (bench/_shared.start_pgbouncer), as docker-compose.yml runs the stack.
+
 Usage: `make bench`, or `.venv/bin/python bench/api_earn.py --help`. gunicorn and the load
 generators are in bench/_earn_load.py, what the benchmarks share in bench/_shared.py.
 """
@@ -73,6 +76,7 @@ from _shared import (
     run_pgbench,
     server_version,
     setup_django,
+    start_pgbouncer,
     wait_quiet,
 )
 
@@ -147,6 +151,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="run the hot statements as plain SQL, not prepared (DISABLE_SERVER_SIDE_CURSORS)",
     )
     parser.add_argument(
+        "--pgbouncer",
+        action="store_true",
+        help="serve through a PgBouncer of its own in transaction mode (Debian's package, "
+        "DATABASE_POOL_MODE=transaction), as docker-compose.yml does; migrations go directly",
+    )
+    parser.add_argument(
         "--wait-quiet",
         type=float,
         default=60,
@@ -219,14 +229,16 @@ def shipped_env(scratch: Path) -> dict[str, str]:
     }
 
 
-def server_env(url: str, *, lane: bool = True, prepared: bool = True) -> dict[str, str]:
+def server_env(
+    url: str, *, lane: bool = True, prepared: bool = True, pool_mode: str = ""
+) -> dict[str, str]:
     """The environment of gunicorn and of the in-process Django: production-like, local.
-    `lane=False` leaves the purchase lane out, `prepared=False` the prepared statements (the
-    database setting a transaction-mode pooler sets), to measure what each buys."""
-    if not prepared:
-        url += ("&" if "?" in url else "?") + "DISABLE_SERVER_SIDE_CURSORS=true"
+    `lane=False` leaves the purchase lane out, `prepared=False` the prepared statements, to
+    measure what each buys; `pool_mode` says what pooler `url` goes through."""
     return django_env(
         url,
+        DATABASE_PREPARED_STATEMENTS="true" if prepared else "false",
+        DATABASE_POOL_MODE=pool_mode,
         LOYALTY_PURCHASE_LANE="true" if lane else "false",
         DJANGO_SETTINGS_MODULE="loyalty.settings",
         ALLOWED_HOSTS="127.0.0.1,localhost,testserver",
@@ -236,6 +248,32 @@ def server_env(url: str, *, lane: bool = True, prepared: bool = True) -> dict[st
         LOG_LEVEL="ERROR",
         PYTHONPATH=str(ROOT),
     )
+
+
+def pooled_variants(url: str, bouncer) -> dict:
+    """Through PgBouncer, the in-process figures of three set-ups in turns: the prepared
+    statements as served (prepared where missing, in the query that runs them), plain SQL
+    through it, and directly on PostgreSQL, prepared once per connection."""
+    from django.db import connection
+
+    config = connection.settings_dict
+    direct = str(database_params(url)["port"])
+
+    def set_up(port: str, prepared: bool, pooled: bool):
+        def apply():
+            connection.close()
+            config.update(
+                PORT=port, PREPARED_STATEMENTS=prepared, DISABLE_SERVER_SIDE_CURSORS=pooled
+            )
+
+        return apply
+
+    pooled = str(bouncer.port)
+    return {
+        "through PgBouncer, prepared": set_up(pooled, True, True),
+        "through PgBouncer, plain SQL": set_up(pooled, False, True),
+        "directly, prepared": set_up(direct, True, False),
+    }
 
 
 # --- database -----------------------------------------------------------------------------------
@@ -375,6 +413,8 @@ def load_label(args) -> str:
         name for name, off in [("lane", args.no_lane), ("prepared", args.no_prepared)] if off
     ]
     variant = f"; without {' and '.join(without)}" if without else ""
+    if args.pgbouncer:
+        variant += "; through PgBouncer in transaction mode"
     if args.client == "wrk":
         return (
             f"wrk (bench/purchases.lua), {args.clients} threads, {connections} keep-alive "
@@ -412,6 +452,26 @@ def main(argv: list[str]) -> int:
     if ensure_database(url, params["dbname"], fresh=args.fresh):
         print(f"Created database {params['dbname']}.")
     env = server_env(url, lane=not args.no_lane, prepared=not args.no_prepared)
+    print(f"Migrated in {migrate(env, timeout=600):.1f} s.")
+    bouncer = None
+    if args.pgbouncer:
+        bouncer, pooled_url = start_pgbouncer(url, SCRATCH / "pgbouncer")
+        env = server_env(
+            pooled_url,
+            lane=not args.no_lane,
+            prepared=not args.no_prepared,
+            pool_mode="transaction",
+        )
+        print(f"Through PgBouncer in transaction mode on 127.0.0.1:{bouncer.port}.")
+    try:
+        return measure(args, url, env, bouncer)
+    finally:
+        if bouncer is not None:
+            bouncer.stop()
+
+
+def measure(args, url: str, env: dict[str, str], bouncer) -> int:
+    pooler_pid = bouncer.process.pid if bouncer is not None else None
     if args.no_lane or args.no_prepared:
         left_out = [
             name
@@ -419,7 +479,6 @@ def main(argv: list[str]) -> int:
             if off
         ]
         print(f"Without: {', '.join(left_out)}.")
-    print(f"Migrated in {migrate(env, timeout=600):.1f} s.")
     setup_django(env)
     api_key, numbers = seed(args.members)
     queries = count_queries(api_key, entry_tier_member(numbers))
@@ -429,11 +488,19 @@ def main(argv: list[str]) -> int:
             print("   ", sql[:160])
         profile_in_process(api_key, numbers)
     if args.in_process:
-        python_ms, postgres_ms = cpu_in_process(api_key, numbers, args.in_process)
+        variants = pooled_variants(url, bouncer) if bouncer and not args.no_prepared else None
+        figures = cpu_in_process(api_key, numbers, args.in_process, pooler_pid, variants)
         print(
-            f"In process, {args.in_process} purchases one at a time through loyalty.wsgi: "
-            f"{python_ms:.2f} ms of Python + {postgres_ms:.2f} ms of PostgreSQL each"
+            f"In process, {args.in_process} purchases one at a time through loyalty.wsgi"
+            + (f", {' / '.join(figures)} in turns" if variants else "")
+            + ":"
         )
+        for name, (python_ms, postgres_ms, pooler_ms) in figures.items():
+            print(
+                f"  {name + ': ' if name else ''}{python_ms:.2f} ms of Python + "
+                f"{postgres_ms:.2f} ms of PostgreSQL each"
+                + (f" + {pooler_ms:.2f} ms of PgBouncer" if pooler_ms else "")
+            )
     from django.db import connections
 
     connections.close_all()
@@ -464,7 +531,7 @@ def main(argv: list[str]) -> int:
                 flush=True,
             )
             run = run_load_wrk if args.client == "wrk" else run_load
-            load = run(args, port, api_key, numbers, ServerCpu(process.pid, url))
+            load = run(args, port, api_key, numbers, ServerCpu(process.pid, url, pooler_pid))
         finally:
             stop_gunicorn(process)
             if worker is not None:

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from datetime import date, timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 
 from loyalty.core.jobs import Counts, day_end
 
@@ -230,20 +230,26 @@ def purchase_stats_fill(*, day: date, policy: rules.Policy) -> None:
 
 @contextmanager
 def run_lock():
-    """One run at a time (a double beat, a run by hand): the scratch table is shared. Inside a
-    caller's transaction the lock is the transaction's (its rows stay locked until it ends)."""
+    """One run at a time (a double beat, a run by hand): the scratch table is shared. The lock
+    is a transaction's: the caller's, or, outside one, that of a connection of its own held open
+    for the run. (A session's lock would not do behind a pooler in transaction mode: the next
+    transaction, the unlock too, may run on another server connection.)"""
     if connection.in_atomic_block:
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [RUN_LOCK])
         yield
         return
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_lock(%s)", [RUN_LOCK])
+    holder = connections.create_connection(connection.alias)
     try:
+        holder.set_autocommit(False)
+        with holder.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [RUN_LOCK])
         yield
     finally:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s)", [RUN_LOCK])
+        try:
+            holder.rollback()  # the lock goes with its transaction
+        finally:
+            holder.close()
 
 
 def ladder_assess(*, day: date, policy: rules.Policy) -> Counts:

@@ -128,6 +128,23 @@ TEMPLATES = [
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
+# What pooler DATABASE_URL goes through (PgBouncer's pool_mode): "" (none), "session" or
+# "transaction". In transaction mode each transaction may run on another server connection, so
+# nothing may outlive a transaction: no server-side cursors (.iterator() then fetches the whole
+# result at once), and the prepared statements are prepared where missing in the query that
+# runs them (loyalty.base.prepared). PostgreSQL only.
+DATABASE_POOL_MODE = env.str("DATABASE_POOL_MODE", default="")
+if DATABASE_POOL_MODE not in {"", "session", "transaction"}:
+    raise ImproperlyConfigured(
+        f"DATABASE_POOL_MODE={DATABASE_POOL_MODE!r}: say session or transaction (statement "
+        "mode would break every transaction)"
+    )
+if DATABASE_POOL_MODE == "transaction":
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+# The hot path's prepared statements (loyalty.base.prepared); off: plain SQL, to measure them.
+DATABASES["default"].setdefault(
+    "PREPARED_STATEMENTS", env.bool("DATABASE_PREPARED_STATEMENTS", default=True)
+)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The demo's web server and worker share the file: readers never wait for the writer (WAL),
     # a transaction takes the write lock when it begins (so two never deadlock upgrading a read

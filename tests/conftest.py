@@ -1,21 +1,65 @@
 import os
 
 import pytest
-from django.db import connection
+from django.db import connection, connections
 from django.utils import translation
 
 from tests import factories
 from tests.ledger import assert_ledger_invariants
+from tests.pgbouncer.bouncer import Bouncer, pgbouncer_path, through_pgbouncer
 from tests.worker import queue, redis_url, through_the_broker, workers  # noqa: F401 (fixtures)
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+# Every test's connection through a PgBouncer in transaction mode (make test runs a part so).
+THROUGH_PGBOUNCER = through_pgbouncer()
+
+
+def _missing(message: str) -> None:
+    """Skip for want of a service, but fail in CI, which must run every test."""
+    if IN_CI:
+        pytest.fail(f"{message}; CI must run it", pytrace=False)
+    pytest.skip(message)
 
 
 def pytest_runtest_setup(item):
-    """Tests marked postgres need real row locks: skip on SQLite, but fail in CI."""
+    """Tests marked postgres need real row locks: skip on SQLite, but fail in CI. Tests marked
+    pgbouncer run only through it."""
     if item.get_closest_marker("postgres") and connection.vendor != "postgresql":
-        message = "needs PostgreSQL (set DATABASE_URL)"
-        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-            pytest.fail(f"{message}; CI must run it", pytrace=False)
-        pytest.skip(message)
+        _missing("needs PostgreSQL (set DATABASE_URL)")
+    if item.get_closest_marker("pgbouncer") and not THROUGH_PGBOUNCER:
+        pytest.skip("runs through PgBouncer, with LOYALTY_TEST_PGBOUNCER=1 (make test does)")
+
+
+@pytest.fixture(scope="session", autouse=THROUGH_PGBOUNCER)
+def pgbouncer(request, tmp_path_factory):
+    """With LOYALTY_TEST_PGBOUNCER=1: a PgBouncer of the session's own, in transaction mode,
+    between every test's connection and PostgreSQL, and the settings that mode needs
+    (DATABASE_POOL_MODE=transaction). The test database is created and dropped directly."""
+    if not THROUGH_PGBOUNCER:
+        pytest.skip("runs with LOYALTY_TEST_PGBOUNCER=1")
+    if connection.vendor != "postgresql":
+        _missing("PgBouncer needs PostgreSQL (set DATABASE_URL)")
+    if pgbouncer_path() is None:
+        _missing("needs pgbouncer (Debian package pgbouncer; make install brings it)")
+    request.getfixturevalue("django_db_setup")
+    config = connection.settings_dict
+    bouncer = Bouncer(
+        tmp_path_factory.mktemp("pgbouncer"),
+        host=config["HOST"] or "127.0.0.1",
+        port=int(config["PORT"] or 5432),
+        user=config["USER"],
+        password=config["PASSWORD"],
+    ).start()
+    through = {"HOST": "127.0.0.1", "PORT": str(bouncer.port), "DISABLE_SERVER_SIDE_CURSORS": True}
+    saved = {key: config.get(key) for key in through}
+    connections.close_all()
+    config.update(through)
+    try:
+        yield bouncer
+    finally:
+        connections.close_all()
+        config.update(saved)
+        bouncer.stop()
 
 
 @pytest.fixture(autouse=True)

@@ -1,5 +1,6 @@
 """The project's own files: the compose stack, the README's first lines, production settings."""
 
+import configparser
 import os
 import secrets
 import subprocess
@@ -45,7 +46,7 @@ def test_compose_has_the_stack_with_one_image_for_web_worker_and_beat():
     services = compose["services"]
 
     # then
-    assert set(services) == {"db", "redis", "web", "worker", "beat"}
+    assert set(services) == {"db", "pgbouncer", "redis", "web", "worker", "beat"}
     assert services["db"]["image"] == "postgres:15"
     assert "healthcheck" in services["db"]
     assert services["redis"]["image"] == "redis:7"
@@ -70,7 +71,8 @@ def test_compose_app_services_share_the_environment_and_require_a_secret_key():
     assert env["SECRET_KEY"].startswith("${SECRET_KEY:?")
     assert env["DEBUG"] == "false"
     assert env["DATABASE_URL"].startswith("postgres://")
-    assert env["DATABASE_URL"].endswith("@db:5432/loyalty")
+    assert env["DATABASE_URL"].endswith("@pgbouncer:6432/loyalty")
+    assert env["DATABASE_DIRECT_URL"].endswith("@db:5432/loyalty")
     assert env["REDIS_URL"] == "redis://redis:6379/0"
     assert "ALLOWED_HOSTS" in env
 
@@ -86,10 +88,34 @@ def test_compose_commands_migrate_before_web_and_schedule_from_the_database():
 
     # then
     assert web.index("python manage.py migrate") < web.index("gunicorn loyalty.wsgi")
+    # (compose reads $$ as a plain $: the shell expands it)
+    assert 'DATABASE_URL="$$DATABASE_DIRECT_URL" python manage.py migrate' in web
     assert "0.0.0.0:8000" in web
     assert worker[:4] == ["celery", "-A", "loyalty", "worker"]
     assert beat[:4] == ["celery", "-A", "loyalty", "beat"]
     assert "django_celery_beat.schedulers:DatabaseScheduler" in beat
+
+
+def test_compose_runs_the_app_through_debians_pgbouncer_in_transaction_mode():
+    # given
+    services = _compose()["services"]
+    folder = ROOT / services["pgbouncer"]["build"]
+
+    # when
+    dockerfile = (folder / "Dockerfile").read_text()
+    config = configparser.ConfigParser()
+    config.read_string((folder / "pgbouncer.ini").read_text())
+
+    # then
+    assert "FROM debian:bookworm-slim" in dockerfile
+    assert "apt-get install -y --no-install-recommends pgbouncer" in dockerfile
+    assert "USER postgres" in dockerfile
+    assert config["pgbouncer"]["pool_mode"] == "transaction"
+    assert config["pgbouncer"]["listen_port"] == "6432"
+    assert config["databases"]["loyalty"] == "host=db port=5432 dbname=loyalty"
+    assert services["web"]["environment"]["DATABASE_POOL_MODE"] == "transaction"
+    assert "pgbouncer" in services["web"]["depends_on"]
+    assert services["pgbouncer"]["healthcheck"]["test"][1] == "pg_isready"
 
 
 def test_dockerfile_runs_gunicorn_as_a_user_that_is_not_root():

@@ -24,13 +24,16 @@ class PreparedSQL:
     parses and plans it once instead of on every request (planning the purchase's statement
     costs the server more than running it). A prepared statement lives as long as the
     connection (CONN_MAX_AGE) and survives rollbacks; a new connection prepares it again.
-    Where a pooler in transaction mode sits between Django and PostgreSQL, a statement prepared
-    on one server connection is not there on the next: such set-ups say so with the database
-    setting DISABLE_SERVER_SIDE_CURSORS (which they need anyway), and then, as on other
-    databases, the statement runs as plain SQL. A pooler in session mode may hand a new
-    connection of ours a server connection that has the statement already: its name carries a
-    digest of its SQL, so a statement of that name is this very one (not another release's) and
-    is used as it is.
+    A pooler in session mode may hand a new connection of ours a server connection that has
+    the statement already: its name carries a digest of its SQL, so a statement of that name is
+    this very one (not another release's) and is used as it is.
+
+    Behind a pooler in transaction mode (DATABASE_POOL_MODE=transaction, which sets the
+    database's DISABLE_SERVER_SIDE_CURSORS) each transaction may run on another server
+    connection, so what one of ours prepared says nothing of the next: the statement goes in
+    one query with a call that prepares it where the server connection lacks it (the function
+    `loyalty_prepare`, migration loyalty/0018), and one query is one transaction, on one server
+    connection. bench/RESULTS.md has what that buys over plain SQL.
     """
 
     # the raw connections (psycopg2) -> the names prepared on each
@@ -54,11 +57,23 @@ class PreparedSQL:
         self.name = name = f"{name}_{hashlib.sha256(declared.encode()).hexdigest()[:12]}"
         self.prepare_sql = f"PREPARE {name} {declared}"
         self.execute_sql = f"EXECUTE {name} ({', '.join(['%s'] * len(self.names))})"
+        # Behind a pooler in transaction mode, one query each (sent with parameters, so a
+        # literal % is doubled): prepared where missing, then run; or, after a change of the
+        # tables, every statement of the server connection dropped, this one prepared and run.
+        call = f"SELECT loyalty_prepare('{name}', {_literal(declared)}); "
+        self.pooled_sql = call.replace("%", "%%") + self.execute_sql
+        afresh = f"DEALLOCATE ALL; {self.prepare_sql}; "
+        self.afresh_pooled_sql = afresh.replace("%", "%%") + self.execute_sql
 
     def execute(self, cursor, params: Mapping[str, object]) -> None:
         db = cursor.db
-        if db.vendor != "postgresql" or db.settings_dict.get("DISABLE_SERVER_SIDE_CURSORS"):
+        mode = prepared_mode(db)
+        if mode == PLAIN:
             cursor.execute(self.sql, params)
+            return
+        values = [params[key] for key in self.names]
+        if mode == POOLED:
+            self._execute_pooled(cursor, values)
             return
         raw = db.connection
         prepared = self._prepared.setdefault(raw, set())
@@ -71,14 +86,13 @@ class PreparedSQL:
                 if cursor.fetchone() is None:
                     cursor.execute(self.prepare_sql)
                 prepared.add(self.name)
-        values = [params[key] for key in self.names]
         try:
             cursor.execute(self.execute_sql, values)
         except DatabaseError as exc:
             # A migration changed a column a prepared statement returns: PostgreSQL refuses to
             # run any statement prepared before it ("cached plan must not change result
             # type"). Each is prepared afresh on its next use on this connection.
-            if getattr(exc.__cause__, "pgcode", None) != "0A000":
+            if not _changed_table(exc):
                 raise
             prepared.clear()
             if db.in_atomic_block:  # the transaction failed with it: the caller runs again
@@ -88,6 +102,26 @@ class PreparedSQL:
             self._prepare_afresh(cursor, prepared)
             cursor.execute(self.execute_sql, values)
 
+    def _execute_pooled(self, cursor, values: list) -> None:
+        """Behind a pooler in transaction mode: each transaction may run on another server
+        connection, so the statement is prepared, where that server connection lacks it, in
+        the same query that runs it (one query is one transaction, on one server connection)."""
+        db = cursor.db
+        raw = db.connection
+        if raw in self._stale:  # the last transaction met a changed table: start afresh
+            self._stale.discard(raw)
+            cursor.execute(self.afresh_pooled_sql, values)
+            return
+        try:
+            cursor.execute(self.pooled_sql, values)
+        except DatabaseError as exc:
+            if not _changed_table(exc):
+                raise
+            if db.in_atomic_block:
+                self._stale.add(raw)
+                raise StalePreparedStatement(self.name) from exc
+            cursor.execute(self.afresh_pooled_sql, values)
+
     def _prepare_afresh(self, cursor, prepared: set) -> None:
         """Drop every statement the connection prepared (all were prepared before the change)
         and prepare this one."""
@@ -96,6 +130,28 @@ class PreparedSQL:
 
 
 _PREPARED_ALREADY = "SELECT 1 FROM pg_prepared_statements WHERE name = %s"
+
+PLAIN, PER_CONNECTION, POOLED = "plain", "per connection", "pooled"
+
+
+def prepared_mode(db) -> str:
+    """How the hot statements run on this database connection: PLAIN SQL (not PostgreSQL, or
+    the database setting PREPARED_STATEMENTS off), POOLED (behind a pooler in transaction mode,
+    which sets DISABLE_SERVER_SIDE_CURSORS: settings.DATABASE_POOL_MODE) or prepared once
+    PER_CONNECTION."""
+    settings = db.settings_dict
+    if db.vendor != "postgresql" or not settings.get("PREPARED_STATEMENTS", True):
+        return PLAIN
+    return POOLED if settings.get("DISABLE_SERVER_SIDE_CURSORS") else PER_CONNECTION
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _changed_table(exc: DatabaseError) -> bool:
+    """PostgreSQL's "cached plan must not change result type" (feature_not_supported)."""
+    return getattr(exc.__cause__, "pgcode", None) == "0A000"
 
 
 class StalePreparedStatement(DatabaseError):

@@ -83,25 +83,37 @@ def test_the_member_for_a_purchase_is_what_the_orm_reads(db, tiers):
 
 @pytest.mark.postgres
 def test_a_hot_statement_is_prepared_once_per_connection(api, member, settings):
-    def heads():
+    def sent():
         with CaptureQueriesContext(connection) as queries:
             assert buy(api, member, external_id=f"P-{len(seen)}").status_code == 201
         seen.append(1)
-        return [sql.split()[0] + " " + sql.split()[1] for sql in statements(queries)]
+        return statements(queries)
+
+    def heads():
+        return [sql.split()[0] + " " + sql.split()[1] for sql in sent()]
 
     seen = []
+    config = connection.settings_dict
     heads()  # whatever this connection had prepared before
     # when: the same connection again
     again = heads()
     # then: executed, not prepared
     assert any(head.startswith("EXECUTE loyalty_purchase_credit_") for head in again)
     assert not any(head.startswith("PREPARE") for head in again)
-    # when: a pooler in transaction mode is configured, plain SQL
-    connection.settings_dict["DISABLE_SERVER_SIDE_CURSORS"] = True
+    # when: behind a pooler in transaction mode, each prepared where missing, in one query
+    config["DISABLE_SERVER_SIDE_CURSORS"] = True
+    try:
+        pooled = [sql for sql in sent() if "EXECUTE loyalty_" in sql]
+    finally:
+        del config["DISABLE_SERVER_SIDE_CURSORS"]
+    assert len(pooled) >= 4
+    assert all(sql.startswith("SELECT loyalty_prepare('loyalty_") for sql in pooled)
+    # when: prepared statements are off (to measure them), plain SQL
+    config["PREPARED_STATEMENTS"] = False
     try:
         plain = heads()
     finally:
-        del connection.settings_dict["DISABLE_SERVER_SIDE_CURSORS"]
+        config["PREPARED_STATEMENTS"] = True
     assert not any(head.split()[0] in {"PREPARE", "EXECUTE"} for head in plain)
     assert any(head.startswith("WITH") for head in plain)
 
