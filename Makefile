@@ -16,7 +16,7 @@ MESSAGES_IGNORE := --ignore=.venv --ignore=tests --ignore=bench --ignore=staticf
 THROUGH_PGBOUNCER := tests/pgbouncer tests/loyalty/test_concurrency.py \
 	tests/api/test_idempotency_concurrency.py tests/api/test_idempotency_claim.py \
 	tests/rewards/test_concurrency.py tests/referrals/test_concurrency.py \
-	tests/jobs/test_concurrency.py \
+	tests/jobs/test_concurrency.py tests/pending/test_concurrency.py \
 	tests/roles/test_adjustments.py::test_two_managers_approving_at_once_write_once \
 	tests/feedback/test_services.py::test_two_staff_thanking_at_once_pay_once \
 	tests/webhooks/test_delivery_dispatch.py::test_two_workers_attempting_one_delivery_send_it_once \
