@@ -163,7 +163,9 @@ def client_process(
         samples: list[str] = []
         warm = 0
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        headers = {"Authorization": f"Api-Key {api_key}", "Content-Type": "application/json"}
+        keys = api_key.split(",")  # several: a key a connection, as tills each have their own
+        key = keys[(os.getpid() + index) % len(keys)]
+        headers = {"Authorization": f"Api-Key {key}", "Content-Type": "application/json"}
         sent = 0
         while True:
             started_wall = time.time()
@@ -233,10 +235,17 @@ def client_process(
 class ServerCpu:
     """CPU time used by gunicorn (master and workers) and the PostgreSQL backends serving it."""
 
-    def __init__(self, gunicorn_pid: int, url: str, pooler_pid: int | None = None):
+    def __init__(
+        self,
+        gunicorn_pid: int,
+        url: str,
+        pooler_pid: int | None = None,
+        more: dict[str, int] | None = None,
+    ):
         self.gunicorn_pid = gunicorn_pid
         self.url = url  # the benchmark database (directly, not through the pooler)
         self.pooler_pid = pooler_pid  # a PgBouncer between them (--pgbouncer)
+        self.more = more or {}  # other processes by name (the Celery worker, a receiver)
 
     def backends(self) -> list[int]:
         import psycopg2
@@ -262,6 +271,8 @@ class ServerCpu:
         }
         if self.pooler_pid is not None:
             groups["pgbouncer"] = [self.pooler_pid]
+        for name, pid in self.more.items():
+            groups[name] = [pid, *children(pid)]
         snapshot = {
             name: {pid: cpu for pid in pids if (cpu := process_cpu(pid)) is not None}
             for name, pids in groups.items()

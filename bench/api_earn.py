@@ -59,6 +59,16 @@ from _earn_load import (
     stop_gunicorn,
     wait_until_ready,
 )
+from _production import (
+    Receiver,
+    describe,
+    drained,
+    endpoint_off,
+    exactly_once,
+    production_env,
+    receiver_port,
+    tills_and_endpoint,
+)
 from _shared import (
     DEFAULT_SERVER_URL,
     LOOPBACK,
@@ -133,12 +143,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument(
         "--shape",
-        choices=["both", "bare", "shipped"],
+        choices=["both", "bare", "shipped", "production"],
         default="both",
-        help="bare: no Redis, throttling off (Celery eager); shipped: as docker-compose.yml runs "
-        "it (Redis for the cache and the broker, the throttle counting in Redis at a rate never "
-        "reached, a Celery worker, JSON logs, an access log, Prometheus's shared folder); both "
-        "(the default): one after the other, then pgbench",
+        help="bare: no Redis, throttling off (Celery eager); production: as docker-compose.yml "
+        "runs it (PgBouncer in transaction mode, Redis for the cache and the broker, the "
+        "throttle at its default rate with a key a connection, a Celery worker delivering every "
+        "purchase's webhook to a local receiver, JSON logs, an access log; bench/_production.py); "
+        "shipped: the same without the bouncer and the webhooks, the throttle at a rate never "
+        "reached; both (the default): bare, then production, then pgbench",
     )
     parser.add_argument(
         "--no-lane",
@@ -507,35 +519,18 @@ def measure(args, url: str, env: dict[str, str], bouncer) -> int:
     pg_version = server_version(url)
 
     runs = []
-    shapes = ["bare", "shipped"] if args.shape == "both" else [args.shape]
-    if "shipped" in shapes and not redis_answers(shipped_env(SCRATCH)["REDIS_URL"]):
-        print("Redis does not answer (BENCH_REDIS_URL): the shipped shape is left out.")
-        shapes.remove("shipped")
+    shapes = ["bare", "production"] if args.shape == "both" else [args.shape]
+    for redis_shape in {"shipped", "production"} & set(shapes):
+        if not redis_answers(shipped_env(SCRATCH)["REDIS_URL"]):
+            print(f"Redis does not answer (BENCH_REDIS_URL): the {redis_shape} shape is left out.")
+            shapes.remove(redis_shape)
     for shape, server in [(shape, server) for shape in shapes for server in args.server]:
         busy = wait_quiet(args.wait_quiet, QUIET)
         if busy > QUIET:
             print(
                 f"Warning: the machine is {100 * busy:.0f}% busy before the run; figures are low."
             )
-        port = free_port()
-        log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench-gunicorn-{port}.log"
-        served = {**env, **shipped_env(SCRATCH)} if shape == "shipped" else env
-        extra = ["--access-logfile", "-"] if shape == "shipped" else []
-        process = start_gunicorn(server, port, served, log_path, extra=extra)
-        worker = start_celery_worker(served, log_path) if shape == "shipped" else None
-        try:
-            wait_until_ready(process, port, api_key, numbers[0], log_path)
-            print(
-                f"{shape}: gunicorn {server_label(server)} on 127.0.0.1:{port}; "
-                f"{args.warmup:g} s warm-up, {args.duration:g} s measured; {load_label(args)}...",
-                flush=True,
-            )
-            run = run_load_wrk if args.client == "wrk" else run_load
-            load = run(args, port, api_key, numbers, ServerCpu(process.pid, url, pooler_pid))
-        finally:
-            stop_gunicorn(process)
-            if worker is not None:
-                stop_gunicorn(worker)
+        load = run_shape(args, shape, server, url, env, api_key, numbers, pooler_pid)
         load["busy_before"] = busy
         load["shape"] = shape
         runs.append((server, load))
@@ -567,7 +562,54 @@ def measure(args, url: str, env: dict[str, str], bouncer) -> int:
     if not args.no_results:
         record_results(args, runs, queries, pg_version, tps)
     failed = any(load["errors"] or load["stuck"] or not load["ok"] for _, load in runs)
-    return 1 if failed else 0
+    lost = any("outbox" in load and not exactly_once(load["outbox"]) for _, load in runs)
+    return 1 if failed or lost else 0
+
+
+def run_shape(args, shape, server, url, env, api_key, numbers, pooler_pid) -> dict:
+    """One shape served and loaded: gunicorn (and for shipped and production a Celery worker;
+    for production PgBouncer, a key a connection and a webhook receiver, bench/_production.py)."""
+    port = free_port()
+    log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench-gunicorn-{port}.log"
+    served, keys, bouncer, receiver, endpoint = env, [api_key], None, None, None
+    if shape == "shipped":
+        served = {**env, **shipped_env(SCRATCH)}
+    if shape == "production":
+        bouncer, pooled_url = start_pgbouncer(url, SCRATCH / "pgbouncer-production")
+        pooler_pid = bouncer.process.pid
+        served = production_env(env, pooled_url, shipped_env(SCRATCH))
+        receiver = Receiver(SCRATCH / "receiver", receiver_port())
+        keys, endpoint = tills_and_endpoint(args.clients * args.client_threads, receiver.url)
+    extra = ["--access-logfile", "-"] if shape in {"shipped", "production"} else []
+    process = start_gunicorn(server, port, served, log_path, extra=extra)
+    worker = start_celery_worker(served, log_path) if shape != "bare" else None
+    try:
+        wait_until_ready(process, port, keys[0], numbers[0], log_path)
+        print(
+            f"{shape}: gunicorn {server_label(server)} on 127.0.0.1:{port}; "
+            f"{args.warmup:g} s warm-up, {args.duration:g} s measured; {load_label(args)}...",
+            flush=True,
+        )
+        run = run_load_wrk if args.client == "wrk" else run_load
+        more = {"worker": worker.pid} if worker is not None else {}
+        if receiver is not None:
+            more["receiver"] = receiver.process.pid
+        meter = ServerCpu(process.pid, url, pooler_pid, more)
+        load = run(args, port, ",".join(keys), numbers, meter)
+        if endpoint is not None:
+            load["outbox"] = drained(endpoint, receiver)
+            print("  webhooks:", describe(load["outbox"]))
+    finally:
+        stop_gunicorn(process)
+        if worker is not None:
+            stop_gunicorn(worker)
+        if endpoint is not None:
+            endpoint_off(endpoint)
+        if receiver is not None:
+            receiver.stop()
+        if bouncer is not None:
+            bouncer.stop()
+    return load
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 -- wrk script of bench/api_earn.py: POST /api/v1/purchases/ with a new Idempotency-Key and
 -- external_id each time, each wrk thread for its own slice of the members, so concurrent
--- requests are for distinct members. Arguments (after --): members file, run id, API key,
+-- requests are for distinct members. Arguments (after --): members file, run id, API key (or
+-- several, comma-separated: each request takes the next, as tills each with their own key),
 -- number of wrk threads.
 -- done() prints one JSON line for api_earn.py to read.
 
@@ -22,7 +23,10 @@ function init(args)
     index = index + 1
   end
   run = args[2]
-  key = args[3]
+  keys = {}
+  for each in string.gmatch(args[3], "[^,]+") do
+    table.insert(keys, each)
+  end
   sent = 0
   other = 0
   sample = ""
@@ -35,7 +39,7 @@ function request()
     .. ident .. '", "amount": "12.34", "currency": "EUR"}'
   return wrk.format("POST", "/api/v1/purchases/", {
     ["Content-Type"] = "application/json",
-    ["Authorization"] = "Api-Key " .. key,
+    ["Authorization"] = "Api-Key " .. keys[(sent % #keys) + 1],
     ["Idempotency-Key"] = ident,
   }, body)
 end

@@ -128,6 +128,9 @@ TEMPLATES = [
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
+# A kept connection is checked before a request reuses it (after a restart of PgBouncer or
+# PostgreSQL the request gets a new one instead of an error).
+DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", env.bool("CONN_HEALTH_CHECKS", default=False))
 # What pooler DATABASE_URL goes through (PgBouncer's pool_mode): "" (none), "session" or
 # "transaction". In transaction mode each transaction may run on another server connection, so
 # nothing may outlive a transaction: no server-side cursors (.iterator() then fetches the whole

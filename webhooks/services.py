@@ -18,6 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from loyalty.base.caching import ProcessCache
 from loyalty.base.errors import InvalidInput, LoyaltyError
 
 from .delivery import deliveries_enqueue_on_commit
@@ -25,6 +26,20 @@ from .models import EVENT_TYPES, RETRY_WINDOW, WebhookDelivery, WebhookEndpoint,
 
 SECRET_MIN_LENGTH = 16
 SECRET_MAX_LENGTH = 200
+
+# How long a process keeps the active endpoints (see ProcessCache): every purchase asks which
+# endpoints want its event, and they change rarely. An endpoint staff add, change or switch off
+# applies in this process at once and in the others within this many seconds (an attempt to an
+# endpoint switched off meanwhile is not sent: delivery_attempt looks again).
+ENDPOINTS_CACHE_SECONDS = 30
+_active_endpoints = ProcessCache(
+    "webhooks.active_endpoints",
+    lambda: tuple(
+        WebhookEndpoint.objects.filter(is_active=True).only("id", "partner_id", "event_types")
+    ),
+    seconds=ENDPOINTS_CACHE_SECONDS,
+    models=[WebhookEndpoint],
+)
 
 # set while events_silenced() runs (in this thread or task)
 _silenced: ContextVar[bool] = ContextVar("webhooks_silenced", default=False)
@@ -59,10 +74,11 @@ def event_emit(*, event_type: str, payload: dict, partner=None) -> WebhookEvent 
     """
     if _silenced.get():
         return None
-    endpoints = WebhookEndpoint.objects.filter(is_active=True)
-    if partner is not None:
-        endpoints = endpoints.filter(partner=partner)
-    wanted = [e for e in endpoints.only("id", "event_types") if e.wants(event_type)]
+    wanted = [
+        e
+        for e in _active_endpoints.get()
+        if (partner is None or e.partner_id == partner.pk) and e.wants(event_type)
+    ]
     if not wanted:
         return None
     event_id = uuid.uuid4()
@@ -113,8 +129,7 @@ def event_wanted(event_type: str) -> bool:
     None does inside events_silenced()."""
     if _silenced.get():
         return False
-    endpoints = WebhookEndpoint.objects.filter(is_active=True).only("id", "event_types")
-    return any(endpoint.wants(event_type) for endpoint in endpoints)
+    return any(endpoint.wants(event_type) for endpoint in _active_endpoints.get())
 
 
 @transaction.atomic
