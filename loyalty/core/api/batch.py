@@ -29,7 +29,7 @@ from loyalty.core.purchase_batch import (
     purchases_record_batch,
 )
 
-from .base import IDEMPOTENCY_HEADER, PartnerAPIView
+from .base import IDEMPOTENCY_HEADER, PartnerAPIView, link
 from .purchases import PurchaseInput, PurchaseOutput, purchase_body, recorded_purchase_body
 
 
@@ -70,8 +70,23 @@ class PurchaseBatchOutput(serializers.Serializer):
     results = PurchaseBatchResult(many=True, help_text="One per purchase sent, in order.")
 
 
+FIRST = "$response.body#/results/0/purchase"  # (unresolved when the first was refused)
+
+
 class PurchaseBatchView(PartnerAPIView):
     required_scope = ApiScope.PURCHASES
+    schema_links = {
+        "RefundFirstPurchase": link(
+            "purchases_refund",
+            "A refund of (part of) the batch's first purchase, when it was recorded.",
+            parameters={"path.external_id": f"{FIRST}/external_id"},
+        ),
+        "GetFirstBuyer": link(
+            "members_retrieve",
+            "The buyer of the batch's first purchase, when it was recorded.",
+            parameters={"path.member_number": f"{FIRST}/member/member_number"},
+        ),
+    }
 
     @extend_schema(
         operation_id="purchases_record_batch",
