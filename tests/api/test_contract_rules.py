@@ -49,26 +49,47 @@ def test_money_is_a_decimal_string_or_a_number_on_the_cents_grid(api, member, am
     assert Purchase.objects.count() == (1 if status == 201 else 0)
 
 
-@pytest.mark.parametrize(
-    "change",
-    [
-        {"external_id": 12},
-        {"external_id": "   "},
-        {"member_number": 123456789},
-        {"lines": [{"sku": "X", "quantity": "2", "amount": "12.50"}]},
-        {"lines": [{"sku": "X", "quantity": 2.0, "amount": "12.50"}]},
-        {"occurred_at": "2026-01-01"},
-        {"occurred_at": "2026-01-01T10:00:00"},
-        {"occurred_at": "2026-01-01T10:00:00+00:60"},
-        {"currency": "eur"},
-    ],
-)
+MALFORMED = [
+    {"external_id": 12},
+    {"external_id": "   "},
+    {"member_number": 123456789},
+    {"lines": [{"sku": "X", "quantity": "2", "amount": "12.50"}]},
+    {"lines": [{"sku": "X", "quantity": 2.0, "amount": "12.50"}]},
+    {"occurred_at": "2026-01-01"},
+    {"occurred_at": "2026-01-01T10:00:00"},
+    {"occurred_at": "2026-01-01T10:00:00+00:60"},
+    {"currency": "eur"},
+]
+
+
+@pytest.mark.parametrize("change", MALFORMED)
 def test_a_value_of_another_type_or_form_is_a_400_not_coerced(api, member, change):
     # when
     response = purchase(api, member, **change)
     # then
     body = assert_problem(response, 400, "invalid_request")
     assert set(body["errors"]) == {next(iter(change))}
+    assert not Purchase.objects.exists()
+
+
+@pytest.mark.parametrize("change", MALFORMED)
+def test_a_batch_with_one_such_purchase_is_a_400_naming_it_and_records_none(api, member, change):
+    # given: a good purchase, then one that breaks the schema
+    good = {
+        "member_number": member.member_number,
+        "external_id": "B-0",
+        "amount": "12.50",
+        "currency": "EUR",
+    }
+    bad = {**good, "external_id": "B-1", **change}
+    # when
+    response = api.post("/api/v1/purchases/batch/", {"purchases": [good, bad]})
+    # then: refused whole, the bad purchase named by its index and field
+    body = assert_problem(response, 400, "invalid_request")
+    assert {key: set(errors) for key, errors in body["errors"]["purchases"].items()} == {
+        "1": {next(iter(change))}
+    }
+    assert set(body["errors"]) == {"purchases"}
     assert not Purchase.objects.exists()
 
 
@@ -181,6 +202,24 @@ def test_the_schema_publishes_the_idempotency_key_and_money_forms(schema):
     )
 
 
+def test_the_batch_publishes_its_bounds_and_each_purchase_as_the_single_endpoint_takes_it(
+    schema,
+):
+    # given
+    operation = schema["paths"]["/api/v1/purchases/batch/"]["post"]
+    batch = schema["components"]["schemas"]["PurchaseBatchInputRequest"]
+    # then
+    assert operation["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/PurchaseBatchInputRequest"
+    }
+    assert batch["required"] == ["purchases"]
+    purchases = batch["properties"]["purchases"]
+    assert (purchases["type"], purchases["minItems"], purchases["maxItems"]) == ("array", 1, 1000)
+    assert purchases["items"] == {"$ref": "#/components/schemas/PurchaseInputRequest"}
+    assert {"200", "400", "409", "422"} <= set(operation["responses"])
+    assert '{"purchases": {"2": {"amount": ' in batch["description"]
+
+
 def test_every_string_a_request_body_takes_has_its_form_in_the_schema(schema):
     # given: every property of every request body, nested ones too
     loose = []
@@ -216,6 +255,13 @@ def test_success_answers_link_to_what_a_partner_does_next(schema):
     )
     assert links("/api/v1/purchases/", "post", "201")["RefundPurchase"]["parameters"] == {
         "path.external_id": "$response.body#/external_id"
+    }
+    batch = links("/api/v1/purchases/batch/", "post", "200")
+    assert batch["RefundFirstPurchase"]["parameters"] == {
+        "path.external_id": "$response.body#/results/0/purchase/external_id"
+    }
+    assert batch["GetFirstBuyer"]["parameters"] == {
+        "path.member_number": "$response.body#/results/0/purchase/member/member_number"
     }
     redeemed = links("/api/v1/redemptions/", "post", "201")
     assert redeemed["CancelRedemption"]["operationId"] == "redemptions_cancel"

@@ -22,6 +22,10 @@ from webhooks.services import endpoint_create
 
 BATCH = "/api/v1/purchases/batch/"
 PROBLEM = "application/problem+json"
+MONEY_ERROR = (
+    'Give an amount as a string like "12.50" or a number, with at most two decimals, from 0.01 '
+    "to 9999999999.99."
+)
 
 
 def item(member, external_id: str, amount: str = "10.00", **extra) -> dict:
@@ -67,7 +71,7 @@ def closed(tiers):
 # --- a result per purchase ----------------------------------------------------------------------
 
 
-def test_each_purchase_is_answered_for_itself_and_bad_ones_spoil_nothing(
+def test_each_purchase_is_answered_for_itself_and_refusals_spoil_nothing(
     api, partner, member, closed
 ):
     # given: a partner that hears of points earned, and a largest amount of 500
@@ -77,12 +81,12 @@ def test_each_purchase_is_answered_for_itself_and_bad_ones_spoil_nothing(
     purchases = [
         item(member, "A-1", "12.50"),
         item("000000000", "A-2"),  # no such member
-        item(member, "A-3", "1.999"),  # three decimals: the serializer refuses it
+        item(member, "A-3", "5.00", lines=[{"sku": "X", "amount": "4.00"}]),  # do not add up
         item(member, "A-4", currency="USD"),
         item(closed, "A-5"),
         item(member, "A-6", "600.00"),  # above the partner's largest amount
         item(member, "A-1", "12.50"),  # the same id again in this batch
-        "not an object",
+        item(member, "A-8", occurred_at="2000-01-01T00:00:00Z"),  # outside the reporting window
         item(member, "A-7", "7.00", lines=[{"sku": "X", "amount": "7.00"}]),
     ]
     # when
@@ -94,19 +98,16 @@ def test_each_purchase_is_answered_for_itself_and_bad_ones_spoil_nothing(
     assert outcomes(response) == [
         (201, 12),
         (404, "member_not_found"),
-        (400, "invalid_request"),
+        (422, "invalid_purchase"),
         (422, "currency_mismatch"),
         (422, "member_not_active"),
         (422, "purchase_amount_over_limit"),
         (409, "duplicate_in_batch"),
-        (400, "invalid_request"),
+        (422, "invalid_purchase"),
         (201, 7),
     ]
     assert [r["index"] for r in body["results"]] == list(range(9))
     assert (body["recorded"], body["existing"], body["refused"]) == (2, 0, 7)
-    assert body["results"][2]["problem"]["errors"] == {
-        "amount": ["Ensure that there are no more than 2 decimal places."]
-    }
     first, last = body["results"][0], body["results"][8]
     assert first["existing"] is False
     assert first["purchase"]["member"]["points_balance"] == 12
@@ -119,6 +120,48 @@ def test_each_purchase_is_answered_for_itself_and_bad_ones_spoil_nothing(
     earned = WebhookEvent.objects.filter(type="points.earned").order_by("created_at")
     assert [e.payload["data"]["purchase"] for e in earned] == ["A-1", "A-7"]
     assert Anomaly.objects.get().kind == Anomaly.Kind.OVER_LIMIT
+    assert_ledger_invariants()
+    # and each refusal is the problem the purchase alone is answered with
+    for index in (1, 2, 3, 4, 5, 7):
+        alone = api.post("/api/v1/purchases/", purchases[index])
+        assert body["results"][index]["problem"] == alone.json(), index
+
+
+def test_a_purchase_that_breaks_the_schema_refuses_the_whole_batch(api, partner, member):
+    # given: good purchases, and five that break the purchase's schema
+    endpoint_create(partner=partner, url="https://example.com/h", secret="s" * 20)
+    purchases = [
+        item(member, "B-1", "12.50"),
+        item(member, "B-2", "1.999"),  # three decimals
+        item(member, "B-3", currency="XYZ"),  # no such currency
+        {"external_id": "B-4", "amount": "1.00", "currency": "EUR"},  # no member number
+        item(member, "B-5", lines=[{"sku": "X", "quantity": "2", "amount": "10.00"}]),
+        "not an object",
+        item(member, "B-7", "7.00"),
+    ]
+    before = counts()
+    # when
+    response = send(api, purchases, key="malformed")
+    # then: a 400 that names each bad purchase by its index, then its fields
+    assert response.status_code == 400, response.content
+    assert response["Content-Type"] == PROBLEM
+    body = response.json()
+    assert body["code"] == "invalid_request"
+    assert body["errors"] == {
+        "purchases": {
+            "1": {"amount": [MONEY_ERROR]},
+            "2": {"currency": ['"XYZ" is not a valid choice.']},
+            "3": {"member_number": ["This field is required."]},
+            "4": {"lines": [{"quantity": ["A valid integer is required."]}]},
+            "5": {"non_field_errors": ["Invalid data. Expected a dictionary, but got str."]},
+        }
+    }
+    # nothing was recorded: no purchase, entry, event or anomaly; the refusal is kept for the key
+    assert counts() == {**before, "keys": before["keys"] + 1}
+    assert Member.objects.get(pk=member.pk).points_balance == 0
+    again = send(api, purchases, key="malformed")
+    assert (again.status_code, again.content) == (400, response.content)
+    assert again["Idempotent-Replayed"] == "true"
     assert_ledger_invariants()
 
 

@@ -9,6 +9,7 @@ from tests import factories
 from tests.api.conftest import make_client
 from tests.api.test_partner_api import assert_problem
 from tests.jobs.conftest import travel
+from tests.ledger import assert_ledger_invariants
 from tests.pending.conftest import DAY_0, DAY_14, night
 from webhooks.models import WebhookEvent
 from webhooks.services import endpoint_create
@@ -51,6 +52,58 @@ def test_the_purchase_answer_says_what_is_pending_and_until_when(api, member):
         "2026-12-15",
     )
     assert body["member"]["points_balance"] == 0
+
+
+def _batch(api, member, *purchases, day):
+    """POST /api/v1/purchases/batch/ on `day`: (external_id, amount) each; the results."""
+    body = {
+        "purchases": [
+            {
+                "member_number": member.member_number,
+                "external_id": external_id,
+                "amount": amount,
+                "currency": "EUR",
+            }
+            for external_id, amount in purchases
+        ]
+    }
+    with travel(day):
+        response = api.post("/api/v1/purchases/batch/", body)
+    assert response.status_code == 200, response.content
+    return response.json()["results"]
+
+
+def _pending(result) -> tuple:
+    purchase = result["purchase"]
+    return (
+        result["status"],
+        purchase["external_id"],
+        purchase["points_earned"],
+        purchase["points_pending"],
+        purchase["available_on"],
+        purchase["member"]["points_balance"],
+    )
+
+
+def test_a_batch_answers_pending_points_per_purchase_and_the_same_when_sent_again(api, member):
+    # given: a purchase sent alone on day 0
+    alone = _buy(api, member, "120", "P-1").json()
+    # when: a batch on day 1 sends it again with a new one, and a later batch sends both again
+    first = _batch(api, member, ("P-1", "120"), ("B-1", "30"), day=DAY_0 + timedelta(days=1))
+    again = _batch(api, member, ("B-1", "30"), ("P-1", "120"), day=DAY_0 + timedelta(days=2))
+    # then: each answers its own return window, and one recorded before exactly what it was
+    # answered when recorded
+    assert [_pending(r) for r in first] == [
+        (200, "P-1", 120, 120, "2026-12-15", 0),
+        (201, "B-1", 30, 30, "2026-12-16", 0),
+    ]
+    assert [_pending(r) for r in again] == [
+        (200, "B-1", 30, 30, "2026-12-16", 0),
+        (200, "P-1", 120, 120, "2026-12-15", 0),
+    ]
+    assert first[0]["purchase"] == alone
+    assert again[0]["purchase"] == first[1]["purchase"]
+    assert_ledger_invariants()
 
 
 def test_the_member_answer_and_the_ledger_show_pending_points(api, member):
