@@ -1,0 +1,143 @@
+"""The earning rules in SQL, for a whole import at once: loyalty.core.earning.calculate, set-based.
+
+The one place the rules are written in SQL (the lead adds pending points here). It reads the
+staged purchases (`import_purchase`: pid, amount, on_date, tier multiplier and name, points
+given) and their lines (`import_line`: pid, line_no, amount, category; a purchase without lines
+has one line of its whole amount), and fills in what earning.calculate returns, to the digit:
+
+- each line earns at the best rate among the active rules of the partner (or of every partner)
+  whose window holds the purchase's local day, whose minimum the purchase reaches and whose
+  category is empty or the line's (ties: a category rule, then the lower id);
+- the largest promotion covering a rated line multiplies it (same ties);
+- the tier multiplier (the member's tier on the purchase's day) applies to the sum, rounded
+  down once: `import_purchase.points`;
+- `import_purchase.explanation` holds the same parts (rate, promotion, tier, rounding) in the
+  same order and with the same numbers as text; each line keeps what it earned before rounding
+  and why (`import_line.points_earned`, `earning`).
+
+A purchase with points given (history from another program) earns those, explained as one
+"given" part. numeric is exact, as Decimal is, so both give the same figures
+(tests/imports/test_earning_parity.py).
+"""
+
+from __future__ import annotations
+
+RULES = """
+CREATE TEMP TABLE import_rule AS
+SELECT id, name, points_per_unit, multiplier, min_amount, category, valid_from, valid_until
+FROM loyalty_earningrule
+WHERE is_active AND (partner_id IS NULL OR partner_id = %(partner_id)s)
+"""
+
+_APPLIES = """
+    (r.valid_from IS NULL OR r.valid_from <= p.on_date)
+    AND (r.valid_until IS NULL OR r.valid_until >= p.on_date)
+    AND (r.min_amount IS NULL OR p.amount >= r.min_amount)
+    AND (r.category = '' OR r.category = l.category)
+"""
+
+LINE_EARNINGS = f"""
+CREATE TEMP TABLE import_line_earning AS
+SELECT l.pid, l.line_no, l.amount,
+    rate.id AS rate_id, rate.name AS rate_name, rate.points_per_unit AS ppu,
+    promo.id AS promo_id, promo.name AS promo_name, promo.multiplier AS mult,
+    l.amount * rate.points_per_unit AS rate_points,
+    l.amount * rate.points_per_unit * (promo.multiplier - 1) AS extra
+FROM import_line l
+JOIN import_purchase p ON p.pid = l.pid
+LEFT JOIN LATERAL (
+    SELECT r.id, r.name, r.points_per_unit FROM import_rule r
+    WHERE r.multiplier IS NULL AND l.amount > 0 AND {_APPLIES}
+    ORDER BY r.points_per_unit DESC, (r.category <> '') DESC, r.id
+    LIMIT 1
+) rate ON true
+LEFT JOIN LATERAL (
+    SELECT r.id, r.name, r.multiplier FROM import_rule r
+    WHERE r.multiplier IS NOT NULL AND {_APPLIES}
+    ORDER BY r.multiplier DESC, (r.category <> '') DESC, r.id
+    LIMIT 1
+) promo ON rate.id IS NOT NULL
+WHERE p.points_given IS NULL
+"""
+
+# What each line earned before rounding (× the tier) and why.
+LINES_UPDATE = """
+UPDATE import_line l SET
+    points_earned = (COALESCE(e.rate_points, 0) + COALESCE(e.extra, 0)) * p.tier_multiplier,
+    earning = CASE WHEN e.rate_id IS NULL THEN '{}'::jsonb ELSE
+        jsonb_build_object(
+            'rule_id', e.rate_id, 'rule', e.rate_name,
+            'points_per_unit', trim_scale(e.ppu)::text,
+            'tier', p.tier_name, 'tier_multiplier', trim_scale(p.tier_multiplier)::text
+        ) || CASE WHEN e.promo_id IS NULL THEN '{}'::jsonb ELSE jsonb_build_object(
+            'promotion_id', e.promo_id, 'promotion', e.promo_name,
+            'multiplier', trim_scale(e.mult)::text
+        ) END
+    END
+FROM import_line_earning e, import_purchase p
+WHERE e.pid = l.pid AND e.line_no = l.line_no AND p.pid = l.pid
+"""
+
+# The purchase's points and explanation: its rate parts, then its promotion parts (each in the
+# order of the first line it covered), the tier's part and the rounding.
+PURCHASES_UPDATE = """
+WITH base AS (
+    SELECT pid, SUM(COALESCE(rate_points, 0) + COALESCE(extra, 0)) AS base
+    FROM import_line_earning GROUP BY pid
+), parts AS (
+    SELECT pid, 1 AS kind, MIN(line_no) AS first, jsonb_build_object(
+        'type', 'rate', 'rule_id', rate_id, 'rule', rate_name, 'amount', SUM(amount)::text,
+        'points_per_unit', trim_scale(ppu)::text, 'points', trim_scale(SUM(rate_points))::text
+    ) AS part
+    FROM import_line_earning WHERE rate_id IS NOT NULL
+    GROUP BY pid, rate_id, rate_name, ppu
+    UNION ALL
+    SELECT pid, 2, MIN(line_no), jsonb_build_object(
+        'type', 'promotion', 'rule_id', promo_id, 'rule', promo_name,
+        'amount', SUM(amount)::text, 'multiplier', trim_scale(mult)::text,
+        'points', trim_scale(SUM(extra))::text
+    )
+    FROM import_line_earning WHERE promo_id IS NOT NULL
+    GROUP BY pid, promo_id, promo_name, mult
+    UNION ALL
+    SELECT b.pid, 3, 0, jsonb_build_object(
+        'type', 'tier', 'tier', p.tier_name, 'multiplier', trim_scale(p.tier_multiplier)::text,
+        'points', trim_scale(b.base * p.tier_multiplier - b.base)::text
+    )
+    FROM base b JOIN import_purchase p ON p.pid = b.pid
+    WHERE b.base <> 0 AND p.tier_multiplier <> 1
+    UNION ALL
+    SELECT b.pid, 4, 0, jsonb_build_object(
+        'type', 'rounding',
+        'points', trim_scale(floor(b.base * p.tier_multiplier) - b.base * p.tier_multiplier)::text
+    )
+    FROM base b JOIN import_purchase p ON p.pid = b.pid
+    WHERE b.base * p.tier_multiplier <> floor(b.base * p.tier_multiplier)
+), explained AS (
+    SELECT pid, jsonb_agg(part ORDER BY kind, first) AS explanation FROM parts GROUP BY pid
+)
+UPDATE import_purchase p SET
+    points = COALESCE(floor(b.base * p.tier_multiplier), 0)::bigint,
+    explanation = COALESCE(x.explanation, '[]'::jsonb)
+FROM base b LEFT JOIN explained x ON x.pid = b.pid
+WHERE b.pid = p.pid
+"""
+
+GIVEN_UPDATE = """
+UPDATE import_purchase SET
+    points = points_given,
+    explanation = jsonb_build_array(
+        jsonb_build_object('type', 'given', 'points', points_given::text)
+    )
+WHERE points_given IS NOT NULL
+"""
+
+
+def earnings_compute(cursor, *, partner_id: int) -> None:
+    """Fill in the staged purchases' points and explanations and their lines' earnings."""
+    cursor.execute("DROP TABLE IF EXISTS import_rule, import_line_earning")
+    cursor.execute(RULES, {"partner_id": partner_id})
+    cursor.execute(LINE_EARNINGS)
+    cursor.execute(LINES_UPDATE)
+    cursor.execute(PURCHASES_UPDATE)
+    cursor.execute(GIVEN_UPDATE)

@@ -1,0 +1,487 @@
+"""Importing purchases on PostgreSQL, set-based: COPY the file into a staging table, check it
+with SQL, earn with SQL (imports.earning_sql), then write in chunks with INSERT ... SELECT.
+
+The checks are imports.checks' (same order, same codes and parameters), the writes are
+purchase_record's rows (the purchase, its lines, the earn entry and its lot, the member's
+balance), dated as imports.purchases_rows dates them. Staging tables are temporary (this
+connection's only, no WAL): import_raw (the file as text), import_row (each row checked),
+import_purchase (the purchases to write, with their points) and import_line.
+
+Each chunk of CHUNK purchases is one transaction: it locks its members (id order, the one lock
+order of every writer of several members), takes out the purchases recorded meanwhile and those
+of a membership closed meanwhile, assigns ids in the order (member, time, row), and writes with
+a few statements: every balance_after runs on from the balance read under the lock.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime
+
+from django.conf import settings
+from django.db import DatabaseError, connection, transaction
+
+from accounts.models import Member, Partner
+from loyalty.core.errors import LedgerInconsistent
+from loyalty.core.models import LedgerEntry, PointLot, Purchase, PurchaseLine, Tier, TierChange
+
+from . import checks
+from .earning_sql import earnings_compute
+from .outcome import Checked, Written
+from .rows import MalformedRow, RowError, UnreadableFile
+from .sources import Source
+
+CHUNK = 20_000
+TEMP_TABLES = ("import_raw", "import_row", "import_purchase", "import_line", "import_balance")
+
+_ROWS = f"""
+CREATE TEMP TABLE import_row AS
+WITH t AS (
+    SELECT row_no,
+        btrim(COALESCE(external_id, ''), %(trim)s) AS external_id,
+        regexp_replace(COALESCE(member_number, ''), %(number_strip)s, '', 'g') AS number,
+        btrim(COALESCE(purchased_at, ''), %(trim)s) AS purchased_at,
+        btrim(COALESCE(amount, ''), %(trim)s) AS amount,
+        btrim(COALESCE(currency, ''), %(trim)s) AS currency,
+        btrim(COALESCE(points, ''), %(trim)s) AS points,
+        btrim(COALESCE(sku, ''), %(trim)s) AS sku,
+        COALESCE(NULLIF(btrim(COALESCE(quantity, ''), %(trim)s), ''), '1') AS quantity,
+        btrim(COALESCE(line_amount, ''), %(trim)s) AS line_amount,
+        btrim(COALESCE(category, ''), %(trim)s) AS category,
+        btrim(COALESCE(sku, '') || COALESCE(quantity, '') || COALESCE(line_amount, '')
+            || COALESCE(category, ''), %(trim)s) <> '' AS is_line
+    FROM import_raw
+), m AS (
+    SELECT t.*, m.id AS member_id, m.status AS member_status,
+        regexp_match(t.purchased_at, %(datetime_re)s) AS d
+    FROM t LEFT JOIN {Member._meta.db_table} m ON m.member_number = t.number
+), parts AS (
+    SELECT m.*, d[1]::int AS y, d[2]::int AS mo, d[3]::int AS dd,
+        COALESCE(d[4], '0')::int AS hh, COALESCE(d[5], '0')::int AS mi,
+        COALESCE(d[6], '0')::int AS ss, rpad(COALESCE(d[7], ''), 6, '0')::int AS us,
+        d[8] AS zone, replace(substr(d[8], 2), ':', '') AS zone_digits
+    FROM m
+), ok AS (
+    SELECT parts.*, CASE
+        WHEN d IS NULL OR y < 1 OR mo NOT BETWEEN 1 AND 12 OR dd < 1 OR hh > 23 OR mi > 59
+            OR ss > 59 THEN false
+        WHEN dd > extract(day from make_date(y, mo, 1) + interval '1 month' - interval '1 day')
+            THEN false
+        WHEN zone IS NULL OR zone = 'Z' THEN true
+        ELSE substr(zone_digits, 1, 2)::int <= 15
+            AND COALESCE(NULLIF(substr(zone_digits, 3, 2), ''), '0')::int <= 59
+    END AS time_ok
+    FROM parts
+), timed AS (
+    SELECT ok.*, CASE WHEN NOT time_ok THEN NULL
+        WHEN zone IS NULL THEN
+            (make_timestamp(y, mo, dd, hh, mi, ss) + us * interval '1 microsecond')
+            AT TIME ZONE %(tz)s
+        ELSE (make_timestamp(y, mo, dd, hh, mi, ss) + us * interval '1 microsecond'
+            - CASE WHEN zone = 'Z' THEN interval '0' ELSE
+                (CASE WHEN left(zone, 1) = '-' THEN -1 ELSE 1 END)
+                * (substr(zone_digits, 1, 2)::int * interval '1 hour'
+                   + COALESCE(NULLIF(substr(zone_digits, 3, 2), ''), '0')::int
+                     * interval '1 minute')
+            END) AT TIME ZONE 'UTC'
+    END AS occurred_at,
+    COALESCE(NULLIF(upper(currency), ''), %(currency)s) AS currency_code
+    FROM ok
+)
+SELECT timed.*, e.field, e.code, e.params FROM timed, LATERAL (SELECT CASE
+    WHEN length(external_id) NOT BETWEEN 1 AND 100 THEN 'external_id:invalid_external_id'
+    WHEN member_id IS NULL THEN 'member_number:member_not_found'
+    WHEN member_status = %(closed)s THEN 'member_number:member_not_active'
+    WHEN NOT time_ok THEN 'purchased_at:invalid_datetime'
+    WHEN occurred_at > %(latest)s THEN 'purchased_at:purchased_in_future'
+    WHEN amount !~ %(amount_re)s THEN 'amount:invalid_amount'
+    WHEN amount::numeric = 0 THEN 'amount:invalid_amount'
+    WHEN amount::numeric(12, 2) > %(max_amount)s THEN 'amount:purchase_amount_over_limit'
+    WHEN currency_code <> ALL(%(currencies)s) THEN 'currency:unknown_currency'
+    WHEN currency_code <> %(currency)s THEN 'currency:currency_mismatch'
+    WHEN points <> '' AND points !~ %(points_re)s THEN 'points:invalid_points'
+    WHEN is_line AND length(sku) NOT BETWEEN 1 AND 64 THEN 'sku:invalid_sku'
+    WHEN is_line AND quantity !~ %(quantity_re)s THEN 'quantity:invalid_quantity'
+    WHEN is_line AND quantity::int = 0 THEN 'quantity:invalid_quantity'
+    WHEN is_line AND line_amount !~ %(amount_re)s THEN 'line_amount:invalid_line_amount'
+    WHEN is_line AND length(category) > 64 THEN 'category:invalid_category'
+END AS error) v,
+LATERAL (SELECT split_part(v.error, ':', 1) AS field, split_part(v.error, ':', 2) AS code,
+    CASE split_part(v.error, ':', 2)
+        WHEN 'purchase_amount_over_limit' THEN jsonb_build_object('limit', %(max_amount_text)s)
+        WHEN 'currency_mismatch' THEN jsonb_build_object('currency', %(currency)s)
+        ELSE '{{}}'::jsonb END AS params
+) e
+"""
+
+# The checks of a purchase's rows together (imports.checks.purchase_group_check), in order.
+_GROUPS = """
+WITH g AS (
+    SELECT external_id, MIN(row_no) FILTER (WHERE code IS NOT NULL) AS first_bad,
+        COUNT(*) AS n, bool_and(is_line) AS all_lines,
+        COUNT(DISTINCT (number, purchased_at, amount, currency, points)) AS variants,
+        SUM(line_amount::numeric(12, 2)) FILTER (WHERE code IS NULL AND is_line) AS lines,
+        MIN(amount::numeric(12, 2)) FILTER (WHERE code IS NULL) AS amount
+    FROM import_row GROUP BY external_id
+), verdict AS (
+    SELECT external_id, CASE
+        WHEN first_bad IS NOT NULL THEN 'external_id:purchase_refused'
+        WHEN n > 1 AND NOT all_lines THEN 'external_id:duplicate_in_file'
+        WHEN variants > 1 THEN 'external_id:rows_disagree'
+        WHEN n > %(max_lines)s THEN 'external_id:too_many_lines'
+        WHEN all_lines AND lines <> amount THEN 'line_amount:lines_do_not_add_up'
+    END AS error, first_bad, lines, amount
+    FROM g
+)
+UPDATE import_row r SET field = split_part(v.error, ':', 1), code = split_part(v.error, ':', 2),
+    params = CASE split_part(v.error, ':', 2)
+        WHEN 'purchase_refused' THEN jsonb_build_object('row', v.first_bad)
+        WHEN 'lines_do_not_add_up' THEN
+            jsonb_build_object('lines', v.lines::text, 'amount', v.amount::text)
+        ELSE '{}'::jsonb END
+FROM verdict v
+WHERE v.external_id = r.external_id AND v.error IS NOT NULL AND r.code IS NULL
+"""
+
+_PURCHASES = f"""
+CREATE TEMP TABLE import_purchase AS
+WITH p AS (
+    SELECT MIN(row_no) AS pid, external_id, MIN(member_id) AS member_id,
+        MIN(occurred_at) AS occurred_at, MIN(amount::numeric(12, 2)) AS amount,
+        MIN(currency_code) AS currency, MIN(NULLIF(points, '')::bigint) AS points_given,
+        bool_or(is_line) AS has_lines
+    FROM import_row WHERE code IS NULL GROUP BY external_id
+)
+SELECT p.*, (p.occurred_at AT TIME ZONE %(tz)s)::date AS on_date,
+    t.id AS tier_id, COALESCE(t.earn_multiplier, 1) AS tier_multiplier,
+    COALESCE(t.name, '') AS tier_name, NULL::bigint AS points, NULL::jsonb AS explanation,
+    NULL::bigint AS seq, NULL::bigint AS purchase_id, NULL::bigint AS entry_id,
+    EXISTS (SELECT 1 FROM {Purchase._meta.db_table} x
+        WHERE x.partner_id = %(partner_id)s AND x.external_id = p.external_id) AS recorded
+FROM p
+JOIN {Member._meta.db_table} m ON m.id = p.member_id
+LEFT JOIN LATERAL (
+    SELECT c.to_tier_id FROM {TierChange._meta.db_table} c
+    WHERE c.member_id = p.member_id AND c.created_at <= p.occurred_at
+    ORDER BY c.created_at DESC, c.id DESC LIMIT 1
+) before ON true
+LEFT JOIN LATERAL (
+    SELECT c.from_tier_id FROM {TierChange._meta.db_table} c
+    WHERE c.member_id = p.member_id AND c.created_at > p.occurred_at
+    ORDER BY c.created_at, c.id LIMIT 1
+) after ON before.to_tier_id IS NULL
+LEFT JOIN {Tier._meta.db_table} t ON t.id = CASE
+    WHEN before.to_tier_id IS NOT NULL THEN before.to_tier_id
+    WHEN after IS NOT NULL THEN after.from_tier_id
+    ELSE m.tier_id END
+"""
+
+# A purchase that would earn more than the partner may give at once is refused, every row of it.
+_OVER_LIMIT = """
+WITH over AS (
+    DELETE FROM import_purchase WHERE NOT recorded AND points > %(limit)s
+    RETURNING pid, external_id, points
+), gone AS (
+    DELETE FROM import_line l USING over o WHERE l.pid = o.pid
+)
+UPDATE import_row r SET field = 'points', code = 'purchase_points_over_limit',
+    params = jsonb_build_object('points', o.points, 'limit', %(limit)s::bigint)
+FROM over o WHERE r.external_id = o.external_id
+"""
+
+_LINES = """
+CREATE TEMP TABLE import_line AS
+SELECT p.pid, r.row_no AS line_no, r.sku, r.quantity::int AS quantity,
+    r.line_amount::numeric(12, 2) AS amount, r.category, true AS real,
+    NULL::numeric AS points_earned, NULL::jsonb AS earning
+FROM import_purchase p JOIN import_row r ON r.external_id = p.external_id
+WHERE p.has_lines AND NOT p.recorded
+UNION ALL
+SELECT p.pid, p.pid, '', 1, p.amount, '', false, NULL, NULL
+FROM import_purchase p WHERE NOT p.has_lines AND NOT p.recorded
+"""
+
+
+# --- the writes, chunk by chunk -----------------------------------------------------------------
+
+# Each purchase's place: by member, then time, then row (the order of the entries' ids).
+_ORDER = """
+UPDATE import_purchase p SET seq = o.seq FROM (
+    SELECT pid, row_number() OVER (ORDER BY member_id, occurred_at, pid) AS seq
+    FROM import_purchase WHERE NOT recorded
+) o WHERE o.pid = p.pid
+"""
+
+_IN_CHUNK = "seq BETWEEN %(low)s AND %(high)s"
+
+# The chunk's members locked in id order, with their balances read under the lock.
+_LOCK = f"""
+DROP TABLE IF EXISTS import_balance;
+CREATE TEMP TABLE import_balance AS
+WITH locked AS (
+    SELECT id, status, points_balance FROM {Member._meta.db_table}
+    WHERE id IN (SELECT member_id FROM import_purchase WHERE {_IN_CHUNK})
+    ORDER BY id FOR NO KEY UPDATE
+)
+SELECT id AS member_id, status = %(closed)s AS closed, points_balance AS balance FROM locked
+"""
+
+_CLOSED_MEANWHILE = f"""
+WITH gone AS (
+    UPDATE import_purchase p SET seq = NULL FROM import_balance b
+    WHERE b.member_id = p.member_id AND b.closed AND p.{_IN_CHUNK}
+    RETURNING p.external_id
+)
+SELECT r.row_no, r.external_id FROM import_row r JOIN gone g ON g.external_id = r.external_id
+ORDER BY r.row_no
+"""
+
+_RECORDED_MEANWHILE = f"""
+UPDATE import_purchase p SET seq = NULL, recorded = true
+WHERE {_IN_CHUNK} AND EXISTS (SELECT 1 FROM {Purchase._meta.db_table} x
+    WHERE x.partner_id = %(partner_id)s AND x.external_id = p.external_id)
+"""
+
+# Ids in the order (member, time, row): the outer nextval() calls follow the inner ORDER BY.
+_IDS = f"""
+UPDATE import_purchase p SET purchase_id = i.purchase_id, entry_id = i.entry_id FROM (
+    SELECT pid, nextval(pg_get_serial_sequence('{Purchase._meta.db_table}', 'id')) AS purchase_id,
+        CASE WHEN points > 0 THEN
+            nextval(pg_get_serial_sequence('{LedgerEntry._meta.db_table}', 'id')) END AS entry_id
+    FROM (SELECT pid, points FROM import_purchase WHERE {_IN_CHUNK} ORDER BY seq) o
+) i WHERE i.pid = p.pid
+"""
+
+_WRITE_PURCHASES = f"""
+INSERT INTO {Purchase._meta.db_table} (id, partner_id, external_id, member_id, amount, currency,
+    occurred_at, points_earned, explanation, payment_fingerprint, created_at)
+SELECT purchase_id, %(partner_id)s, external_id, member_id, amount, currency, occurred_at,
+    points, explanation, NULL, %(at)s
+FROM import_purchase WHERE {_IN_CHUNK} ORDER BY seq
+"""
+
+_WRITE_LINES = f"""
+INSERT INTO {PurchaseLine._meta.db_table} (purchase_id, sku, quantity, amount, category,
+    points_earned, earning)
+SELECT p.purchase_id, l.sku, l.quantity, l.amount, l.category, l.points_earned,
+    COALESCE(l.earning, '{{}}'::jsonb)
+FROM import_line l JOIN import_purchase p ON p.pid = l.pid
+WHERE l.real AND p.{_IN_CHUNK} ORDER BY p.seq, l.line_no
+"""
+
+# Dated when the purchase happened: the history reads in order, and the tier window and the
+# expiry count from that day (imports.purchases_rows does the same through the ledger).
+_WRITE_ENTRIES = f"""
+INSERT INTO {LedgerEntry._meta.db_table} (id, member_id, kind, points, balance_after,
+    description, purchase_id, reason, created_at)
+SELECT p.entry_id, p.member_id, %(kind)s, p.points,
+    b.balance + SUM(p.points) OVER (PARTITION BY p.member_id ORDER BY p.entry_id),
+    left(%(name)s || p.external_id, 500), p.purchase_id, '', p.occurred_at
+FROM import_purchase p JOIN import_balance b ON b.member_id = p.member_id
+WHERE p.{_IN_CHUNK} AND p.points > 0 ORDER BY p.entry_id
+"""
+
+_WRITE_LOTS = f"""
+INSERT INTO {PointLot._meta.db_table} (member_id, entry_id, points, remaining, earned_at,
+    expires_on)
+SELECT member_id, entry_id, points, points, occurred_at,
+    CASE WHEN %(months)s > 0 THEN
+        ((occurred_at AT TIME ZONE %(tz)s)::date + make_interval(months => %(months)s))::date
+    END
+FROM import_purchase WHERE {_IN_CHUNK} AND points > 0 ORDER BY entry_id
+"""
+
+_BALANCES = f"""
+UPDATE {Member._meta.db_table} m SET points_balance = m.points_balance + d.points
+FROM (
+    SELECT member_id, SUM(points) AS points FROM import_purchase
+    WHERE {_IN_CHUNK} AND points > 0 GROUP BY member_id
+) d
+WHERE m.id = d.member_id AND m.points_balance + d.points >= 0 AND m.status <> %(closed)s
+"""
+
+
+class SqlPurchases:
+    """One purchases file on PostgreSQL: check() (the dry run: temporary tables only), then
+    write() for the real run. close() drops the staging tables."""
+
+    checks_while_writing = False
+
+    def __init__(self, source: Source, *, partner: Partner, now: datetime):
+        self.source = source
+        self.partner = partner
+        self.limits = checks.Limits(
+            partner_id=partner.pk,
+            currency=partner.currency,
+            max_amount=partner.max_purchase_amount,
+            max_points=partner.max_points_per_purchase,
+            now=now,
+        )
+
+    # --- the check ----------------------------------------------------------------------------
+
+    def check(self) -> Checked:
+        columns = self.source.columns(
+            known=checks.PURCHASE_COLUMNS, required=checks.PURCHASE_REQUIRED
+        )
+        with transaction.atomic(), connection.cursor() as cursor:
+            self._drop(cursor)
+            self._copy(cursor, columns)
+            cursor.execute(_ROWS, self._params())
+            cursor.execute(_GROUPS, {"max_lines": checks.MAX_LINES})
+            cursor.execute(_PURCHASES, {"tz": settings.TIME_ZONE, "partner_id": self.partner.pk})
+            cursor.execute(_LINES)
+            earnings_compute(cursor, partner_id=self.partner.pk)
+            cursor.execute(_OVER_LIMIT, {"limit": self.limits.max_points})
+            cursor.execute("SELECT COUNT(*) FROM import_raw")
+            (rows,) = cursor.fetchone()
+            cursor.execute(
+                "SELECT row_no, field, code, params FROM import_row WHERE code IS NOT NULL "
+                "ORDER BY row_no"
+            )
+            errors = [
+                RowError(row, field, code, _json(params)) for row, field, code, params in cursor
+            ]
+            cursor.execute(
+                "SELECT COUNT(DISTINCT external_id), COUNT(DISTINCT external_id) "
+                "FILTER (WHERE code IS NOT NULL) FROM import_row"
+            )
+            total, bad = cursor.fetchone()
+            cursor.execute(
+                "SELECT COUNT(*) FILTER (WHERE recorded), COUNT(*) FILTER (WHERE NOT recorded), "
+                "COALESCE(SUM(points) FILTER (WHERE NOT recorded), 0) FROM import_purchase"
+            )
+            skipped, to_import, points = cursor.fetchone()
+        return Checked(
+            rows=rows,
+            total=total,
+            bad=bad,
+            skipped=skipped,
+            to_import=to_import,
+            points=int(points),
+            errors=errors,
+        )
+
+    def _params(self) -> dict:
+        return {
+            "trim": checks.TRIM,
+            "number_strip": checks.NUMBER_STRIP_RE,
+            "datetime_re": checks.DATETIME_RE,
+            "amount_re": checks.AMOUNT_RE,
+            "points_re": checks.POINTS_RE,
+            "quantity_re": checks.QUANTITY_RE,
+            "tz": settings.TIME_ZONE,
+            "currency": self.limits.currency,
+            "currencies": list(checks.CURRENCIES),
+            "closed": Member.Status.CLOSED,
+            "latest": self.limits.now + checks.FUTURE_SLACK,
+            "max_amount": self.limits.max_amount,
+            "max_amount_text": str(self.limits.max_amount),
+        }
+
+    def _copy(self, cursor, columns: list[str]) -> None:
+        stream, delimiter, numbered = self.source.copy_stream()
+        cursor.execute(
+            "CREATE TEMP TABLE import_raw (row_no bigint, "
+            + ", ".join(f"{name} text" for name in checks.PURCHASE_COLUMNS)
+            + ")"
+        )
+        if not numbered:  # COPY numbers the rows in the order it reads them: the header is 1
+            cursor.execute("CREATE TEMP SEQUENCE import_raw_row START 2")
+            cursor.execute(
+                "ALTER TABLE import_raw ALTER row_no SET DEFAULT nextval('import_raw_row')"
+            )
+        target = (["row_no"] if numbered else []) + columns
+        sql = (
+            f"COPY import_raw ({', '.join(target)}) FROM STDIN "
+            f"WITH (FORMAT csv, DELIMITER '{delimiter}', ENCODING 'UTF8')"
+        )
+        try:
+            with transaction.atomic():
+                cursor.cursor.copy_expert(sql, stream)
+        except DatabaseError as exc:
+            raise _copy_refusal(exc) from None
+        finally:
+            stream.close()
+
+    # --- the writes ---------------------------------------------------------------------------
+
+    def write(self, *, at: datetime, progress=None) -> Written:
+        """Write what check() found to import, chunk by chunk (each chunk one transaction);
+        `progress(done)` after each. `at`: when the purchases are recorded."""
+        written = Written()
+        with connection.cursor() as cursor:
+            cursor.execute(_ORDER)
+            cursor.execute("SELECT COALESCE(MAX(seq), 0) FROM import_purchase")
+            (last,) = cursor.fetchone()
+            for low in range(1, last + 1, CHUNK):
+                with transaction.atomic():
+                    self._chunk(cursor, low, low + CHUNK - 1, at, written)
+                if progress is not None:
+                    progress(written.imported)
+            cursor.execute(
+                "SELECT DISTINCT member_id FROM import_purchase WHERE purchase_id IS NOT NULL"
+            )
+            written.member_ids = {member_id for (member_id,) in cursor}
+        return written
+
+    def _chunk(self, cursor, low: int, high: int, at: datetime, written: Written) -> None:
+        chunk = {"low": low, "high": high}
+        cursor.execute(_LOCK, {**chunk, "closed": Member.Status.CLOSED})
+        cursor.execute(_CLOSED_MEANWHILE, chunk)
+        gone = cursor.fetchall()
+        written.errors += [RowError(row, "member_number", "member_not_active") for row, _id in gone]
+        written.refused += len({external_id for _row, external_id in gone})
+        cursor.execute(_RECORDED_MEANWHILE, {**chunk, "partner_id": self.partner.pk})
+        written.skipped += cursor.rowcount
+        cursor.execute(_IDS, chunk)
+        cursor.execute(
+            _WRITE_PURCHASES,
+            {**chunk, "partner_id": self.partner.pk, "at": at, "name": self.partner.name},
+        )
+        written.imported += cursor.rowcount
+        cursor.execute(_WRITE_LINES, chunk)
+        cursor.execute(
+            _WRITE_ENTRIES,
+            {**chunk, "name": self.partner.name + " ", "kind": LedgerEntry.Kind.EARN},
+        )
+        cursor.execute(
+            _WRITE_LOTS,
+            {**chunk, "tz": settings.TIME_ZONE, "months": settings.LOYALTY_POINTS_EXPIRY_MONTHS},
+        )
+        cursor.execute(_BALANCES, {**chunk, "closed": Member.Status.CLOSED})
+        changed = cursor.rowcount
+        cursor.execute(
+            "SELECT COUNT(DISTINCT member_id), COALESCE(SUM(points), 0) FROM import_purchase "
+            "WHERE seq BETWEEN %(low)s AND %(high)s AND points > 0",
+            chunk,
+        )
+        members, points = cursor.fetchone()
+        if changed != members:
+            raise LedgerInconsistent()
+        written.points += int(points)
+
+    def close(self) -> None:
+        with connection.cursor() as cursor:
+            self._drop(cursor)
+
+    @staticmethod
+    def _drop(cursor) -> None:
+        cursor.execute(f"DROP TABLE IF EXISTS {', '.join(TEMP_TABLES)}")
+        cursor.execute("DROP SEQUENCE IF EXISTS import_raw_row")
+
+
+def _json(value):
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _copy_refusal(exc: DatabaseError):
+    """What COPY's refusal means: a row with the wrong number of fields (or an empty line), at
+    COPY's line (the line after the header is its first), or bytes that are not UTF-8."""
+    cause = exc.__cause__ or exc
+    code = getattr(cause, "pgcode", None)
+    if code in {"22021", "22P05"}:
+        return UnreadableFile()
+    match = re.search(r"line (\d+)", str(cause))
+    return MalformedRow(row=int(match[1]) + 1 if match else 0)
