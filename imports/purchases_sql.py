@@ -19,6 +19,7 @@ import json
 import re
 from datetime import datetime
 
+import psycopg2
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 
@@ -400,7 +401,7 @@ class SqlPurchases:
         try:
             with transaction.atomic():
                 cursor.cursor.copy_expert(sql, stream)
-        except DatabaseError as exc:
+        except (DatabaseError, psycopg2.Error) as exc:
             raise _copy_refusal(exc) from None
         finally:
             stream.close()

@@ -129,8 +129,8 @@ def check_header(header: list[str], *, known, required) -> list[str]:
 
 def _csv_records(stream: BinaryIO) -> Iterator[tuple[int, list[str]]]:
     number = 0
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
     try:
-        text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
         first = text.readline()
         lines = itertools.chain([first], text) if first else iter(())
         for fields in csv.reader(lines, delimiter=_delimiter(first), strict=True):
@@ -140,6 +140,8 @@ def _csv_records(stream: BinaryIO) -> Iterator[tuple[int, list[str]]]:
         raise UnreadableFile() from None
     except csv.Error:
         raise MalformedRow(row=number + 1) from None
+    finally:
+        text.detach()  # (the stream is the caller's to close)
 
 
 def _delimiter(first_line: str) -> str:

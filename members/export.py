@@ -471,6 +471,10 @@ NOT_EXPORTED: dict[str, str] = {
     "accounts.User_user_permissions": "staff users' permissions",
     "accounts.PartnerApiKey": "a partner's API key; points at the staff user who made it",
     "insights.Campaign": "a campaign and its staff authors; the member's part is under insights",
+    "imports.ImportJob": (
+        "a staff member's import of a file; it points at the staff user who started it and "
+        "keeps no personal value (bad rows are named by their number)"
+    ),
     "loyalty.Anomaly": (
         "staff's fraud check of a partner's requests; the purchase or redemption it names is "
         "in the download"

@@ -46,6 +46,7 @@ AUDITED_MODELS: dict[str, tuple[str, ...]] = {
     "feedback.ResponsePolicy": (),
     "insights.Campaign": (),
     "insights.InsightsPolicy": (),
+    "imports.ImportJob": ("done",),
     "webhooks.WebhookEndpoint": ("secret",),
     "auth.Group": (),
     "django_celery_beat.PeriodicTask": ("last_run_at", "total_run_count", "date_changed"),
