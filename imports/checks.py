@@ -55,6 +55,8 @@ DATETIME_RE = (
     r"(?:[T ]([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:\.([0-9]{1,6}))?)?)?"
     r" ?(Z|[+-][0-9]{2}(?::?[0-9]{2})?)?$"
 )
+# The same form without capturing groups, for SQL: PostgreSQL matches it many times faster.
+DATETIME_SQL_RE = re.sub(r"\((?!\?)", "(?:", DATETIME_RE)
 CURRENCIES = tuple(sorted(list_currencies()))
 MAX_LINES = 500
 FUTURE_SLACK = timedelta(minutes=5)  # as the API: a till's clock may run a little ahead

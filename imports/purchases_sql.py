@@ -34,10 +34,22 @@ from .rows import MalformedRow, RowError, UnreadableFile
 from .sources import Source
 
 CHUNK = 20_000
-TEMP_TABLES = ("import_raw", "import_row", "import_purchase", "import_line", "import_balance")
+TEMP_TABLES = (
+    "import_raw",
+    "import_row",
+    "import_purchase",
+    "import_line",
+    "import_balance",
+    "import_rule",
+    "import_line_rate",
+    "import_line_promo",
+    "import_line_earning",
+)
 
 _ROWS = f"""
 CREATE TEMP TABLE import_row AS
+-- (MATERIALIZED: each step is computed once per row; inlined, a column used ten times below
+-- would run its regular expression ten times)
 WITH t AS (
     SELECT row_no,
         btrim(COALESCE(external_id, ''), %(trim)s) AS external_id,
@@ -53,39 +65,40 @@ WITH t AS (
         btrim(COALESCE(sku, '') || COALESCE(quantity, '') || COALESCE(line_amount, '')
             || COALESCE(category, ''), %(trim)s) <> '' AS is_line
     FROM import_raw
-), m AS (
+), m AS MATERIALIZED (
     SELECT t.*, m.id AS member_id, m.status AS member_status,
-        regexp_match(t.purchased_at, %(datetime_re)s) AS d
+        t.purchased_at ~ %(datetime_re)s AS time_form,
+        substr(t.purchased_at, 11, 1) IN ('T', ' ') AND substr(t.purchased_at, 14, 1) = ':'
+            AS has_time,
+        substr(t.purchased_at, 11) AS rest
     FROM t LEFT JOIN {Member._meta.db_table} m ON m.member_number = t.number
-), parts AS (
-    SELECT m.*, d[1]::int AS y, d[2]::int AS mo, d[3]::int AS dd,
-        COALESCE(d[4], '0')::int AS hh, COALESCE(d[5], '0')::int AS mi,
-        COALESCE(d[6], '0')::int AS ss, rpad(COALESCE(d[7], ''), 6, '0')::int AS us,
-        d[8] AS zone, replace(substr(d[8], 2), ':', '') AS zone_digits
+), parts AS MATERIALIZED (
+    -- Only read where the form matched: the fields are then where these positions say.
+    SELECT m.*, greatest(strpos(rest, '+'), strpos(rest, '-')) AS sign_at,
+        CASE WHEN time_form THEN substr(purchased_at, 1, 4)::int END AS y,
+        CASE WHEN time_form THEN substr(purchased_at, 6, 2)::int END AS mo,
+        CASE WHEN time_form THEN substr(purchased_at, 9, 2)::int END AS dd,
+        CASE WHEN time_form AND has_time THEN substr(purchased_at, 12, 2)::int ELSE 0 END AS hh,
+        CASE WHEN time_form AND has_time THEN substr(purchased_at, 15, 2)::int ELSE 0 END AS mi,
+        CASE WHEN time_form AND has_time AND substr(purchased_at, 17, 1) = ':'
+            THEN substr(purchased_at, 18, 2)::int ELSE 0 END AS ss
     FROM m
-), ok AS (
+), ok AS MATERIALIZED (
     SELECT parts.*, CASE
-        WHEN d IS NULL OR y < 1 OR mo NOT BETWEEN 1 AND 12 OR dd < 1 OR hh > 23 OR mi > 59
+        WHEN NOT time_form OR y < 1 OR mo NOT BETWEEN 1 AND 12 OR dd < 1 OR hh > 23 OR mi > 59
             OR ss > 59 THEN false
         WHEN dd > extract(day from make_date(y, mo, 1) + interval '1 month' - interval '1 day')
             THEN false
-        WHEN zone IS NULL OR zone = 'Z' THEN true
-        ELSE substr(zone_digits, 1, 2)::int <= 15
-            AND COALESCE(NULLIF(substr(zone_digits, 3, 2), ''), '0')::int <= 59
+        WHEN sign_at = 0 THEN true
+        ELSE substr(rest, sign_at + 1, 2)::int <= 15
+            AND COALESCE(NULLIF(replace(substr(rest, sign_at + 3), ':', ''), ''), '0')::int <= 59
     END AS time_ok
     FROM parts
-), timed AS (
+), timed AS MATERIALIZED (
     SELECT ok.*, CASE WHEN NOT time_ok THEN NULL
-        WHEN zone IS NULL THEN
-            (make_timestamp(y, mo, dd, hh, mi, ss) + us * interval '1 microsecond')
-            AT TIME ZONE %(tz)s
-        ELSE (make_timestamp(y, mo, dd, hh, mi, ss) + us * interval '1 microsecond'
-            - CASE WHEN zone = 'Z' THEN interval '0' ELSE
-                (CASE WHEN left(zone, 1) = '-' THEN -1 ELSE 1 END)
-                * (substr(zone_digits, 1, 2)::int * interval '1 hour'
-                   + COALESCE(NULLIF(substr(zone_digits, 3, 2), ''), '0')::int
-                     * interval '1 minute')
-            END) AT TIME ZONE 'UTC'
+        WHEN sign_at = 0 AND right(purchased_at, 1) <> 'Z' THEN
+            purchased_at::timestamp AT TIME ZONE %(tz)s
+        ELSE purchased_at::timestamptz
     END AS occurred_at,
     COALESCE(NULLIF(upper(currency), ''), %(currency)s) AS currency_code
     FROM ok
@@ -247,9 +260,8 @@ WHERE {_IN_CHUNK} AND EXISTS (SELECT 1 FROM {Purchase._meta.db_table} x
 # Ids in the order (member, time, row): the outer nextval() calls follow the inner ORDER BY.
 _IDS = f"""
 UPDATE import_purchase p SET purchase_id = i.purchase_id, entry_id = i.entry_id FROM (
-    SELECT pid, nextval(pg_get_serial_sequence('{Purchase._meta.db_table}', 'id')) AS purchase_id,
-        CASE WHEN points > 0 THEN
-            nextval(pg_get_serial_sequence('{LedgerEntry._meta.db_table}', 'id')) END AS entry_id
+    SELECT pid, nextval(%(purchase_ids)s::regclass) AS purchase_id,
+        CASE WHEN points > 0 THEN nextval(%(entry_ids)s::regclass) END AS entry_id
     FROM (SELECT pid, points FROM import_purchase WHERE {_IN_CHUNK} ORDER BY seq) o
 ) i WHERE i.pid = p.pid
 """
@@ -328,11 +340,15 @@ class SqlPurchases:
         )
         with transaction.atomic(), connection.cursor() as cursor:
             self._drop(cursor)
+            _temp_buffers(cursor)
             self._copy(cursor, columns)
             cursor.execute(_ROWS, self._params())
+            cursor.execute("CREATE INDEX ON import_row (external_id); ANALYZE import_row")
             cursor.execute(_GROUPS, {"max_lines": checks.MAX_LINES})
             cursor.execute(_PURCHASES, {"tz": settings.TIME_ZONE, "partner_id": self.partner.pk})
+            cursor.execute("CREATE INDEX ON import_purchase (pid); ANALYZE import_purchase")
             cursor.execute(_LINES)
+            cursor.execute("CREATE INDEX ON import_line (pid); ANALYZE import_line")
             earnings_compute(cursor, partner_id=self.partner.pk)
             cursor.execute(_OVER_LIMIT, {"limit": self.limits.max_points})
             cursor.execute("SELECT COUNT(*) FROM import_raw")
@@ -368,7 +384,7 @@ class SqlPurchases:
         return {
             "trim": checks.TRIM,
             "number_strip": checks.NUMBER_STRIP_RE,
-            "datetime_re": checks.DATETIME_RE,
+            "datetime_re": checks.DATETIME_SQL_RE,
             "amount_re": checks.AMOUNT_RE,
             "points_re": checks.POINTS_RE,
             "quantity_re": checks.QUANTITY_RE,
@@ -414,6 +430,7 @@ class SqlPurchases:
         written = Written()
         with connection.cursor() as cursor:
             cursor.execute(_ORDER)
+            cursor.execute("CREATE INDEX ON import_purchase (seq); ANALYZE import_purchase")
             cursor.execute("SELECT COALESCE(MAX(seq), 0) FROM import_purchase")
             (last,) = cursor.fetchone()
             for low in range(1, last + 1, CHUNK):
@@ -436,7 +453,7 @@ class SqlPurchases:
         written.refused += len({external_id for _row, external_id in gone})
         cursor.execute(_RECORDED_MEANWHILE, {**chunk, "partner_id": self.partner.pk})
         written.skipped += cursor.rowcount
-        cursor.execute(_IDS, chunk)
+        cursor.execute(_IDS, {**chunk, **self._sequences(cursor)})
         cursor.execute(
             _WRITE_PURCHASES,
             {**chunk, "partner_id": self.partner.pk, "at": at, "name": self.partner.name},
@@ -463,6 +480,18 @@ class SqlPurchases:
             raise LedgerInconsistent()
         written.points += int(points)
 
+    def _sequences(self, cursor) -> dict:
+        """The id sequences of purchases and entries (looked up once: in the statement, the
+        look-up would run for every row)."""
+        if not hasattr(self, "_sequence_names"):
+            cursor.execute(
+                "SELECT pg_get_serial_sequence(%s, 'id'), pg_get_serial_sequence(%s, 'id')",
+                [Purchase._meta.db_table, LedgerEntry._meta.db_table],
+            )
+            purchase_ids, entry_ids = cursor.fetchone()
+            self._sequence_names = {"purchase_ids": purchase_ids, "entry_ids": entry_ids}
+        return self._sequence_names
+
     def close(self) -> None:
         with connection.cursor() as cursor:
             self._drop(cursor)
@@ -471,6 +500,17 @@ class SqlPurchases:
     def _drop(cursor) -> None:
         cursor.execute(f"DROP TABLE IF EXISTS {', '.join(TEMP_TABLES)}")
         cursor.execute("DROP SEQUENCE IF EXISTS import_raw_row")
+
+
+def _temp_buffers(cursor) -> None:
+    """Room for the staging tables in memory (temporary tables are not in shared buffers; the
+    default 8 MB spills a big file to disk). Only before this session's first temporary table:
+    later it stays what it was."""
+    try:
+        with transaction.atomic():
+            cursor.execute("SET temp_buffers = '256MB'")
+    except DatabaseError:
+        pass
 
 
 def _json(value):
