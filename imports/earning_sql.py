@@ -1,9 +1,10 @@
 """The earning rules in SQL, for a whole import at once: loyalty.core.earning.calculate, set-based.
 
 The one place the rules are written in SQL (the lead adds pending points here). It reads the
-staged purchases (`import_purchase`: pid, amount, on_date, tier multiplier and name, points
-given) and their lines (`import_line`: pid, line_no, amount, category; a purchase without lines
-has one line of its whole amount), and fills in what earning.calculate returns, to the digit:
+staged purchases (`import_purchase0`: pid, amount, on_date, tier multiplier and name, points
+given, number of lines) and their lines (`import_line`: pid, line_no, amount, category; a
+purchase without lines has one line of its whole amount), and gives what earning.calculate
+returns, to the digit:
 
 - each line earns at the best rate among the active rules of the partner (or of every partner)
   whose window holds the purchase's local day, whose minimum the purchase reaches and whose
@@ -11,8 +12,8 @@ has one line of its whole amount), and fills in what earning.calculate returns, 
 - the largest promotion covering a rated line multiplies it (same ties; both chosen by one
   join with the few rules and DISTINCT ON, BEST_RATES and BEST_PROMOTIONS);
 - the tier multiplier (the member's tier on the purchase's day) applies to the sum, rounded
-  down once: `import_purchase.points`;
-- `import_purchase.explanation` holds the same parts (rate, promotion, tier, rounding) in the
+  down once: `import_earned.points`;
+- `import_earned.explanation` holds the same parts (rate, promotion, tier, rounding) in the
   same order and with the same numbers as text; each line keeps what it earned before rounding
   and why (`import_line.points_earned`, `earning`).
 
@@ -43,7 +44,7 @@ _BEST = """
 CREATE TEMP TABLE {table} AS
 SELECT DISTINCT ON (l.pid, l.line_no) l.pid, l.line_no, r.id, r.name, r.{value} AS value
 FROM import_line l
-JOIN import_purchase p ON p.pid = l.pid
+JOIN import_purchase0 p ON p.pid = l.pid
 JOIN import_rule r ON r.multiplier IS {null} AND {applies} {extra}
 WHERE p.points_given IS NULL
 ORDER BY l.pid, l.line_no, r.{value} DESC, (r.category <> '') DESC, r.id
@@ -65,7 +66,7 @@ SELECT l.pid, l.line_no, l.amount,
     l.amount * rate.value AS rate_points,
     l.amount * rate.value * (promo.value - 1) AS extra
 FROM import_line l
-JOIN import_purchase p ON p.pid = l.pid
+JOIN import_purchase0 p ON p.pid = l.pid
 LEFT JOIN import_line_rate rate ON rate.pid = l.pid AND rate.line_no = l.line_no
 LEFT JOIN import_line_promo promo
     ON promo.pid = l.pid AND promo.line_no = l.line_no AND rate.id IS NOT NULL
@@ -86,67 +87,117 @@ UPDATE import_line l SET
             'multiplier', trim_scale(e.mult)::text
         ) END
     END
-FROM import_line_earning e, import_purchase p
-WHERE e.pid = l.pid AND e.line_no = l.line_no AND p.pid = l.pid
+FROM import_line_earning e, import_purchase0 p
+WHERE e.pid = l.pid AND e.line_no = l.line_no AND p.pid = l.pid AND l.real
 """
+
+
+# A part of an explanation, as earning.calculate words it (numbers as text without trailing
+# zeros: trim_scale, as earning._plain).
+def _part(kind: str, **fields: str) -> str:
+    pairs = ", ".join(f"'{name}', {value}" for name, value in fields.items())
+    return f"jsonb_build_object('type', '{kind}', {pairs})"
+
+
+_TIER = _part(
+    "tier",
+    tier="p.tier_name",
+    multiplier="trim_scale(p.tier_multiplier)::text",
+    points="trim_scale(b.base * p.tier_multiplier - b.base)::text",
+)
+_ROUNDING = _part(
+    "rounding",
+    points="trim_scale(floor(b.base * p.tier_multiplier) - b.base * p.tier_multiplier)::text",
+)
 
 # The purchase's points and explanation: its rate parts, then its promotion parts (each in the
-# order of the first line it covered), the tier's part and the rounding.
-PURCHASES_UPDATE = """
-WITH base AS (
-    SELECT pid, SUM(COALESCE(rate_points, 0) + COALESCE(extra, 0)) AS base
-    FROM import_line_earning GROUP BY pid
-), parts AS (
-    SELECT pid, 1 AS kind, MIN(line_no) AS first, jsonb_build_object(
-        'type', 'rate', 'rule_id', rate_id, 'rule', rate_name, 'amount', SUM(amount)::text,
-        'points_per_unit', trim_scale(ppu)::text, 'points', trim_scale(SUM(rate_points))::text
-    ) AS part
-    FROM import_line_earning WHERE rate_id IS NOT NULL
+# order of the first line it covered), the tier's part and the rounding. A purchase of one line
+# (most are) has its parts straight from that line's row; one of several lines sums by rule.
+EARNED = f"""
+CREATE TEMP TABLE import_earned AS
+WITH one AS (
+    SELECT e.*, COALESCE(e.rate_points, 0) + COALESCE(e.extra, 0) AS base
+    FROM import_line_earning e JOIN import_purchase0 p ON p.pid = e.pid
+    WHERE p.lines = 1
+), many_base AS (
+    SELECT e.pid, SUM(COALESCE(e.rate_points, 0) + COALESCE(e.extra, 0)) AS base
+    FROM import_line_earning e JOIN import_purchase0 p ON p.pid = e.pid
+    WHERE p.lines > 1 GROUP BY e.pid
+), many_parts AS (
+    SELECT pid, 1 AS kind, MIN(line_no) AS first, {
+    _part(
+        "rate",
+        rule_id="rate_id",
+        rule="rate_name",
+        amount="SUM(amount)::text",
+        points_per_unit="trim_scale(ppu)::text",
+        points="trim_scale(SUM(rate_points))::text",
+    )
+} AS part
+    FROM import_line_earning WHERE rate_id IS NOT NULL AND pid IN (SELECT pid FROM many_base)
     GROUP BY pid, rate_id, rate_name, ppu
     UNION ALL
-    SELECT pid, 2, MIN(line_no), jsonb_build_object(
-        'type', 'promotion', 'rule_id', promo_id, 'rule', promo_name,
-        'amount', SUM(amount)::text, 'multiplier', trim_scale(mult)::text,
-        'points', trim_scale(SUM(extra))::text
+    SELECT pid, 2, MIN(line_no), {
+    _part(
+        "promotion",
+        rule_id="promo_id",
+        rule="promo_name",
+        amount="SUM(amount)::text",
+        multiplier="trim_scale(mult)::text",
+        points="trim_scale(SUM(extra))::text",
     )
-    FROM import_line_earning WHERE promo_id IS NOT NULL
+}
+    FROM import_line_earning WHERE promo_id IS NOT NULL AND pid IN (SELECT pid FROM many_base)
     GROUP BY pid, promo_id, promo_name, mult
-    UNION ALL
-    SELECT b.pid, 3, 0, jsonb_build_object(
-        'type', 'tier', 'tier', p.tier_name, 'multiplier', trim_scale(p.tier_multiplier)::text,
-        'points', trim_scale(b.base * p.tier_multiplier - b.base)::text
-    )
-    FROM base b JOIN import_purchase p ON p.pid = b.pid
-    WHERE b.base <> 0 AND p.tier_multiplier <> 1
-    UNION ALL
-    SELECT b.pid, 4, 0, jsonb_build_object(
-        'type', 'rounding',
-        'points', trim_scale(floor(b.base * p.tier_multiplier) - b.base * p.tier_multiplier)::text
-    )
-    FROM base b JOIN import_purchase p ON p.pid = b.pid
-    WHERE b.base * p.tier_multiplier <> floor(b.base * p.tier_multiplier)
-), explained AS (
-    SELECT pid, jsonb_agg(part ORDER BY kind, first) AS explanation FROM parts GROUP BY pid
+), many_explained AS (
+    SELECT pid, jsonb_agg(part ORDER BY kind, first) AS parts FROM many_parts GROUP BY pid
 )
-UPDATE import_purchase p SET
-    points = COALESCE(floor(b.base * p.tier_multiplier), 0)::bigint,
-    explanation = COALESCE(x.explanation, '[]'::jsonb)
-FROM base b LEFT JOIN explained x ON x.pid = b.pid
-WHERE b.pid = p.pid
-"""
-
-GIVEN_UPDATE = """
-UPDATE import_purchase SET
-    points = points_given,
-    explanation = jsonb_build_array(
-        jsonb_build_object('type', 'given', 'points', points_given::text)
+SELECT b.pid, floor(b.base * p.tier_multiplier)::bigint AS points,
+    CASE WHEN b.rate_id IS NULL THEN '[]'::jsonb ELSE jsonb_build_array({
+    _part(
+        "rate",
+        rule_id="b.rate_id",
+        rule="b.rate_name",
+        amount="b.amount::text",
+        points_per_unit="trim_scale(b.ppu)::text",
+        points="trim_scale(b.rate_points)::text",
     )
-WHERE points_given IS NOT NULL
+}) END
+    || CASE WHEN b.promo_id IS NULL THEN '[]'::jsonb ELSE jsonb_build_array({
+    _part(
+        "promotion",
+        rule_id="b.promo_id",
+        rule="b.promo_name",
+        amount="b.amount::text",
+        multiplier="trim_scale(b.mult)::text",
+        points="trim_scale(b.extra)::text",
+    )
+}) END
+    || CASE WHEN b.base <> 0 AND p.tier_multiplier <> 1
+        THEN jsonb_build_array({_TIER}) ELSE '[]'::jsonb END
+    || CASE WHEN b.base * p.tier_multiplier <> floor(b.base * p.tier_multiplier)
+        THEN jsonb_build_array({_ROUNDING}) ELSE '[]'::jsonb END AS explanation
+FROM one b JOIN import_purchase0 p ON p.pid = b.pid
+UNION ALL
+SELECT b.pid, floor(b.base * p.tier_multiplier)::bigint,
+    COALESCE(x.parts, '[]'::jsonb)
+    || CASE WHEN b.base <> 0 AND p.tier_multiplier <> 1
+        THEN jsonb_build_array({_TIER}) ELSE '[]'::jsonb END
+    || CASE WHEN b.base * p.tier_multiplier <> floor(b.base * p.tier_multiplier)
+        THEN jsonb_build_array({_ROUNDING}) ELSE '[]'::jsonb END
+FROM many_base b JOIN import_purchase0 p ON p.pid = b.pid
+LEFT JOIN many_explained x ON x.pid = b.pid
+UNION ALL
+SELECT pid, points_given, jsonb_build_array(
+    jsonb_build_object('type', 'given', 'points', points_given::text)
+)
+FROM import_purchase0 WHERE points_given IS NOT NULL
 """
 
 
 def earnings_compute(cursor, *, partner_id: int) -> None:
-    """Fill in the staged purchases' points and explanations and their lines' earnings."""
+    """The staged purchases' points and explanations (import_earned: pid, points,
+    explanation) and their lines' earnings (import_line.points_earned, earning)."""
     cursor.execute(
         "DROP TABLE IF EXISTS import_rule, import_line_rate, import_line_promo, import_line_earning"
     )
@@ -155,5 +206,4 @@ def earnings_compute(cursor, *, partner_id: int) -> None:
     cursor.execute(BEST_PROMOTIONS)
     cursor.execute(LINE_EARNINGS)
     cursor.execute(LINES_UPDATE)
-    cursor.execute(PURCHASES_UPDATE)
-    cursor.execute(GIVEN_UPDATE)
+    cursor.execute(EARNED)

@@ -38,8 +38,11 @@ TEMP_TABLES = (
     "import_raw",
     "import_row",
     "import_purchase",
+    "import_purchase0",
+    "import_earned",
     "import_line",
     "import_balance",
+    "import_chunk",
     "import_rule",
     "import_line_rate",
     "import_line_promo",
@@ -159,18 +162,17 @@ WHERE v.external_id = r.external_id AND v.error IS NOT NULL AND r.code IS NULL
 """
 
 _PURCHASES = f"""
-CREATE TEMP TABLE import_purchase AS
+CREATE TEMP TABLE import_purchase0 AS
 WITH p AS (
     SELECT MIN(row_no) AS pid, external_id, MIN(member_id) AS member_id,
         MIN(occurred_at) AS occurred_at, MIN(amount::numeric(12, 2)) AS amount,
         MIN(currency_code) AS currency, MIN(NULLIF(points, '')::bigint) AS points_given,
-        bool_or(is_line) AS has_lines
+        bool_or(is_line) AS has_lines, COUNT(*) AS lines
     FROM import_row WHERE code IS NULL GROUP BY external_id
 )
 SELECT p.*, (p.occurred_at AT TIME ZONE %(tz)s)::date AS on_date,
     t.id AS tier_id, COALESCE(t.earn_multiplier, 1) AS tier_multiplier,
-    COALESCE(t.name, '') AS tier_name, NULL::bigint AS points, NULL::jsonb AS explanation,
-    NULL::bigint AS seq, NULL::bigint AS purchase_id, NULL::bigint AS entry_id,
+    COALESCE(t.name, '') AS tier_name,
     EXISTS (SELECT 1 FROM {Purchase._meta.db_table} x
         WHERE x.partner_id = %(partner_id)s AND x.external_id = p.external_id) AS recorded
 FROM p
@@ -191,6 +193,15 @@ LEFT JOIN {Tier._meta.db_table} t ON t.id = CASE
     ELSE m.tier_id END
 """
 
+# The purchases with what they earn, and each one's place (seq: by member, then time, then row,
+# the order of the entries' ids).
+_EARNED = """
+CREATE TEMP TABLE import_purchase AS
+SELECT p.*, COALESCE(e.points, 0) AS points, COALESCE(e.explanation, '[]'::jsonb) AS explanation,
+    row_number() OVER (ORDER BY p.member_id, p.occurred_at, p.pid) AS seq
+FROM import_purchase0 p LEFT JOIN import_earned e ON e.pid = p.pid
+"""
+
 # A purchase that would earn more than the partner may give at once is refused, every row of it.
 _OVER_LIMIT = """
 WITH over AS (
@@ -209,25 +220,18 @@ CREATE TEMP TABLE import_line AS
 SELECT p.pid, r.row_no AS line_no, r.sku, r.quantity::int AS quantity,
     r.line_amount::numeric(12, 2) AS amount, r.category, true AS real,
     NULL::numeric AS points_earned, NULL::jsonb AS earning
-FROM import_purchase p JOIN import_row r ON r.external_id = p.external_id
+FROM import_purchase0 p JOIN import_row r ON r.external_id = p.external_id
 WHERE p.has_lines AND NOT p.recorded
 UNION ALL
 SELECT p.pid, p.pid, '', 1, p.amount, '', false, NULL, NULL
-FROM import_purchase p WHERE NOT p.has_lines AND NOT p.recorded
+FROM import_purchase0 p WHERE NOT p.has_lines AND NOT p.recorded
 """
 
 
 # --- the writes, chunk by chunk -----------------------------------------------------------------
+# A purchase's place (seq) is by member, then time, then row: the order of the entries' ids.
 
-# Each purchase's place: by member, then time, then row (the order of the entries' ids).
-_ORDER = """
-UPDATE import_purchase p SET seq = o.seq FROM (
-    SELECT pid, row_number() OVER (ORDER BY member_id, occurred_at, pid) AS seq
-    FROM import_purchase WHERE NOT recorded
-) o WHERE o.pid = p.pid
-"""
-
-_IN_CHUNK = "seq BETWEEN %(low)s AND %(high)s"
+_IN_CHUNK = "seq BETWEEN %(low)s AND %(high)s AND NOT recorded"
 
 # The chunk's members locked in id order, with their balances read under the lock.
 _LOCK = f"""
@@ -241,29 +245,33 @@ WITH locked AS (
 SELECT id AS member_id, status = %(closed)s AS closed, points_balance AS balance FROM locked
 """
 
+# The rows of purchases whose membership was closed since the check.
 _CLOSED_MEANWHILE = f"""
-WITH gone AS (
-    UPDATE import_purchase p SET seq = NULL FROM import_balance b
-    WHERE b.member_id = p.member_id AND b.closed AND p.{_IN_CHUNK}
-    RETURNING p.external_id
-)
-SELECT r.row_no, r.external_id FROM import_row r JOIN gone g ON g.external_id = r.external_id
-ORDER BY r.row_no
+SELECT r.row_no, r.external_id FROM import_purchase p
+JOIN import_balance b ON b.member_id = p.member_id AND b.closed
+JOIN import_row r ON r.external_id = p.external_id
+WHERE p.{_IN_CHUNK} ORDER BY r.row_no
 """
 
-_RECORDED_MEANWHILE = f"""
-UPDATE import_purchase p SET seq = NULL, recorded = true
-WHERE {_IN_CHUNK} AND EXISTS (SELECT 1 FROM {Purchase._meta.db_table} x
+_RECORDED = f"""
+EXISTS (SELECT 1 FROM {Purchase._meta.db_table} x
     WHERE x.partner_id = %(partner_id)s AND x.external_id = p.external_id)
 """
 
-# Ids in the order (member, time, row): the outer nextval() calls follow the inner ORDER BY.
-_IDS = f"""
-UPDATE import_purchase p SET purchase_id = i.purchase_id, entry_id = i.entry_id FROM (
-    SELECT pid, nextval(%(purchase_ids)s::regclass) AS purchase_id,
-        CASE WHEN points > 0 THEN nextval(%(entry_ids)s::regclass) END AS entry_id
-    FROM (SELECT pid, points FROM import_purchase WHERE {_IN_CHUNK} ORDER BY seq) o
-) i WHERE i.pid = p.pid
+_RECORDED_MEANWHILE = f"SELECT COUNT(*) FROM import_purchase p WHERE p.{_IN_CHUNK} AND {_RECORDED}"
+
+# What the chunk writes, with its ids: the outer nextval() calls follow the inner ORDER BY.
+_CHUNK = f"""
+DROP TABLE IF EXISTS import_chunk;
+CREATE TEMP TABLE import_chunk AS
+SELECT o.*, nextval(%(purchase_ids)s::regclass) AS purchase_id,
+    CASE WHEN o.points > 0 THEN nextval(%(entry_ids)s::regclass) END AS entry_id
+FROM (
+    SELECT p.*, b.balance FROM import_purchase p
+    JOIN import_balance b ON b.member_id = p.member_id AND NOT b.closed
+    WHERE p.{_IN_CHUNK} AND NOT {_RECORDED}
+    ORDER BY p.seq
+) o
 """
 
 _WRITE_PURCHASES = f"""
@@ -271,16 +279,16 @@ INSERT INTO {Purchase._meta.db_table} (id, partner_id, external_id, member_id, a
     occurred_at, points_earned, explanation, payment_fingerprint, created_at)
 SELECT purchase_id, %(partner_id)s, external_id, member_id, amount, currency, occurred_at,
     points, explanation, NULL, %(at)s
-FROM import_purchase WHERE {_IN_CHUNK} ORDER BY seq
+FROM import_chunk ORDER BY seq
 """
 
 _WRITE_LINES = f"""
 INSERT INTO {PurchaseLine._meta.db_table} (purchase_id, sku, quantity, amount, category,
     points_earned, earning)
-SELECT p.purchase_id, l.sku, l.quantity, l.amount, l.category, l.points_earned,
+SELECT c.purchase_id, l.sku, l.quantity, l.amount, l.category, l.points_earned,
     COALESCE(l.earning, '{{}}'::jsonb)
-FROM import_line l JOIN import_purchase p ON p.pid = l.pid
-WHERE l.real AND p.{_IN_CHUNK} ORDER BY p.seq, l.line_no
+FROM import_chunk c JOIN import_line l ON l.pid = c.pid
+WHERE c.has_lines AND l.real ORDER BY c.seq, l.line_no
 """
 
 # Dated when the purchase happened: the history reads in order, and the tier window and the
@@ -288,11 +296,10 @@ WHERE l.real AND p.{_IN_CHUNK} ORDER BY p.seq, l.line_no
 _WRITE_ENTRIES = f"""
 INSERT INTO {LedgerEntry._meta.db_table} (id, member_id, kind, points, balance_after,
     description, purchase_id, reason, created_at)
-SELECT p.entry_id, p.member_id, %(kind)s, p.points,
-    b.balance + SUM(p.points) OVER (PARTITION BY p.member_id ORDER BY p.entry_id),
-    left(%(name)s || p.external_id, 500), p.purchase_id, '', p.occurred_at
-FROM import_purchase p JOIN import_balance b ON b.member_id = p.member_id
-WHERE p.{_IN_CHUNK} AND p.points > 0 ORDER BY p.entry_id
+SELECT entry_id, member_id, %(kind)s, points,
+    balance + SUM(points) OVER (PARTITION BY member_id ORDER BY entry_id),
+    left(%(name)s || external_id, 500), purchase_id, '', occurred_at
+FROM import_chunk WHERE points > 0 ORDER BY entry_id
 """
 
 _WRITE_LOTS = f"""
@@ -302,14 +309,14 @@ SELECT member_id, entry_id, points, points, occurred_at,
     CASE WHEN %(months)s > 0 THEN
         ((occurred_at AT TIME ZONE %(tz)s)::date + make_interval(months => %(months)s))::date
     END
-FROM import_purchase WHERE {_IN_CHUNK} AND points > 0 ORDER BY entry_id
+FROM import_chunk WHERE points > 0 ORDER BY entry_id
 """
 
 _BALANCES = f"""
 UPDATE {Member._meta.db_table} m SET points_balance = m.points_balance + d.points
 FROM (
-    SELECT member_id, SUM(points) AS points FROM import_purchase
-    WHERE {_IN_CHUNK} AND points > 0 GROUP BY member_id
+    SELECT member_id, SUM(points) AS points FROM import_chunk
+    WHERE points > 0 GROUP BY member_id
 ) d
 WHERE m.id = d.member_id AND m.points_balance + d.points >= 0 AND m.status <> %(closed)s
 """
@@ -346,10 +353,15 @@ class SqlPurchases:
             cursor.execute("CREATE INDEX ON import_row (external_id); ANALYZE import_row")
             cursor.execute(_GROUPS, {"max_lines": checks.MAX_LINES})
             cursor.execute(_PURCHASES, {"tz": settings.TIME_ZONE, "partner_id": self.partner.pk})
-            cursor.execute("CREATE INDEX ON import_purchase (pid); ANALYZE import_purchase")
+            cursor.execute("ANALYZE import_purchase0")
             cursor.execute(_LINES)
             cursor.execute("CREATE INDEX ON import_line (pid); ANALYZE import_line")
             earnings_compute(cursor, partner_id=self.partner.pk)
+            cursor.execute(_EARNED)
+            cursor.execute(
+                "CREATE INDEX ON import_purchase (seq); ANALYZE import_purchase; "
+                "DROP TABLE import_purchase0, import_earned"
+            )
             cursor.execute(_OVER_LIMIT, {"limit": self.limits.max_points})
             cursor.execute("SELECT COUNT(*) FROM import_raw")
             (rows,) = cursor.fetchone()
@@ -429,8 +441,6 @@ class SqlPurchases:
         `progress(done)` after each. `at`: when the purchases are recorded."""
         written = Written()
         with connection.cursor() as cursor:
-            cursor.execute(_ORDER)
-            cursor.execute("CREATE INDEX ON import_purchase (seq); ANALYZE import_purchase")
             cursor.execute("SELECT COALESCE(MAX(seq), 0) FROM import_purchase")
             (last,) = cursor.fetchone()
             for low in range(1, last + 1, CHUNK):
@@ -438,47 +448,39 @@ class SqlPurchases:
                     self._chunk(cursor, low, low + CHUNK - 1, at, written)
                 if progress is not None:
                     progress(written.imported)
-            cursor.execute(
-                "SELECT DISTINCT member_id FROM import_purchase WHERE purchase_id IS NOT NULL"
-            )
-            written.member_ids = {member_id for (member_id,) in cursor}
         return written
 
     def _chunk(self, cursor, low: int, high: int, at: datetime, written: Written) -> None:
-        chunk = {"low": low, "high": high}
+        chunk = {"low": low, "high": high, "partner_id": self.partner.pk}
         cursor.execute(_LOCK, {**chunk, "closed": Member.Status.CLOSED})
         cursor.execute(_CLOSED_MEANWHILE, chunk)
         gone = cursor.fetchall()
         written.errors += [RowError(row, "member_number", "member_not_active") for row, _id in gone]
         written.refused += len({external_id for _row, external_id in gone})
-        cursor.execute(_RECORDED_MEANWHILE, {**chunk, "partner_id": self.partner.pk})
-        written.skipped += cursor.rowcount
-        cursor.execute(_IDS, {**chunk, **self._sequences(cursor)})
-        cursor.execute(
-            _WRITE_PURCHASES,
-            {**chunk, "partner_id": self.partner.pk, "at": at, "name": self.partner.name},
-        )
+        cursor.execute(_RECORDED_MEANWHILE, chunk)
+        written.skipped += cursor.fetchone()[0]
+        cursor.execute(_CHUNK, {**chunk, **self._sequences(cursor)})
+        cursor.execute(_WRITE_PURCHASES, {"partner_id": self.partner.pk, "at": at})
         written.imported += cursor.rowcount
-        cursor.execute(_WRITE_LINES, chunk)
+        cursor.execute(_WRITE_LINES)
         cursor.execute(
-            _WRITE_ENTRIES,
-            {**chunk, "name": self.partner.name + " ", "kind": LedgerEntry.Kind.EARN},
+            _WRITE_ENTRIES, {"name": self.partner.name + " ", "kind": LedgerEntry.Kind.EARN}
         )
         cursor.execute(
             _WRITE_LOTS,
-            {**chunk, "tz": settings.TIME_ZONE, "months": settings.LOYALTY_POINTS_EXPIRY_MONTHS},
+            {"tz": settings.TIME_ZONE, "months": settings.LOYALTY_POINTS_EXPIRY_MONTHS},
         )
-        cursor.execute(_BALANCES, {**chunk, "closed": Member.Status.CLOSED})
+        cursor.execute(_BALANCES, {"closed": Member.Status.CLOSED})
         changed = cursor.rowcount
         cursor.execute(
-            "SELECT COUNT(DISTINCT member_id), COALESCE(SUM(points), 0) FROM import_purchase "
-            "WHERE seq BETWEEN %(low)s AND %(high)s AND points > 0",
-            chunk,
+            "SELECT COUNT(DISTINCT member_id) FILTER (WHERE points > 0), "
+            "COALESCE(SUM(points), 0), array_agg(DISTINCT member_id) FROM import_chunk"
         )
-        members, points = cursor.fetchone()
+        members, points, member_ids = cursor.fetchone()
         if changed != members:
             raise LedgerInconsistent()
         written.points += int(points)
+        written.member_ids.update(member_ids or ())
 
     def _sequences(self, cursor) -> dict:
         """The id sequences of purchases and entries (looked up once: in the statement, the
