@@ -172,3 +172,49 @@ def test_the_real_run_imports_exactly_the_good_rows_and_a_rerun_adds_nothing(
     # a re-run adds nothing: the good purchases are there already
     assert (again.done, again.skipped, again.bad, again.points) == (0, 2, 14, 0)
     assert Purchase.objects.count() == 2
+
+
+@pytest.mark.parametrize("way", WAYS)
+def test_a_membership_closed_between_the_check_and_the_writes_is_refused_then(
+    way, shop, people, base_rule, write_csv, importer
+):
+    # given: the file is checked, then Ona closes her membership
+    from imports.purchases_rows import RowPurchases
+    from imports.purchases_sql import SqlPurchases
+    from imports.sources import Source
+
+    ona, jonas, _gone = people
+    header = ["member_number", "external_id", "purchased_at", "amount"]
+    path = write_csv(
+        [
+            [ona.member_number, "Z-1", "2025-03-01", "10"],
+            [jonas.member_number, "Z-2", "2025-03-01", "10"],
+        ],
+        header=header,
+    )
+    cls = SqlPurchases if _way(way) == "sql" else RowPurchases
+    runner = cls(Source(path), partner=shop, now=timezone.now())
+    checked = runner.check()
+    member_set_status(member=ona, status="closed", reason="left", staff_user=importer)
+
+    # when
+    written = runner.write(at=timezone.now())
+    runner.close()
+
+    # then
+    assert (checked.to_import, written.imported, written.refused) == (2, 1, 1)
+    assert [e.as_tuple() for e in written.errors] == [(2, "member_number", "member_not_active", {})]
+    assert list(Purchase.objects.values_list("external_id", flat=True)) == ["Z-2"]
+
+
+def test_points_given_are_worded_for_the_member():
+    # given
+    from django.template.loader import render_to_string
+
+    # when
+    words = render_to_string(
+        "members/_explanation_part.html", {"part": {"type": "given", "points": "1234"}}
+    )
+
+    # then
+    assert words.strip() == "1,234 brought over from your previous loyalty programme"
