@@ -103,7 +103,7 @@ def parse_datetime(value: str) -> datetime | None:
     except ValueError:
         return None
     if zone is None:
-        return django_timezone.make_aware(moment)
+        return _local(moment)
     if zone == "Z":
         return moment.replace(tzinfo=UTC)
     digits = zone[1:].replace(":", "")
@@ -112,6 +112,17 @@ def parse_datetime(value: str) -> datetime | None:
         return None
     offset = timedelta(hours=hours, minutes=minutes)
     return moment.replace(tzinfo=timezone(-offset if zone[0] == "-" else offset))
+
+
+def _local(moment: datetime) -> datetime:
+    """A wall time in the program's zone, as PostgreSQL reads one: a time the clocks skip
+    takes the offset before the change, a time they repeat the offset after it."""
+    zone = django_timezone.get_current_timezone()
+    early, late = moment.replace(tzinfo=zone, fold=0), moment.replace(tzinfo=zone, fold=1)
+    if early.utcoffset() == late.utcoffset():
+        return early
+    exists = early.astimezone(UTC).astimezone(zone).replace(tzinfo=None) == moment
+    return late if exists else early
 
 
 @dataclass

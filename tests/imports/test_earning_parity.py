@@ -154,3 +154,37 @@ def test_both_ways_earn_the_same_to_the_digit(world, write_csv, run_import):
     assert [part["rule"] for part in explanation["L-1"][:4]] == [
         "Coffee 2/€", "Everything 1/€", "Tea over 30 3/€", "Bread 1/€"
     ]  # fmt: skip
+
+
+TIMES = [
+    "2025-03-01", "2025-03-01 10:00", "2025-03-01T10:00:59", "2025-03-01 10:00:00.5",
+    "2025-03-01T23:59:59.999999-05:30", "2025-03-01 10:00:00 +0200", "2025-03-01 10:00+02",
+    "2025-03-01Z", "2025-03-01 +02:00", "2025-03-01T10:00Z", "2024-02-29 12:00",
+    "2025-03-30 03:30", "2025-10-26 03:30",  # a gap and a fold of the program's clocks
+    "2025-02-29", "2025-13-01", "2025-00-10", "2025-03-00", "2025-03-01 24:00",
+    "2025-03-01 10:60", "2025-03-01 10:00:60", "0000-01-01", "2025-03-01 10:00+16:00",
+    "2025-03-01 10:00+02:60", "2025-3-1", "01.03.2025", "2025-03-01 10", "", "2025-03-01 10:00 Z",
+]  # fmt: skip
+
+
+def test_both_ways_read_every_form_of_time_alike(world, write_csv, run_import):
+    # given
+    shop, plain, _climber = world
+    header = ["member_number", "external_id", "purchased_at", "amount"]
+    path = write_csv(
+        [[plain.member_number, f"T-{i}", when, "1"] for i, when in enumerate(TIMES)], header=header
+    )
+
+    # when
+    by_rows = _run("rows", path, shop, run_import)
+    by_sql = _run("sql", path, shop, run_import)
+
+    # then
+    assert by_sql == by_rows
+    times = {row[0]: row[3] for row in by_rows[0]}
+    assert times["T-0"] == datetime(2025, 2, 28, 22, 0, tzinfo=UTC)  # midnight in Vilnius
+    assert times["T-4"] == datetime(2025, 3, 2, 5, 29, 59, 999999, tzinfo=UTC)
+    assert [row for row, *_rest in by_rows[1]] == list(range(15, 29))
+    # a time the clocks skip counts as before the change; one they repeat, as after it
+    assert times["T-11"] == datetime(2025, 3, 30, 1, 30, tzinfo=UTC)
+    assert times["T-12"] == datetime(2025, 10, 26, 1, 30, tzinfo=UTC)
