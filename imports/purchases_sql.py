@@ -51,8 +51,8 @@ TEMP_TABLES = (
 
 _ROWS = f"""
 CREATE TEMP TABLE import_row AS
--- (MATERIALIZED: each step is computed once per row; inlined, a column used ten times below
--- would run its regular expression ten times)
+-- (m is MATERIALIZED: its regular expression runs once per row; inlined, each of the many
+-- uses of time_form below would run it again)
 WITH t AS (
     SELECT row_no,
         btrim(COALESCE(external_id, ''), %(trim)s) AS external_id,
@@ -75,7 +75,7 @@ WITH t AS (
             AS has_time,
         substr(t.purchased_at, 11) AS rest
     FROM t LEFT JOIN {Member._meta.db_table} m ON m.member_number = t.number
-), parts AS MATERIALIZED (
+), parts AS (
     -- Only read where the form matched: the fields are then where these positions say.
     SELECT m.*, greatest(strpos(rest, '+'), strpos(rest, '-')) AS sign_at,
         CASE WHEN time_form THEN substr(purchased_at, 1, 4)::int END AS y,
@@ -86,7 +86,7 @@ WITH t AS (
         CASE WHEN time_form AND has_time AND substr(purchased_at, 17, 1) = ':'
             THEN substr(purchased_at, 18, 2)::int ELSE 0 END AS ss
     FROM m
-), ok AS MATERIALIZED (
+), ok AS (
     SELECT parts.*, CASE
         WHEN NOT time_form OR y < 1 OR mo NOT BETWEEN 1 AND 12 OR dd < 1 OR hh > 23 OR mi > 59
             OR ss > 59 THEN false
@@ -97,7 +97,7 @@ WITH t AS (
             AND COALESCE(NULLIF(replace(substr(rest, sign_at + 3), ':', ''), ''), '0')::int <= 59
     END AS time_ok
     FROM parts
-), timed AS MATERIALIZED (
+), timed AS (
     SELECT ok.*, CASE WHEN NOT time_ok THEN NULL
         WHEN sign_at = 0 AND right(purchased_at, 1) <> 'Z' THEN
             purchased_at::timestamp AT TIME ZONE %(tz)s
@@ -258,7 +258,12 @@ EXISTS (SELECT 1 FROM {Purchase._meta.db_table} x
     WHERE x.partner_id = %(partner_id)s AND x.external_id = p.external_id)
 """
 
-_RECORDED_MEANWHILE = f"SELECT COUNT(*) FROM import_purchase p WHERE p.{_IN_CHUNK} AND {_RECORDED}"
+# The chunk's purchases of open memberships: those not in import_chunk were recorded meanwhile.
+_CANDIDATES = f"""
+SELECT COUNT(*) FROM import_purchase p
+JOIN import_balance b ON b.member_id = p.member_id AND NOT b.closed
+WHERE p.{_IN_CHUNK}
+"""
 
 # What the chunk writes, with its ids: the outer nextval() calls follow the inner ORDER BY.
 _CHUNK = f"""
@@ -457,9 +462,11 @@ class SqlPurchases:
         gone = cursor.fetchall()
         written.errors += [RowError(row, "member_number", "member_not_active") for row, _id in gone]
         written.refused += len({external_id for _row, external_id in gone})
-        cursor.execute(_RECORDED_MEANWHILE, chunk)
-        written.skipped += cursor.fetchone()[0]
+        cursor.execute(_CANDIDATES, chunk)
+        (candidates,) = cursor.fetchone()
         cursor.execute(_CHUNK, {**chunk, **self._sequences(cursor)})
+        cursor.execute("ANALYZE import_chunk; SELECT COUNT(*) FROM import_chunk")
+        written.skipped += candidates - cursor.fetchone()[0]
         cursor.execute(_WRITE_PURCHASES, {"partner_id": self.partner.pk, "at": at})
         written.imported += cursor.rowcount
         cursor.execute(_WRITE_LINES)

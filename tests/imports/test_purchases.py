@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from accounts.services import member_set_status
 from loyalty.core.models import LedgerEntry, PointLot, Purchase, PurchaseLine
+from loyalty.core.purchases import purchase_record
 from notifications.models import Message
 from tests import factories
 from webhooks.models import WebhookEvent
@@ -175,10 +176,10 @@ def test_the_real_run_imports_exactly_the_good_rows_and_a_rerun_adds_nothing(
 
 
 @pytest.mark.parametrize("way", WAYS)
-def test_a_membership_closed_between_the_check_and_the_writes_is_refused_then(
+def test_what_changed_between_the_check_and_the_writes_is_seen_by_the_writes(
     way, shop, people, base_rule, write_csv, importer
 ):
-    # given: the file is checked, then Ona closes her membership
+    # given: the file is checked, then Ona closes her membership and the till reports Z-2
     from imports.purchases_rows import RowPurchases
     from imports.purchases_sql import SqlPurchases
     from imports.sources import Source
@@ -189,6 +190,7 @@ def test_a_membership_closed_between_the_check_and_the_writes_is_refused_then(
         [
             [ona.member_number, "Z-1", "2025-03-01", "10"],
             [jonas.member_number, "Z-2", "2025-03-01", "10"],
+            [jonas.member_number, "Z-3", "2025-03-01", "10"],
         ],
         header=header,
     )
@@ -196,15 +198,19 @@ def test_a_membership_closed_between_the_check_and_the_writes_is_refused_then(
     runner = cls(Source(path), partner=shop, now=timezone.now())
     checked = runner.check()
     member_set_status(member=ona, status="closed", reason="left", staff_user=importer)
+    purchase_record(partner=shop, member=jonas, external_id="Z-2", amount="5", currency="EUR")
 
     # when
     written = runner.write(at=timezone.now())
     runner.close()
 
     # then
-    assert (checked.to_import, written.imported, written.refused) == (2, 1, 1)
+    assert (checked.to_import, written.imported, written.refused, written.skipped) == (3, 1, 1, 1)
     assert [e.as_tuple() for e in written.errors] == [(2, "member_number", "member_not_active", {})]
-    assert list(Purchase.objects.values_list("external_id", flat=True)) == ["Z-2"]
+    assert sorted(Purchase.objects.values_list("external_id", "amount")) == [
+        ("Z-2", Decimal("5.00")),
+        ("Z-3", Decimal("10.00")),
+    ]
 
 
 def test_points_given_are_worded_for_the_member():
