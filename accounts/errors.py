@@ -23,6 +23,12 @@ class MemberExists(LoyaltyError):
     default_message = _("A member with this e-mail address is already enrolled.")
 
 
+class MemberNumberUnavailable(LoyaltyError):
+    code = "member_number_unavailable"
+    status = 409
+    default_message = _("That member number belongs, or belonged, to another member.")
+
+
 class EmailUnavailable(LoyaltyError):
     code = "email_unavailable"
     status = 409

@@ -22,7 +22,13 @@ from loyalty.base.caching import ProcessCache
 from loyalty.base.errors import InvalidInput, NotAllowed, ReasonRequired
 from loyalty.base.money import clean_currency
 
-from .errors import BirthdayNotPlausible, EmailUnavailable, MemberExists, MemberNotFound
+from .errors import (
+    BirthdayNotPlausible,
+    EmailUnavailable,
+    MemberExists,
+    MemberNotFound,
+    MemberNumberUnavailable,
+)
 from .models import ApiScope, Erasure, Member, Partner, PartnerApiKey, User, normalize_email
 
 MEMBER_NUMBER_DIGITS = 8  # plus one check digit
@@ -194,6 +200,7 @@ def member_create(
     joined_on: date | None = None,
     delight: str | None = None,
     tier=None,
+    member_number: str | None = None,
 ) -> Member:
     """The user and membership of an enrolment (loyalty.core.enrolment.member_enroll does the
     rest: the features' hooks, the welcome gift, the message). Without a password the member
@@ -204,8 +211,14 @@ def member_create(
     able to turn one into a membership that its mailbox could then claim with a new password. A
     sign-up with a password for such an address is refused (MemberExists, without a number), so
     no one sets the password of an account they do not own.
+
+    `member_number`: the number they keep (members brought over from another program, by an
+    import); it must be valid, and no member's, nor retired by an erasure
+    (MemberNumberUnavailable). Default: a new one.
     """
     email = _clean_email(email)
+    if member_number is not None:
+        member_number = member_number_available(member_number)
     first_name = _clean_name(first_name, "first_name")
     last_name = _clean_name(last_name, "last_name")
     language = _clean_language(language)
@@ -231,7 +244,7 @@ def member_create(
                 raise EmailUnavailable()
             member = Member.objects.create(
                 user=user,
-                member_number=member_number_unused(),
+                member_number=member_number or member_number_unused(),
                 joined_on=joined_on or today,
                 language=language,
                 birthday_month=parsed.month if parsed else None,
@@ -257,6 +270,22 @@ def member_create(
 def retired_number_digest(number: str) -> str:
     """What an erasure keeps of the old member number (accounts.Erasure.retired_number)."""
     return hashlib.sha256(number.encode()).hexdigest()
+
+
+def member_number_available(number) -> str:
+    """A number given to a new member (an import keeps the one the member had): valid, free and
+    never retired by an erasure."""
+    number = re.sub(r"[\s-]", "", str(number or ""))
+    if not member_number_is_valid(number):
+        raise InvalidInput(
+            "A member number has nine digits with a valid check digit.", field="member_number"
+        )
+    if (
+        Member.objects.filter(member_number=number).exists()
+        or Erasure.objects.filter(retired_number=retired_number_digest(number)).exists()
+    ):
+        raise MemberNumberUnavailable()
+    return number
 
 
 def member_number_unused() -> str:

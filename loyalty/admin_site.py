@@ -25,6 +25,7 @@ STAFF_APPS = (
     "feedback",
     "insights",
     "referrals",
+    "imports",
     "notifications",
     "webhooks",
     "auditlog",

@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "webhooks",
     "notifications",
     "feedback",
+    "imports",
     "insights",
     "members",
     # The audit trail: django-auditlog keeps the records, loyalty.audit says what and shows them.
@@ -347,6 +348,10 @@ LOYALTY_TIER_WINDOW_DAYS = env.int("LOYALTY_TIER_WINDOW_DAYS", default=365)
 # A purchase earns only if it is reported within this many days of happening (0: at any age),
 # so a date long past cannot earn points, promotions of old or a friend's referral bonus.
 LOYALTY_PURCHASE_MAX_AGE_DAYS = env.int("LOYALTY_PURCHASE_MAX_AGE_DAYS", default=90)
+
+# Where staff's import files wait until they are imported (imports/: never served, unlike
+# MEDIA_ROOT; a members file holds personal data). Empty: "private" beside MEDIA_ROOT.
+LOYALTY_PRIVATE_FILES = env.str("LOYALTY_PRIVATE_FILES", default="")
 
 # Scheduled jobs (loyalty/core/jobs.py; `manage.py run_job NAME [--date]`, schedule in the admin).
 # Members per batch (one task and one transaction each).

@@ -502,6 +502,10 @@ NOT_EXPORTED: dict[str, str] = {
     "insights.Simulation": (
         "a draft's simulation, run for a staff user; its result names members by id only"
     ),
+    "imports.ImportJob": (
+        "a staff member's import of a file; it points at the staff user who started it and "
+        "keeps no personal value (bad rows are named by their number)"
+    ),
     "loyalty.Anomaly": (
         "staff's fraud check of a partner's requests; the purchase or redemption it names is "
         "in the download"

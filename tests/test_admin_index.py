@@ -71,6 +71,7 @@ def test_the_index_lists_the_staff_work_first_and_the_internals_last(admin_clien
         "feedback",
         "insights",
         "referrals",
+        "imports",
         "notifications",
         "webhooks",
         "auditlog",

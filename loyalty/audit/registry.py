@@ -47,6 +47,7 @@ AUDITED_MODELS: dict[str, tuple[str, ...]] = {
     "insights.Campaign": (),
     "insights.InsightsPolicy": (),
     "insights.RuleDraft": (),
+    "imports.ImportJob": ("done",),
     "webhooks.WebhookEndpoint": ("secret",),
     "auth.Group": (),
     "django_celery_beat.PeriodicTask": ("last_run_at", "total_run_count", "date_changed"),

@@ -176,6 +176,8 @@ def explain_text(explanation: list[dict], total_points: int) -> str:
             parts.append(f"+{item['points']} from “{item['rule']}” (×{item['multiplier']})")
         elif item["type"] == "tier":
             parts.append(f"+{item['points']} for {item['tier']} (×{item['multiplier']})")
+        elif item["type"] == "given":  # (history an import brought over: imports.checks)
+            parts.append(f"{item['points']} given by the import")
     if not parts:
         return "No earning rule applied."
     return "; ".join(parts) + f"; {total_points} points in all (rounded down)."

@@ -53,6 +53,8 @@ def member_enroll(
     device_hash: str | None = None,
     address_hash: str | None = None,
     at: datetime | None = None,
+    member_number: str | None = None,
+    welcome: bool = True,
 ) -> Member:
     """Enrol a member (see accounts.services.member_create for who may be enrolled). Without a
     password the member can claim the web account later.
@@ -61,6 +63,9 @@ def member_enroll(
     a referral in this transaction (an unknown code refuses the enrolment); `device_hash` and
     `address_hash` are opaque hashes the web sign-up passes for the referral abuse checks.
     `at` dates the welcome gift (the demo's history enrols members in the past; default now).
+    `member_number`: the number a member brought over keeps (accounts.services.member_create).
+    `welcome=False` (members an import brings over from another program): no welcome gift,
+    message or member.enrolled event; they are members already, and hear nothing of the move.
     """
     member = member_create(
         email=email,
@@ -72,6 +77,7 @@ def member_enroll(
         joined_on=joined_on,
         delight=delight,
         tier=Tier.objects.order_by("rank").first(),
+        member_number=member_number,
     )
     signup = Signup(
         partner=partner,
@@ -81,6 +87,8 @@ def member_enroll(
     )
     for hook in hooks.enrolment_hooks():
         hook.run(member=member, signup=signup)
+    if not welcome:
+        return member
     if settings.LOYALTY_WELCOME_POINTS:
         points_credit(
             member=member,

@@ -65,6 +65,7 @@ ROLES: dict[str, list[str]] = {
         "notifications.*",
         "webhooks.*",
         "insights.*",
+        "imports.*",  # importing members and purchases (history brought over)
         "django_celery_beat.view_periodictask",
         "django_celery_beat.change_periodictask",
         "auditlog.view_logentry",  # the audit trail (read-only: no one may change it)

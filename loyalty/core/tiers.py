@@ -273,3 +273,73 @@ def _tier_messages(*, started, downgrades, lower, grace_end) -> None:
                     "reason": "review: grace ended",
                 },
             )
+
+
+# --- upgrades after an import -------------------------------------------------------------------
+
+
+def tiers_upgrade_many(*, member_ids, at: datetime | None = None) -> list[TierChange]:
+    """tier_upgrade_if_earned for many members at once (an import of purchases, which records
+    no upgrade purchase by purchase): each member whose qualifying points at `at` reach a
+    higher tier moves up to the highest reached, and one in a grace period who earned their
+    tier back keeps it. Set-based: a query for the points, one UPDATE per tier reached, the
+    changes in bulk; the members' rows are locked in id order. tier.changed goes out as after
+    a purchase."""
+    at = at or timezone.now()
+    tiers = list(tiers_by_rank())
+    if not tiers:
+        return []
+    changes: list[TierChange] = []
+    ids = sorted(set(member_ids))
+    for start in range(0, len(ids), 5000):
+        batch = ids[start : start + 5000]
+        points = qualifying_points_many(member_ids=batch, at=at)
+        members = members_locked(Member.objects.filter(pk__in=batch).exclude(status="closed"))
+        moves: dict[int, list[Member]] = {}
+        kept = []
+        by_id = {tier.pk: tier for tier in tiers}
+        for member in members:
+            current = by_id.get(member.tier_id)
+            rank = current.rank if current else -1
+            qualifying = points.get(member.pk, 0)
+            reached = [t for t in tiers if t.rank > rank and t.qualifying_points <= qualifying]
+            if reached:
+                moves.setdefault(reached[-1].pk, []).append(member)
+            elif member.tier_grace_until and current and qualifying >= current.qualifying_points:
+                kept.append(member.pk)
+        if kept:
+            Member.objects.filter(pk__in=kept).update(tier_grace_until=None)
+        for tier_id, moved in moves.items():
+            Member.objects.filter(pk__in=[m.pk for m in moved]).update(
+                tier_id=tier_id, tier_since=timezone.localdate(at), tier_grace_until=None
+            )
+            changes += [
+                TierChange(
+                    member_id=member.pk,
+                    from_tier_id=member.tier_id,
+                    to_tier_id=tier_id,
+                    qualifying_points=points.get(member.pk, 0),
+                    reason="upgrade",
+                    created_at=at,
+                )
+                for member in moved
+            ]
+    TierChange.objects.bulk_create(changes)
+    if changes and event_wanted("tier.changed"):
+        codes = {tier.pk: tier.code for tier in tiers}
+        numbers = dict(
+            Member.objects.filter(pk__in=[c.member_id for c in changes]).values_list(
+                "pk", "member_number"
+            )
+        )
+        for change in changes:
+            event_emit(
+                event_type="tier.changed",
+                payload={
+                    "member_number": numbers[change.member_id],
+                    "from": codes.get(change.from_tier_id),
+                    "to": codes[change.to_tier_id],
+                    "reason": change.reason,
+                },
+            )
+    return changes
