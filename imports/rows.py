@@ -53,15 +53,21 @@ ROW_ERRORS = {
 }
 
 
-def row_error_words(code: str, params: dict | None = None) -> str:
-    """The reason of a bad row in the active language."""
-    words = ROW_ERRORS.get(code)
+def _worded(table: dict, code: str, params: dict | None) -> str:
+    """`code`'s words from `table` in the active language with its params (the code itself
+    when unknown; the words alone when the params do not fit them)."""
+    words = table.get(code)
     if words is None:
         return code
     try:
         return str(words) % (params or {})
     except (KeyError, TypeError, ValueError):
         return str(words)
+
+
+def row_error_words(code: str, params: dict | None = None) -> str:
+    """The reason of a bad row in the active language."""
+    return _worded(ROW_ERRORS, code, params)
 
 
 @dataclass(frozen=True)
@@ -132,10 +138,5 @@ FAILURES = {
 
 
 def failure_words(code: str, params: dict | None = None) -> str:
-    words = FAILURES.get(code)
-    if words is None:
-        return code
-    try:
-        return str(words) % (params or {})
-    except (KeyError, TypeError, ValueError):
-        return str(words)
+    """Why a whole import failed, in the active language."""
+    return _worded(FAILURES, code, params)
