@@ -144,6 +144,14 @@ def balances_apply(deltas: dict[int, int]) -> dict[int, int]:
     with members_lock (id order). A member missing from the result is closed or gone, or would
     go below zero; the caller rolls back.
     """
+    changed = member_counts_add("points_balance", deltas)
+    return {member_id: balance for member_id, (balance, _) in changed.items()}
+
+
+def member_counts_add(column: str, deltas: dict[int, int]) -> dict[int, tuple[int, int]]:
+    """Add each member's delta to a count column of theirs (the balance, the pending points) in
+    one conditional UPDATE: never below zero, never for a closed member. Returns {member id:
+    (the column's new value, the balance)} of the rows changed; the UPDATE takes their locks."""
     if not deltas:
         return {}
     table = Member._meta.db_table
@@ -153,13 +161,13 @@ def balances_apply(deltas: dict[int, int]) -> dict[int, int]:
     with connection.cursor() as cursor:
         cursor.execute(
             f"WITH delta (member_id, points) AS (VALUES {rows}) "
-            f"UPDATE {table} SET points_balance = {table}.points_balance + delta.points "
+            f"UPDATE {table} SET {column} = {table}.{column} + delta.points "
             f"FROM delta WHERE {table}.id = delta.member_id "
-            f"AND {table}.points_balance + delta.points >= 0 AND {table}.status <> %s "
-            f"RETURNING {table}.id, {table}.points_balance",
+            f"AND {table}.{column} + delta.points >= 0 AND {table}.status <> %s "
+            f"RETURNING {table}.id, {table}.{column}, {table}.points_balance",
             [*params, Member.Status.CLOSED],
         )
-        return dict(cursor.fetchall())
+        return {member_id: (value, balance) for member_id, value, balance in cursor.fetchall()}
 
 
 def _take_from_lots(

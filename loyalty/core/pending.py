@@ -32,7 +32,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F, QuerySet, Sum
 from django.utils import timezone
 
@@ -46,6 +46,7 @@ from .ledger import (
     balances_apply,
     entries_insert,
     expiry_from,
+    member_counts_add,
     member_lock,
     members_lock,
     positive_points,
@@ -71,25 +72,10 @@ def pending_until(*, partner: Partner, occurred_at: datetime, at: datetime) -> d
 
 
 def _pending_apply(deltas: dict[int, int]) -> dict[int, tuple[int, int]]:
-    """Change open members' points_pending with one conditional UPDATE (never below zero), as
-    ledger.balances_apply changes balances; {member id: (points_pending, points_balance)} of the
-    rows changed. A member left out is closed or gone. The UPDATE takes the rows' locks."""
-    if not deltas:
-        return {}
-    table = Member._meta.db_table
-    ids = sorted(deltas)
-    rows = ", ".join(["(%s, %s)"] * len(ids))
-    params = [value for member_id in ids for value in (member_id, deltas[member_id])]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"WITH delta (member_id, points) AS (VALUES {rows}) "
-            f"UPDATE {table} SET points_pending = {table}.points_pending + delta.points "
-            f"FROM delta WHERE {table}.id = delta.member_id "
-            f"AND {table}.points_pending + delta.points >= 0 AND {table}.status <> %s "
-            f"RETURNING {table}.id, {table}.points_pending, {table}.points_balance",
-            [*params, Member.Status.CLOSED],
-        )
-        return {member_id: (pending, balance) for member_id, pending, balance in cursor.fetchall()}
+    """Change open members' points_pending (never below zero), as balances_apply changes
+    balances: {member id: (points_pending, points_balance)} of the rows changed. A member left
+    out is closed or gone. The UPDATE takes the rows' locks."""
+    return member_counts_add("points_pending", deltas)
 
 
 # --- holding: a purchase's points wait ----------------------------------------------------------
