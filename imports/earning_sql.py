@@ -1,6 +1,7 @@
 """The earning rules in SQL, for a whole import at once: loyalty.core.earning.calculate, set-based.
 
-The one place the rules are written in SQL (the lead adds pending points here). It reads the
+The one place the rules are written in SQL (whether the points wait out a return window is
+imports.purchases_sql's: what a purchase earns is the same either way). It reads the
 staged purchases (`import_purchase0`: pid, amount, on_date, tier multiplier and name, points
 given, number of lines) and their lines (`import_line`: pid, line_no, amount, category; a
 purchase without lines has one line of its whole amount), and gives what earning.calculate

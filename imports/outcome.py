@@ -15,7 +15,7 @@ class Checked:
     bad: int  # of them refused (one bad row refuses its purchase)
     skipped: int  # recorded before: a re-run adds nothing
     to_import: int
-    points: int  # what the import would credit
+    points: int  # what the purchases earn (credited, or held pending in a return window)
     errors: list[RowError] = field(default_factory=list)
 
 

@@ -6,7 +6,8 @@ rules of the partner (and of every partner) and the member's tier on the purchas
 records each purchase as purchase_record would, with the history's dates: the purchase keeps
 when it happened and when it was recorded (now); its earn entry and lot are dated when it
 happened (points_credit_in_transaction(at=...)), so the tier window and the expiry count from
-that day.
+that day. A purchase still inside the partner's return window at the import's time
+(pending_until) holds its points pending instead (pending_hold_many), as purchase_record does.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from loyalty.core.models import (
     Tier,
     TierChange,
 )
+from loyalty.core.pending import Hold, pending_hold_many, pending_until
 
 from . import checks
 from .outcome import Checked, Written
@@ -214,6 +216,7 @@ class RowPurchases:
         closed = {pk for pk, status, _number in locked if status == Member.Status.CLOSED}
         recorded = self._recorded([planned.first.external_id for planned in chunk])
         description_head = f"{self.partner.name} "
+        holds: list[Hold] = []
         for planned in chunk:
             first = planned.first
             if first.member_id in closed:
@@ -241,7 +244,10 @@ class RowPurchases:
                 PurchaseLine(purchase=purchase, points_earned=points, earning=why, **line)
                 for line, points, why in planned.lines
             )
-            if planned.points:
+            available_on = pending_until(partner=self.partner, occurred_at=first.occurred_at, at=at)
+            if planned.points and available_on is not None:
+                holds.append(Hold(first.member_id, purchase.pk, planned.points, available_on))
+            elif planned.points:
                 points_credit_in_transaction(
                     member=Member(pk=first.member_id),
                     points=planned.points,
@@ -253,6 +259,7 @@ class RowPurchases:
             written.imported += 1
             written.points += planned.points
             written.member_ids.add(first.member_id)
+        pending_hold_many(holds=holds, at=at)
 
     def close(self) -> None:
         self.planned = []

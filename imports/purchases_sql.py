@@ -10,7 +10,10 @@ import_purchase (the purchases to write, with their points) and import_line.
 Each chunk of CHUNK purchases is one transaction: it locks its members (id order, the one lock
 order of every writer of several members), takes out the purchases recorded meanwhile and those
 of a membership closed meanwhile, assigns ids in the order (member, time, row), and writes with
-a few statements: every balance_after runs on from the balance read under the lock.
+a few statements: every balance_after runs on from the balance read under the lock. A purchase
+still inside the partner's return window at the import's time (loyalty.core.pending's
+pending_until, in SQL) holds its points pending instead: a PendingPoints row and the member's
+points_pending, no entry and no lot.
 """
 
 from __future__ import annotations
@@ -22,10 +25,19 @@ from datetime import datetime
 import psycopg2
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
+from django.utils import timezone
 
 from accounts.models import Member, Partner
 from loyalty.core.errors import LedgerInconsistent
-from loyalty.core.models import LedgerEntry, PointLot, Purchase, PurchaseLine, Tier, TierChange
+from loyalty.core.models import (
+    LedgerEntry,
+    PendingPoints,
+    PointLot,
+    Purchase,
+    PurchaseLine,
+    Tier,
+    TierChange,
+)
 
 from . import checks
 from .earning_sql import earnings_compute
@@ -266,13 +278,19 @@ WHERE p.{_IN_CHUNK}
 """
 
 # What the chunk writes, with its ids: the outer nextval() calls follow the inner ORDER BY.
+# available_on: the day the points become available when that is after the import's day (its
+# local day plus the partner's return window, as loyalty.core.pending.pending_until), else NULL;
+# such a purchase's points wait pending and it gets no entry.
 _CHUNK = f"""
 DROP TABLE IF EXISTS import_chunk;
 CREATE TEMP TABLE import_chunk AS
 SELECT o.*, nextval(%(purchase_ids)s::regclass) AS purchase_id,
-    CASE WHEN o.points > 0 THEN nextval(%(entry_ids)s::regclass) END AS entry_id
+    CASE WHEN o.points > 0 AND o.available_on IS NULL
+        THEN nextval(%(entry_ids)s::regclass) END AS entry_id
 FROM (
-    SELECT p.*, b.balance FROM import_purchase p
+    SELECT p.*, b.balance, CASE WHEN %(window)s > 0 AND p.on_date + %(window)s > %(today)s
+        THEN p.on_date + %(window)s END AS available_on
+    FROM import_purchase p
     JOIN import_balance b ON b.member_id = p.member_id AND NOT b.closed
     WHERE p.{_IN_CHUNK} AND NOT {_RECORDED}
     ORDER BY p.seq
@@ -304,7 +322,7 @@ INSERT INTO {LedgerEntry._meta.db_table} (id, member_id, kind, points, balance_a
 SELECT entry_id, member_id, %(kind)s, points,
     balance + SUM(points) OVER (PARTITION BY member_id ORDER BY entry_id),
     left(%(name)s || external_id, 500), purchase_id, '', occurred_at
-FROM import_chunk WHERE points > 0 ORDER BY entry_id
+FROM import_chunk WHERE entry_id IS NOT NULL ORDER BY entry_id
 """
 
 _WRITE_LOTS = f"""
@@ -314,16 +332,34 @@ SELECT member_id, entry_id, points, points, occurred_at,
     CASE WHEN %(months)s > 0 THEN
         ((occurred_at AT TIME ZONE %(tz)s)::date + make_interval(months => %(months)s))::date
     END
-FROM import_chunk WHERE points > 0 ORDER BY entry_id
+FROM import_chunk WHERE entry_id IS NOT NULL ORDER BY entry_id
 """
 
 _BALANCES = f"""
 UPDATE {Member._meta.db_table} m SET points_balance = m.points_balance + d.points
 FROM (
     SELECT member_id, SUM(points) AS points FROM import_chunk
-    WHERE points > 0 GROUP BY member_id
+    WHERE entry_id IS NOT NULL GROUP BY member_id
 ) d
 WHERE m.id = d.member_id AND m.points_balance + d.points >= 0 AND m.status <> %(closed)s
+"""
+
+# The points still inside the return window: one pending row a purchase (as pending_hold_many
+# writes them), and the members' points_pending, under the chunk's locks.
+_WRITE_PENDING = f"""
+INSERT INTO {PendingPoints._meta.db_table} (member_id, purchase_id, points, cancelled,
+    available_on, status, created_at)
+SELECT member_id, purchase_id, points, 0, available_on, %(pending)s, %(at)s
+FROM import_chunk WHERE points > 0 AND available_on IS NOT NULL ORDER BY seq
+"""
+
+_PENDING_TOTALS = f"""
+UPDATE {Member._meta.db_table} m SET points_pending = m.points_pending + d.points
+FROM (
+    SELECT member_id, SUM(points) AS points FROM import_chunk
+    WHERE points > 0 AND available_on IS NOT NULL GROUP BY member_id
+) d
+WHERE m.id = d.member_id AND m.status <> %(closed)s
 """
 
 
@@ -464,7 +500,7 @@ class SqlPurchases:
         written.refused += len({external_id for _row, external_id in gone})
         cursor.execute(_CANDIDATES, chunk)
         (candidates,) = cursor.fetchone()
-        cursor.execute(_CHUNK, {**chunk, **self._sequences(cursor)})
+        cursor.execute(_CHUNK, {**chunk, **self._sequences(cursor), **self._window(at)})
         # (statistics of the columns the lines' join needs: without them the planner reads
         # every staged line for each chunk; the whole table's would sample its explanations)
         cursor.execute("ANALYZE import_chunk (pid, has_lines); SELECT COUNT(*) FROM import_chunk")
@@ -481,15 +517,23 @@ class SqlPurchases:
         )
         cursor.execute(_BALANCES, {"closed": Member.Status.CLOSED})
         changed = cursor.rowcount
+        cursor.execute(_WRITE_PENDING, {"pending": PendingPoints.Status.PENDING, "at": at})
+        cursor.execute(_PENDING_TOTALS, {"closed": Member.Status.CLOSED})
+        changed_pending = cursor.rowcount
         cursor.execute(
-            "SELECT COUNT(DISTINCT member_id) FILTER (WHERE points > 0), "
+            "SELECT COUNT(DISTINCT member_id) FILTER (WHERE entry_id IS NOT NULL), "
+            "COUNT(DISTINCT member_id) FILTER (WHERE points > 0 AND available_on IS NOT NULL), "
             "COALESCE(SUM(points), 0), array_agg(DISTINCT member_id) FROM import_chunk"
         )
-        members, points, member_ids = cursor.fetchone()
-        if changed != members:
+        members, members_pending, points, member_ids = cursor.fetchone()
+        if changed != members or changed_pending != members_pending:
             raise LedgerInconsistent()
         written.points += int(points)
         written.member_ids.update(member_ids or ())
+
+    def _window(self, at: datetime) -> dict:
+        """The partner's return window and the import's local day (pending_until's terms)."""
+        return {"window": self.partner.return_window_days or 0, "today": timezone.localdate(at)}
 
     def _sequences(self, cursor) -> dict:
         """The id sequences of purchases and entries (looked up once: in the statement, the

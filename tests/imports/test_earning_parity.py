@@ -1,7 +1,8 @@
 """The set-based way (imports.earning_sql, imports.purchases_sql) earns exactly what the row by
 row way earns through loyalty.core.earning.calculate: on a varied file (categories, offers,
 date windows, minimum amounts, tier multipliers by the tier of the purchase's day, points
-given), the same points, explanations, line earnings, entries and lots."""
+given), the same points, explanations, line earnings, entries and lots; and, for a partner with
+a return window, the same purchases held pending (and until the same day) or credited."""
 
 from datetime import date, datetime
 from decimal import Decimal
@@ -10,8 +11,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.db import connection, transaction
 
-from loyalty.core.models import Purchase, TierChange
+from accounts.models import Member
+from accounts.services import partner_update
+from loyalty.core.models import PendingPoints, Purchase, TierChange
 from tests import factories
+from tests.jobs.conftest import travel
 
 from .conftest import errors_of
 
@@ -112,15 +116,27 @@ def _capture():
                 ],
                 entry and (entry.points, entry.balance_after, entry.created_at, entry.description),
                 entry and (entry.lot.points, entry.lot.earned_at, entry.lot.expires_on),
+                PendingPoints.objects.filter(purchase=purchase)
+                .values_list("member_id", "points", "available_on", "status", "created_at")
+                .first(),
             )
         )
     return rows
 
 
+def _balances():
+    return list(Member.objects.order_by("pk").values_list("points_balance", "points_pending"))
+
+
 def _run(way, path, shop, run_import):
     with transaction.atomic():
         job = run_import(path, partner=shop, way=way)
-        found = (_capture(), errors_of(job), (job.total, job.bad, job.done, job.points))
+        found = (
+            _capture(),
+            errors_of(job),
+            (job.total, job.bad, job.done, job.points),
+            _balances(),
+        )
         transaction.set_rollback(True)
     return found
 
@@ -139,7 +155,7 @@ def test_both_ways_earn_the_same_to_the_digit(world, write_csv, run_import):
 
     # then
     assert by_sql == by_rows
-    purchases, errors, counts = by_rows
+    purchases, errors, counts, _balances = by_rows
     assert errors == [] and counts[:3] == (11, 0, 11)
     points = {row[0]: row[4] for row in purchases}
     # hand-checked: the climber's tier by the day (×1, ×1.25, ×1.5), March's window, the offers
@@ -188,3 +204,45 @@ def test_both_ways_read_every_form_of_time_alike(world, write_csv, run_import):
     # a time the clocks skip counts as before the change; one they repeat, as after it
     assert times["T-11"] == datetime(2025, 3, 30, 1, 30, tzinfo=UTC)
     assert times["T-12"] == datetime(2025, 10, 26, 1, 30, tzinfo=UTC)
+
+
+def test_both_ways_hold_what_is_inside_a_return_window_alike(world, write_csv, run_import):
+    # given: the shop's points wait 14 days; the import runs on 10 December 2026 (Vilnius)
+    shop, plain, climber = world
+    shop = partner_update(partner=shop, changes={"return_window_days": 14})
+    p, c = plain.member_number, climber.member_number
+    header = ["member_number", "external_id", "purchased_at", "amount", "points", "sku",
+              "quantity", "line_amount", "category"]  # fmt: skip
+    rows = [
+        [p, "OLD-1", "2026-11-01 10:00", "20.00", "", "", "", "", ""],  # available 15 Nov
+        [p, "EDGE-1", "2026-11-26 23:59", "11.00", "", "", "", "", ""],  # available today
+        [p, "NEW-1", "2026-11-27 00:00", "12.00", "", "", "", "", ""],  # tomorrow: pending
+        [c, "EDGE-2", "2026-11-26T22:30:00Z", "13.00", "", "", "", "", ""],  # 27 Nov in Vilnius
+        [c, "NEW-2", "2026-12-09 18:00", "30.00", "", "a", "2", "10.00", "coffee"],
+        [c, "NEW-2", "2026-12-09 18:00", "30.00", "", "b", "1", "20.00", "cake"],
+        [c, "NEW-3", "2026-12-10 08:00", "0.50", "", "", "", "", ""],  # earns 0: nothing held
+        [p, "GIVEN-1", "2026-12-01", "40.00", "77", "", "", "", ""],  # given: held too
+        [c, "OLD-2", "2025-06-01 12:00", "10.00", "", "", "", "", ""],
+    ]
+    path = write_csv(rows, header=header)
+
+    # when
+    with travel(date(2026, 12, 10)):
+        by_rows = _run("rows", path, shop, run_import)
+        by_sql = _run("sql", path, shop, run_import)
+
+    # then
+    assert by_sql == by_rows
+    purchases, errors, counts, _balances = by_rows
+    assert errors == [] and counts[:3] == (8, 0, 8)
+    held = {row[0]: (row[9][1], row[9][2], row[9][3]) for row in purchases if row[9]}
+    assert held == {
+        "NEW-1": (12, date(2026, 12, 11), "pending"),
+        "EDGE-2": (19, date(2026, 12, 11), "pending"),  # 13 × 1.5 (Gold), rounded down
+        "NEW-2": (60, date(2026, 12, 23), "pending"),  # (2 × 10 + 1 × 20) × 1.5
+        "GIVEN-1": (77, date(2026, 12, 15), "pending"),
+    }
+    credited = {row[0] for row in purchases if row[7]}
+    assert credited == {"OLD-1", "EDGE-1", "OLD-2"}
+    # (balance, pending): plain 7 + 20 + 11 with 12 + 77 pending; the climber 15 with 19 + 60
+    assert by_rows[3] == [(38, 89), (15, 79)]
