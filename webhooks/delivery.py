@@ -287,18 +287,18 @@ def erased_events_settle(*, event_ids: list | None = None) -> int:
 
 
 def deliveries_enqueue_on_commit(delivery_ids: list[int]) -> None:
-    """Enqueue an attempt for each delivery once the current transaction commits, from a thread
-    of the process (webhooks.publisher: the request does not wait for the broker). A broker
+    """Enqueue an attempt for each delivery once the current transaction commits. A broker
     that is down is logged, not raised: the deliveries stay due and the dispatcher sends them."""
     ids = list(delivery_ids)
     if not ids:
         return
 
     def enqueue_deliveries():
-        # (imported here: the publisher's tasks import this module)
-        from .publisher import deliveries_publish
+        # (imported here: the tasks module imports this one)
+        from .tasks import webhook_deliver_task
 
-        deliveries_publish(ids)
+        for delivery_id in ids:
+            webhook_deliver_task.delay(delivery_id)
 
     transaction.on_commit(enqueue_deliveries, robust=True)
 

@@ -13,13 +13,6 @@ def webhook_deliver_task(delivery_id: int) -> None:
 
 
 @shared_task(acks_late=True, ignore_result=True)
-def webhook_deliver_many_task(delivery_ids: list[int]) -> None:
-    """The deliveries a process's publisher gathered (webhooks.publisher), one after another."""
-    for delivery_id in delivery_ids:
-        delivery.delivery_attempt(delivery_id=delivery_id)
-
-
-@shared_task(acks_late=True, ignore_result=True)
 def webhooks_dispatch_due_task() -> None:
     """Run every minute by beat (the "webhooks: dispatch due deliveries" periodic task)."""
     delivery.deliveries_dispatch_due()
