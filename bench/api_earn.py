@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import secrets
 import shutil
 import signal
@@ -59,6 +58,7 @@ from _earn_load import (
     stop_gunicorn,
     wait_until_ready,
 )
+from _earn_report import format_cpu, format_kinds, parse_server, report_row, server_label
 from _production import (
     Receiver,
     describe,
@@ -185,21 +185,6 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     if args.members < args.clients * args.client_threads:
         parser.error("need at least one member per client thread")
     return args
-
-
-def parse_server(spec: str) -> tuple[str, int, int]:
-    match = re.fullmatch(r"(sync|gthread):(\d+)(?:x(\d+))?", spec)
-    if not match:
-        raise SystemExit(f"--server {spec!r}: write sync:WORKERS or gthread:WORKERSxTHREADS")
-    worker_class, workers, threads = match[1], int(match[2]), int(match[3] or 1)
-    if worker_class == "sync":
-        threads = 1
-    return worker_class, workers, threads
-
-
-def server_label(server: tuple[str, int, int]) -> str:
-    worker_class, workers, threads = server
-    return f"{worker_class} {workers}" + (f"×{threads}" if worker_class == "gthread" else "")
 
 
 def database_urls() -> tuple[str, dict]:
@@ -356,16 +341,6 @@ def seed(members: int) -> tuple[str, list[str]]:
     return raw_key, numbers
 
 
-def report_row(server, load: dict) -> str:
-    return (
-        f"| {load.get('shape', 'bare')} | {server_label(server)} | {load['connections']} | "
-        f"{load['rps']:.0f} | "
-        f"{load['p50_ms']:.1f} | {load['p99_ms']:.1f} | {load['errors']} | "
-        f"{percent(load['others'])} | {format_cpu(load['cpu_ms'])} | "
-        + (f"{load['ceiling']:.0f} |" if load["ceiling"] else "? |")
-    )
-
-
 def record_results(args, runs, queries: dict, pg_version: str, tps: float | None) -> None:
     best = max(runs, key=lambda run: run[1]["rps"])
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -436,20 +411,6 @@ def load_label(args) -> str:
         f"{args.clients} Python client processes × {args.client_threads} keep-alive "
         f"connections{variant}"
     )
-
-
-def percent(share: float | None) -> str:
-    return "?" if share is None else f"{100 * share:.0f}%"
-
-
-def format_cpu(cpu_ms: dict) -> str:
-    parts = " + ".join(f"{name} {ms:.2f}" for name, ms in cpu_ms.items())
-    return f"{sum(cpu_ms.values()):.2f} ms ({parts})"
-
-
-def format_kinds(kinds: dict) -> str:
-    ordered = sorted(kinds.items(), key=lambda item: -item[1])
-    return ", ".join(f"{count} {kind}" for kind, count in ordered)
 
 
 # --- main ---------------------------------------------------------------------------------------

@@ -33,7 +33,15 @@ import time
 from pathlib import Path
 
 import api_earn
-from _earn_load import WRK_SCRIPT, free_port, start_gunicorn, stop_gunicorn, wait_until_ready
+from _earn_load import (
+    PURCHASE_PATH,
+    WRK_SCRIPT,
+    free_port,
+    purchase_body,
+    start_gunicorn,
+    stop_gunicorn,
+    wait_until_ready,
+)
 from _shared import ensure_database, machine, migrate, parse_known, process_cpu, setup_django
 
 LANE = "loyalty.core.api.lane.PurchaseLaneMiddleware"
@@ -64,10 +72,10 @@ def poster(api_key: str, numbers: list[str]):
     def post(handler) -> None:
         i = next(sequence)
         ident = f"l-{run}-{i}"
-        body = api_earn.purchase_body(numbers[i % len(numbers)], ident).encode()
+        body = purchase_body(numbers[i % len(numbers)], ident).encode()
         environ = {
             "REQUEST_METHOD": "POST",
-            "PATH_INFO": api_earn.PURCHASE_PATH,
+            "PATH_INFO": PURCHASE_PATH,
             "SERVER_NAME": "127.0.0.1",
             "SERVER_PORT": "80",
             "SERVER_PROTOCOL": "HTTP/1.1",
