@@ -5,9 +5,10 @@ mode in front of PostgreSQL (DATABASE_POOL_MODE=transaction, CONN_MAX_AGE as the
 it), Redis for the cache and the Celery broker, the throttle at its default rate (a key a till:
 one API key a connection, as many tills each have their own), a Celery worker, JSON logs and an
 access log, Prometheus's shared folder, and one webhook endpoint of the partner, a real local
-receiver answering 200, so every purchase's `points.earned` event goes through the outbox, the
-broker and the worker to it. After the load the run waits for the outbox to drain and checks
-that the receiver got every event of the run exactly once by id.
+receiver answering 200, so every purchase's `points.earned` event goes through the outbox and
+the webhook relay (`manage.py webhooks_relay`, as the stack runs it) to it. After the load the
+run waits for the outbox to drain and checks that the receiver got every event of the run
+exactly once by id.
 
 A library module of api_earn.py: bench/run.py skips _private modules.
 """
@@ -29,6 +30,7 @@ COMPOSE_SETTINGS = {
     "LOG_FORMAT": "json",
     "LOG_LEVEL": "INFO",
     "CONN_MAX_AGE": "60",
+    "LOYALTY_WEBHOOK_RELAY": "true",
 }
 RECEIVER = r"""
 import json, sys, threading
@@ -144,6 +146,20 @@ def production_env(bare_env: dict[str, str], pooled_url: str, shipped: dict[str,
     env.pop("LOYALTY_API_RATE", None)
     env["PYTHONPATH"] = str(ROOT)
     return env
+
+
+def start_relay(env: dict[str, str], log_path: Path) -> subprocess.Popen:
+    """The compose stack's relay service (`manage.py webhooks_relay`): it sends the webhook
+    deliveries in batches; stopped like gunicorn (stop_gunicorn), logging beside it."""
+    log = log_path.with_suffix(".relay.log").open("w")
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "webhooks_relay"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
 
 
 def exactly_once(check: dict) -> bool:

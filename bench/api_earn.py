@@ -67,6 +67,7 @@ from _production import (
     exactly_once,
     production_env,
     receiver_port,
+    start_relay,
     tills_and_endpoint,
 )
 from _shared import (
@@ -532,7 +533,7 @@ def run_shape(args, shape, server, url, env, api_key, numbers, pooler_pid) -> di
     for production PgBouncer, a key a connection and a webhook receiver, bench/_production.py)."""
     port = free_port()
     log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench-gunicorn-{port}.log"
-    served, keys, bouncer, receiver, endpoint = env, [api_key], None, None, None
+    served, keys, bouncer, receiver, endpoint, relay = env, [api_key], None, None, None, None
     if shape == "shipped":
         served = {**env, **shipped_env(SCRATCH)}
     if shape == "production":
@@ -544,6 +545,8 @@ def run_shape(args, shape, server, url, env, api_key, numbers, pooler_pid) -> di
     extra = ["--access-logfile", "-"] if shape in {"shipped", "production"} else []
     process = start_gunicorn(server, port, served, log_path, extra=extra)
     worker = start_celery_worker(served, log_path) if shape != "bare" else None
+    if shape == "production":
+        relay = start_relay(served, log_path)
     try:
         wait_until_ready(process, port, keys[0], numbers[0], log_path)
         print(
@@ -553,6 +556,8 @@ def run_shape(args, shape, server, url, env, api_key, numbers, pooler_pid) -> di
         )
         run = run_load_wrk if args.client == "wrk" else run_load
         more = {"worker": worker.pid} if worker is not None else {}
+        if relay is not None:
+            more["relay"] = relay.pid
         if receiver is not None:
             more["receiver"] = receiver.process.pid
         meter = ServerCpu(process.pid, url, pooler_pid, more)
@@ -562,8 +567,9 @@ def run_shape(args, shape, server, url, env, api_key, numbers, pooler_pid) -> di
             print("  webhooks:", describe(load["outbox"]))
     finally:
         stop_gunicorn(process)
-        if worker is not None:
-            stop_gunicorn(worker)
+        for helper in (worker, relay):
+            if helper is not None:
+                stop_gunicorn(helper)
         if endpoint is not None:
             endpoint_off(endpoint)
         if receiver is not None:

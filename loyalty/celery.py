@@ -4,13 +4,25 @@ in the demo (`make run`: LOYALTY_DEMO_BROKER), where a worker takes them from a 
 import os
 
 from celery import Celery
-from celery.signals import worker_ready
+from celery.signals import task_postrun, task_prerun, worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "loyalty.settings")
 
 app = Celery("loyalty")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@task_prerun.connect
+@task_postrun.connect
+def _close_old_connections(task=None, **kwargs):
+    """Django's end-of-request rule for the worker's database connections (settings'
+    CELERY_DB_REUSE_MAX says why); an eager task runs inside its caller's request."""
+    if task is not None and getattr(task.request, "is_eager", False):
+        return
+    from django.db import close_old_connections
+
+    close_old_connections()
 
 
 @worker_ready.connect

@@ -275,6 +275,15 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     **env.json("CELERY_BROKER_TRANSPORT_OPTIONS", default={}),
 }
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
+# A `manage.py webhooks_relay` process sends webhook deliveries in batches (webhooks.relay):
+# requests then enqueue no Celery task a delivery. Off, each delivery is a task sent after commit.
+LOYALTY_WEBHOOK_RELAY = env.bool("LOYALTY_WEBHOOK_RELAY", default=False)
+# Celery's Django fix-up closes a worker's database connections before and after every task
+# unless given a reuse count: a new connection a task, a fifth of a webhook attempt's time in
+# the production-shaped benchmark. With a count it leaves them open, and loyalty/celery.py
+# closes them around each task as Django does around a request (CONN_MAX_AGE, the health
+# checks, a connection left broken), so CONN_MAX_AGE=0 still means a connection a task.
+CELERY_DB_REUSE_MAX = 1_000_000
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_RESULT_BACKEND = None

@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-APP_SERVICES = ("web", "worker", "beat")
+APP_SERVICES = ("web", "worker", "beat", "relay")
 # Set by a developer's shell, they would change what the production settings do here.
 DEPLOY_VARIABLES = (
     "SECRET_KEY",
@@ -38,7 +38,7 @@ def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
     )
 
 
-def test_compose_has_the_stack_with_one_image_for_web_worker_and_beat():
+def test_compose_has_the_stack_with_one_image_for_web_worker_beat_and_relay():
     # given
     compose = _compose()
 
@@ -46,15 +46,15 @@ def test_compose_has_the_stack_with_one_image_for_web_worker_and_beat():
     services = compose["services"]
 
     # then
-    assert set(services) == {"db", "pgbouncer", "redis", "web", "worker", "beat"}
+    assert set(services) == {"db", "pgbouncer", "redis", "web", "worker", "beat", "relay"}
     assert services["db"]["image"] == "postgres:15"
     assert "healthcheck" in services["db"]
     assert services["redis"]["image"] == "redis:7"
     builds = [services[name].get("build") for name in APP_SERVICES]
     images = [services[name].get("image") for name in APP_SERVICES]
-    assert builds == [builds[0]] * 3
+    assert builds == [builds[0]] * len(APP_SERVICES)
     assert builds[0] is not None
-    assert images == [images[0]] * 3
+    assert images == [images[0]] * len(APP_SERVICES)
     assert images[0] is not None
 
 
@@ -66,7 +66,7 @@ def test_compose_app_services_share_the_environment_and_require_a_secret_key():
     environments = [services[name]["environment"] for name in APP_SERVICES]
 
     # then
-    assert environments[0] == environments[1] == environments[2]
+    assert environments == [environments[0]] * len(APP_SERVICES)
     env = environments[0]
     assert env["SECRET_KEY"].startswith("${SECRET_KEY:?")
     assert env["DEBUG"] == "false"
@@ -75,6 +75,8 @@ def test_compose_app_services_share_the_environment_and_require_a_secret_key():
     assert env["DATABASE_DIRECT_URL"].endswith("@db:5432/loyalty")
     assert env["REDIS_URL"] == "redis://redis:6379/0"
     assert "ALLOWED_HOSTS" in env
+    # the relay sends webhooks, so no request enqueues a task a delivery
+    assert env["LOYALTY_WEBHOOK_RELAY"] == "true"
 
 
 def test_compose_commands_migrate_before_web_and_schedule_from_the_database():
@@ -85,6 +87,7 @@ def test_compose_commands_migrate_before_web_and_schedule_from_the_database():
     web = " ".join(services["web"]["command"])
     worker = services["worker"]["command"]
     beat = services["beat"]["command"]
+    relay = services["relay"]["command"]
 
     # then
     assert web.index("python manage.py migrate") < web.index("gunicorn loyalty.wsgi")
@@ -94,6 +97,8 @@ def test_compose_commands_migrate_before_web_and_schedule_from_the_database():
     assert worker[:4] == ["celery", "-A", "loyalty", "worker"]
     assert beat[:4] == ["celery", "-A", "loyalty", "beat"]
     assert "django_celery_beat.schedulers:DatabaseScheduler" in beat
+    assert relay == ["python", "manage.py", "webhooks_relay"]
+    assert services["relay"]["depends_on"]["web"]["condition"] == "service_healthy"
 
 
 def test_compose_runs_the_app_through_debians_pgbouncer_in_transaction_mode():

@@ -106,14 +106,17 @@ class Postgres:
             cursor.execute("CREATE DATABASE loyalty")
         connection.close()
 
-    def scalar(self, sql: str, params=()):
+    def rows(self, sql: str, params=()) -> list[tuple]:
         connection = self.connect()
         try:
             with connection.cursor() as cursor:
                 cursor.execute(sql, params)
-                return cursor.fetchone()[0]
+                return cursor.fetchall()
         finally:
             connection.close()
+
+    def scalar(self, sql: str, params=()):
+        return self.rows(sql, params)[0][0]
 
 
 class Redis:
@@ -188,6 +191,7 @@ class Stack:
         self.web: subprocess.Popen | None = None
         self.workers: list[subprocess.Popen] = []
         self.beat: subprocess.Popen | None = None
+        self.relay: subprocess.Popen | None = None
 
     def env(self, **extra) -> dict[str, str]:
         env = {
@@ -286,6 +290,26 @@ class Stack:
         )
         _wait(lambda: "beat: Starting" in log_path.read_text(errors="replace"), 60, "no beat")
 
+    def start_relay(self) -> None:
+        """The webhook relay (`manage.py webhooks_relay`), looking every 0.1 s when idle."""
+        log_path = self.folder / "relay.log"
+        log = log_path.open("ab")
+        before = log.tell()
+        command = [PYTHON, "manage.py", "webhooks_relay", "--idle", "0.1"]
+        self.relay = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=self.env(LOG_LEVEL="INFO"),
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
+        _wait(lambda: b"relay started" in log_path.read_bytes()[before:], 60, "no relay")
+
+    def stop_relay(self) -> None:
+        _stop(self.relay)
+        self.relay = None
+
     def stop_beat(self) -> None:
         _stop(self.beat)
         self.beat = None
@@ -302,6 +326,7 @@ class Stack:
         for worker in self.workers:
             _stop(worker)
         _stop(self.beat)
+        _stop(self.relay)
         _stop(self.web)
         self.redis.kill()
         with contextlib.suppress(Exception):

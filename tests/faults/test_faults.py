@@ -11,6 +11,7 @@ import time
 import uuid
 
 import pytest
+import redis
 import requests
 
 from tests.worker import wait_until
@@ -316,3 +317,61 @@ def test_readyz_names_each_dependency_that_is_stopped_and_says_ready_when_it_is_
         if not stack.redis.answers():
             stack.redis.start()
         stack.stop_beat()
+
+
+def test_the_relay_sends_every_event_once_through_its_restart_and_postgres_restarting(
+    stack, partner
+):
+    # given: the webhook relay runs and no worker does (the web still sends a task a delivery to
+    # the broker: those wait there, to be taken later)
+    stack.stop_workers()
+    stack.start_relay()
+    started_at = stack.postgres.scalar("SELECT now()")
+    member = _enrol(partner, f"relay-{uuid.uuid4().hex[:6]}@example.com").json()
+    run = uuid.uuid4().hex[:6]
+    answers = {}
+
+    def ours() -> list[str]:
+        return [
+            str(row[0])
+            for row in stack.postgres.rows(
+                "SELECT id FROM webhooks_webhookevent WHERE created_at >= %s", (started_at,)
+            )
+        ]
+
+    def stream(start: int, count: int) -> None:
+        for i in range(start, start + count):
+            response = _purchase(partner, member["member_number"], f"W-{run}-{i}")
+            answers[i] = response.status_code if response is not None else None
+
+    try:
+        # when: purchases while it runs, while it is stopped, after it starts again, while
+        # PostgreSQL restarts under it, and after
+        stream(0, 15)
+        stack.stop_relay()
+        stream(15, 15)
+        stack.start_relay()
+        stream(30, 10)
+        stack.postgres.stop("fast")
+        time.sleep(3)  # the relay finds the database gone, and keeps trying
+        stack.postgres.start()
+        stream(40, 15)
+        # then: each event reached the receiver, through the relay alone
+        assert set(answers.values()) <= {201}, answers
+        events = ours()
+        assert len(events) >= 55
+        wait_until(
+            lambda: all(stack.receiver.events[id] for id in events), 60, "the relay's events"
+        )
+    finally:
+        stack.stop_relay()
+        # when: a worker takes the tasks the web sent meanwhile
+        worker = stack.start_worker()
+    queue = redis.Redis.from_url(stack.redis.url)
+    wait_until(lambda: queue.llen(stack.queue) == 0, 60, "the worker to empty its queue")
+    time.sleep(1)  # (its last task's attempt, if it made one)
+    # then: it sent none again: every event went out exactly once
+    assert {stack.receiver.events[id] for id in events} == {1}
+    assert sorted(ours()) == sorted(events)
+    assert worker.poll() is None
+    assert stack.ledger_problems() == ""

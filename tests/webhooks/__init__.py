@@ -15,17 +15,20 @@ class ReceivedRequest:
     path: str
     headers: dict[str, str]
     body: bytes
+    client: tuple = ()  # the sender's (host, port): one port for several means a kept connection
 
 
 class Receiver:
     """Records every request; answers with the queued status codes, then `default_status`.
-    `delay` seconds before answering simulate a slow partner (released at shutdown)."""
+    `delay` seconds before answering simulate a slow partner (released at shutdown). It closes
+    each connection after its answer unless `keep_alive` is set."""
 
     def __init__(self):
         self.requests: list[ReceivedRequest] = []
         self.statuses: deque[int] = deque()
         self.default_status = 200
         self.delay = 0.0
+        self.keep_alive = False
         self._released = threading.Event()
         self._lock = threading.Lock()
         receiver = self
@@ -38,7 +41,9 @@ class Receiver:
                 body = self.rfile.read(length)
                 with receiver._lock:
                     receiver.requests.append(
-                        ReceivedRequest("POST", self.path, dict(self.headers.items()), body)
+                        ReceivedRequest(
+                            "POST", self.path, dict(self.headers.items()), body, self.client_address
+                        )
                     )
                     status = (
                         receiver.statuses.popleft()
@@ -52,7 +57,8 @@ class Receiver:
                     if 300 <= status < 400:
                         self.send_header("Location", "/elsewhere")
                     self.send_header("Content-Length", "2")
-                    self.send_header("Connection", "close")
+                    if not receiver.keep_alive:
+                        self.send_header("Connection", "close")
                     self.end_headers()
                     self.wfile.write(b"ok")
                 except OSError:
