@@ -16,6 +16,8 @@ from tests.api.conftest import make_client
 from tests.api.purchase_helpers import buy, statements
 from tests.concurrency import run_at_once
 from tests.loyalty.test_prepared_statements import column_retyped
+from webhooks.models import WebhookDelivery
+from webhooks.services import endpoint_create
 
 pytestmark = [
     pytest.mark.pgbouncer,
@@ -87,6 +89,26 @@ def test_purchases_at_once_on_several_server_connections_run_prepared(pgbouncer)
     assert [m.points_balance for m in Member.objects.filter(pk__in=[m.pk for m in members])] == [
         10
     ] * TILLS
+
+
+def test_purchases_with_a_webhook_endpoint_record_their_events_prepared(pgbouncer, settings):
+    # given: the partner has a webhook endpoint (the relay sends: nothing is enqueued here)
+    settings.LOYALTY_WEBHOOK_RELAY = True
+    clients, members = tills_and_members()
+    partner = Purchase._meta.get_field("partner").related_model.objects.get()
+    endpoint_create(partner=partner, url="http://127.0.0.1:9/hook", secret="s" * 32)
+    # when
+    results = buy_at_once(clients, members, "W")
+    # then: each purchase's event and its delivery, in the one prepared statement
+    assert [answer.status_code for answer, _ in results] == [201] * TILLS
+    for _, sent in results:
+        events = [sql for sql in sent if "EXECUTE webhooks_event_insert" in sql]
+        assert len(events) == 1
+        assert events[0].startswith("SELECT loyalty_prepare(")
+    assert WebhookDelivery.objects.filter(status="pending").count() == TILLS
+    assert {d.event.partner_id for d in WebhookDelivery.objects.select_related("event")} == {
+        partner.pk
+    }
 
 
 def test_a_purchase_on_a_server_connection_that_never_saw_the_statements(pgbouncer):
