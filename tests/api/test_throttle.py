@@ -9,7 +9,7 @@ import time_machine
 from django.core.cache import caches
 
 from accounts.services import api_key_create
-from loyalty.base.api.throttling import ApiKeyRateThrottle, parse_rate
+from loyalty.base.api.throttling import ApiKeyRateThrottle, lease_size, leases_forget, parse_rate
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -23,7 +23,14 @@ def key(db):
     # (a key id another run of the suite may have counted under, in a Redis that outlives it)
     window = int(START.timestamp()) // 60
     caches["default"].delete_many([f"throttle:api_key:{key.pk}:{window + n}" for n in range(-1, 4)])
-    return key
+    leases_forget()
+    yield key
+    leases_forget()
+
+
+def _stored(key, seconds: int) -> int | None:
+    window = (int(START.timestamp()) + seconds) // 60
+    return caches["default"].get(f"throttle:api_key:{key.pk}:{window}")
 
 
 def _allowed(key, count: int) -> int:
@@ -78,5 +85,58 @@ def test_the_count_stays_a_number_whatever_the_traffic(key, settings):
     settings.LOYALTY_API_RATE = "100000/minute"
     with time_machine.travel(START + timedelta(seconds=1), tick=False):
         assert _allowed(key, 500) == 500
-        stored = caches["default"].get(f"throttle:api_key:{key.pk}:{int(START.timestamp()) // 60}")
-    assert stored == 500
+    # (leases of 16 slots: 32 round trips numbered 512 slots, the last 12 kept for what comes)
+    assert _stored(key, 1) == 512
+
+
+def test_low_rates_count_every_request_in_the_cache(key, settings):
+    settings.LOYALTY_API_RATE = "399/minute"
+    assert lease_size(399) == 1
+    with time_machine.travel(START + timedelta(seconds=1), tick=False):
+        assert _allowed(key, 3) == 3
+    assert _stored(key, 1) == 3
+
+
+def test_a_high_rate_asks_the_cache_once_in_sixteen_requests(key, settings):
+    # given: the default rate, 6,000 a minute
+    settings.LOYALTY_API_RATE = "6000/minute"
+    with time_machine.travel(START + timedelta(seconds=1), tick=False):
+        # when: one request
+        assert _allowed(key, 1) == 1
+        # then: the process took 16 slots
+        assert _stored(key, 1) == 16
+        # and the next 15 ask the cache nothing; the 17th takes the next lease
+        assert _allowed(key, 15) == 15
+        assert _stored(key, 1) == 16
+        assert _allowed(key, 1) == 1
+        assert _stored(key, 1) == 32
+
+
+def test_leased_slots_let_exactly_the_limit_through_from_many_threads(key, settings):
+    # given: 4,000 a minute (leases of 16) and 4,160 requests at once from 8 threads
+    settings.LOYALTY_API_RATE = "4000/minute"
+    allowed = []
+    barrier = threading.Barrier(8)
+
+    def till():
+        barrier.wait()
+        allowed.append(_allowed(key, 520))
+
+    with time_machine.travel(START + timedelta(seconds=5), tick=False):
+        threads = [threading.Thread(target=till) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    # then: each request numbered once: exactly the limit passes
+    assert sum(allowed) == 4000
+
+
+def test_a_lease_ends_with_its_window(key, settings):
+    settings.LOYALTY_API_RATE = "6000/minute"
+    with time_machine.travel(START + timedelta(seconds=59), tick=False):
+        assert _allowed(key, 1) == 1
+    with time_machine.travel(START + timedelta(seconds=60), tick=False):
+        assert _allowed(key, 1) == 1
+    # the new window's request took a lease of its own; the old window keeps its 16
+    assert (_stored(key, 59), _stored(key, 60)) == (16, 16)
