@@ -8,6 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from accounts import partners
 from accounts import services as account_services
 from accounts.models import PartnerApiKey
 from loyalty.core.models import Purchase
@@ -94,10 +95,10 @@ def test_without_a_signal_a_revocation_takes_effect_within_the_cache_time(api, m
     PartnerApiKey.objects.filter(partner=api.partner).update(revoked_at=timezone.now())
     # then: still cached for now, refused once the cache time is over
     assert buy(api, member, external_id="B").status_code == 201
-    account_services._api_keys.expire()  # what the passing of API_KEY_CACHE_SECONDS does
+    partners._api_keys.expire()  # what the passing of API_KEY_CACHE_SECONDS does
     assert buy(api, member, external_id="C").status_code == 401
 
 
 def test_unknown_keys_are_never_cached(db):
     assert account_services.api_key_authenticate_cached("nope.nope-nope-nope-nope") is None
-    assert account_services._api_keys.entries == {}
+    assert partners._api_keys.entries == {}
