@@ -366,8 +366,10 @@ def run_load_wrk(args, port: int, api_key: str, numbers: list[str], meter: Serve
             "--timeout", "30s", "-s", str(WRK_SCRIPT), f"http://127.0.0.1:{port}",
             "--", members.name, run, api_key, str(args.clients),
         ]  # fmt: skip
+        pace = getattr(args, "pace_ms", None)  # (million.py --rate)
+        env = {**os.environ, "WRK_PACE_MS": str(pace)} if pace else None
         return subprocess.run(
-            command, capture_output=True, text=True, timeout=seconds + 120, check=False
+            command, capture_output=True, text=True, timeout=seconds + 120, check=False, env=env
         )
 
     try:

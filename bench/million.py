@@ -47,6 +47,7 @@ from _earn_load import (
     stop_gunicorn,
 )
 from _insights_data import bench_env, ensure, server_url
+from _production import COMPOSE_SETTINGS
 from _shared import (
     BENCH_DIR,
     ROOT,
@@ -57,6 +58,7 @@ from _shared import (
     migrate,
     parse_known,
     percentile,
+    start_pgbouncer,
 )
 
 OUT = BENCH_DIR / "out"
@@ -103,6 +105,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--connections", type=int, default=8, help="the earn load's connections (8)"
     )
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=0,
+        help="purchases a second the earn load aims at (each connection pausing between "
+        "requests); 0, the default: as fast as the server answers, which keeps both cores busy",
+    )
     parser.add_argument("--page-members", type=int, default=10, help="members logged in (10)")
     parser.add_argument("--no-load", action="store_true", help="the reads alone, no earn load")
     add_common_options(parser, fresh="build the dataset again")
@@ -110,7 +119,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def production_env(server: str) -> dict[str, str]:
-    """docker-compose.yml's settings on the dataset: Redis cache and broker, JSON logs."""
+    """docker-compose.yml's settings on the dataset: Redis cache and broker, JSON logs (main
+    adds the bouncer and the kept connections once the dataset is migrated)."""
     prometheus = Path(tempfile.gettempdir()) / "bench-million-prometheus"
     prometheus.mkdir(exist_ok=True)
     return bench_env(
@@ -252,6 +262,10 @@ def main(argv: list[str]) -> int:
     log = OUT / "million-gunicorn.log"
     port = free_port()
     gunicorn = Path(sys.executable).parent / "gunicorn"
+    # served as the stack serves it: through PgBouncer in transaction mode, connections kept
+    bouncer, pooled_url = start_pgbouncer(dataset.url, OUT / "million-pgbouncer")
+    env = {**env, **COMPOSE_SETTINGS}
+    env.update(DATABASE_URL=pooled_url, DATABASE_POOL_MODE="transaction")
     web = subprocess.Popen(
         [str(gunicorn), "loyalty.wsgi", "--bind", f"127.0.0.1:{port}", "--log-level", "warning"],
         cwd=ROOT,
@@ -274,9 +288,10 @@ def main(argv: list[str]) -> int:
                 client_threads=max(1, args.connections // 2),
                 warmup=0,
                 duration=args.warmup + args.duration,
+                pace_ms=args.connections * 1000 / args.rate if args.rate else None,
             )
             numbers = setup["numbers"][: max(2000, args.connections)]
-            meter = ServerCpu(web.pid, dataset.url)
+            meter = ServerCpu(web.pid, dataset.url, bouncer.process.pid)
 
             def earn() -> None:
                 load.update(run_load_wrk(load_args, port, setup["key"], numbers, meter))
@@ -289,6 +304,7 @@ def main(argv: list[str]) -> int:
     finally:
         stop_gunicorn(web)
         stop_gunicorn(worker)
+        bouncer.stop()
     if failures:
         print("Reads that failed:", *failures[:10], sep="\n  ")
         return 1
@@ -336,17 +352,20 @@ def render(args, dataset, rows: list[dict], load: dict, busy: float) -> str:
         "",
         f"- Machine: {machine()}; the cores were {busy:.0%} busy with other work just before.",
         f"- Command: `bench/million.py --duration {args.duration:g} --connections "
-        f"{args.connections}{' --no-load' if args.no_load else ''}`.",
+        f"{args.connections}{f' --rate {args.rate:g}' if args.rate else ''}"
+        f"{' --no-load' if args.no_load else ''}`.",
         f"- Dataset `loyalty_bench_insights`: {dataset.members:,} members, "
         f"{dataset.entries:,} ledger entries (bench/_insights_data.py).",
-        "- Served as docker-compose.yml runs it: gunicorn with gunicorn.conf.py, DEBUG off, Redis "
-        "cache and broker, a Celery worker, JSON logs; one reader, one request at a time, "
+        "- Served as docker-compose.yml runs it: gunicorn with gunicorn.conf.py, DEBUG off, "
+        "PgBouncer in transaction mode with connections kept (CONN_MAX_AGE=60), Redis cache and "
+        "broker, a Celery worker, JSON logs; one reader, one request at a time, "
         f"{args.page_members} members logged in, API reads of members drawn from the million.",
     ]
     if load:
         cpu = ", ".join(f"{name} {ms:.2f}" for name, ms in load["cpu_ms"].items())
         lines.append(
-            f"- Earn load meanwhile (wrk, {load['connections']} connections): "
+            f"- Earn load meanwhile (wrk, {load['connections']} connections"
+            f"{f', paced to aim at {args.rate:g} a second' if args.rate else ', flat out'}): "
             f"{load['rps']:.0f} purchases/s, p50 {load['p50_ms']:.1f} ms, p99 "
             f"{load['p99_ms']:.1f} ms, {load['errors']} non-201; CPU ms a purchase: {cpu}."
         )

@@ -4,6 +4,15 @@
 -- several, comma-separated: each request takes the next, as tills each with their own key),
 -- number of wrk threads.
 -- done() prints one JSON line for api_earn.py to read.
+-- WRK_PACE_MS in the environment (bench/million.py --rate) makes each connection wait that many
+-- milliseconds before each request: a steady load below the server's capacity.
+
+local pace = tonumber(os.getenv("WRK_PACE_MS") or "")
+if pace then
+  function delay()
+    return pace
+  end
+end
 
 local threads = {}
 
