@@ -70,9 +70,10 @@ def tiers_by_rank() -> tuple[Tier, ...]:
 
 
 def next_tier(*, member: Member, qualifying: int | None = None) -> dict | None:
-    """The next tier up and the qualifying points still needed to reach it."""
+    """The next tier up and the qualifying points still needed to reach it (the tiers from this
+    process's cache: no query for them)."""
     rank = member.tier.rank if member.tier_id else -1
-    tier = Tier.objects.filter(rank__gt=rank).order_by("rank").first()
+    tier = next((tier for tier in tiers_by_rank() if tier.rank > rank), None)
     if tier is None:
         return None
     if qualifying is None:
