@@ -97,6 +97,8 @@ RULE_NAME = "Bench: 1 point per euro"
 EMAIL_DOMAIN = "bench.invalid"
 TARGET_RPS = 300
 TARGET_P99_MS = 150
+# issue 20: each shape's purchases/s as a share of pgbench simple-update's tps, and its p99 ms
+RATIO_TARGETS = {"bare": (0.15, 50), "production": (0.12, 75)}
 QUIET = 0.15  # share of the CPU busy before a run above which the figures are not trusted
 
 
@@ -353,10 +355,13 @@ def record_results(args, runs, queries: dict, pg_version: str, tps: float | None
         "",
         f"- Command: `{command}` (`make bench` runs it with its defaults)",
         f"- Machine: {machine()}; PostgreSQL {pg_version} on the same machine",
-        f"- Server: gunicorn, DEBUG=false, CONN_MAX_AGE=60, no webhook endpoints; "
-        f"{args.members} members. Shapes: bare (throttling off, no Redis, Celery eager), "
-        "shipped (as docker-compose.yml: Redis for cache and broker, the throttle counting in "
-        "Redis, a Celery worker, JSON logs and an access log, Prometheus's shared folder)",
+        f"- Server: gunicorn, DEBUG=false, CONN_MAX_AGE=60; {args.members} members. Shapes: "
+        "bare (throttling off, no Redis, Celery eager, no webhook endpoint); production (as "
+        "docker-compose.yml: PgBouncer in transaction mode, Redis for cache and broker, the "
+        "throttle at its default rate with a key a connection, a Celery worker, the webhook "
+        "relay sending every purchase's event to a local receiver, JSON logs and an access "
+        "log, Prometheus's shared folder); shipped (the older middle shape: Redis and a "
+        "worker, no bouncer, no webhooks)",
         f"- Load: {load_label(args)}, {args.warmup:g} s warm-up, {args.duration:g} s measured; "
         "every request "
         "a new Idempotency-Key and external_id, concurrent requests for distinct members",
@@ -392,6 +397,17 @@ def record_results(args, runs, queries: dict, pg_version: str, tps: float | None
         + ("met" if met else "missed")
         + f" (best: {server_label(best[0])}).",
     ]
+    if tps is not None:  # issue 20's, as a ratio to pgbench in the same run
+        for server, load in runs:
+            shape = load.get("shape", "bare")
+            if shape in RATIO_TARGETS:
+                ratio, p99 = RATIO_TARGETS[shape]
+                ok = load["rps"] / tps >= ratio and load["p99_ms"] < p99
+                lines.append(
+                    f"Target {shape} (≥ {ratio} of pgbench with p99 < {p99} ms): "
+                    f"{'met' if ok else 'missed'} ({load['rps'] / tps:.3f}, p99 "
+                    f"{load['p99_ms']:.1f} ms, {server_label(server)})."
+                )
     append_results("\n".join(lines))
 
 
