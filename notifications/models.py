@@ -82,7 +82,11 @@ class OutgoingEmail(models.Model):
                 fields=["next_attempt_at"],
                 name="email_pending_by_due",
                 condition=models.Q(status="pending"),
-            )
+            ),
+            # /metrics counts the failed (few) without reading every e-mail
+            models.Index(
+                fields=["created_at"], name="email_failed", condition=models.Q(status="failed")
+            ),
         ]
 
     def __str__(self) -> str:

@@ -135,7 +135,13 @@ class WebhookDelivery(models.Model):
                 fields=["next_attempt_at"],
                 name="delivery_pending_due",
                 condition=models.Q(status="pending"),
-            )
+            ),
+            # /metrics counts the failed (few) without reading every delivery
+            models.Index(
+                fields=["last_attempt_at"],
+                name="delivery_failed",
+                condition=models.Q(status="failed"),
+            ),
         ]
 
     def __str__(self) -> str:
