@@ -110,6 +110,7 @@ class DatabaseCollector:
         "loyalty_job_last_run_age_seconds",
         "loyalty_job_failed_batches_last_day",
         "loyalty_outbox_pending",
+        "loyalty_outbox_overdue_seconds",
         "loyalty_outbox_failed",
         "loyalty_webhook_deliveries_failed_last_day",
     )
@@ -169,6 +170,23 @@ class DatabaseCollector:
         outbox.add_metric(["email"], emails["pending"])
         outbox.add_metric(["webhook"], webhooks["pending"])
         yield outbox
+        # How long the longest-waiting due row has waited: above a minute or so, nothing is
+        # sending (the webhook relay or the workers are down, or the broker is): alert on it.
+        # 0 when nothing is due. Read from the pending rows' partial index (its first entry).
+        overdue = GaugeMetricFamily(
+            "loyalty_outbox_overdue_seconds",
+            "Seconds the longest-waiting due row has waited past its time",
+            labels=["outbox"],
+        )
+        for name, model in (("email", OutgoingEmail), ("webhook", WebhookDelivery)):
+            due = (
+                model.objects.filter(status="pending", next_attempt_at__lte=now)
+                .order_by("next_attempt_at")
+                .values_list("next_attempt_at", flat=True)
+                .first()
+            )
+            overdue.add_metric([name], (now - due).total_seconds() if due else 0.0)
+        yield overdue
         failed = GaugeMetricFamily(
             "loyalty_outbox_failed", "What was given up on", labels=["outbox"]
         )

@@ -7,14 +7,18 @@ import os
 import re
 import subprocess
 import sys
+from datetime import timedelta
 
 import pytest
 from django.db import transaction
+from django.utils import timezone
 
 from loyalty.core.purchases import purchase_record
 from notifications.outbox import email_enqueue
 from rewards.services import reward_redeem
 from tests import factories
+from webhooks.models import WebhookDelivery, WebhookEvent
+from webhooks.services import endpoint_create
 
 pytestmark = pytest.mark.django_db
 
@@ -112,6 +116,21 @@ def test_metrics_count_purchases_points_and_backlogs(
     }
     assert _sample(after, "loyalty_outbox_pending", '{outbox="email"}') >= 1
     assert "django_http_requests_total_by_method_total" in after
+
+
+def test_the_longest_wait_of_a_due_outbox_row_is_a_gauge(client, partner, time_machine):
+    # given: a webhook delivery due 90 s ago that nothing has sent (no relay, no worker)
+    time_machine.move_to(timezone.now(), tick=False)
+    endpoint = endpoint_create(partner=partner, url="http://127.0.0.1:9/hook", secret="s" * 32)
+    event = WebhookEvent.objects.create(type="points.earned", partner=partner, payload={})
+    WebhookDelivery.objects.create(
+        event=event, endpoint=endpoint, next_attempt_at=timezone.now() - timedelta(seconds=90)
+    )
+    # when
+    text = _metrics(client)
+    # then
+    assert _sample(text, "loyalty_outbox_overdue_seconds", '{outbox="webhook"}') == 90.0
+    assert _sample(text, "loyalty_outbox_overdue_seconds", '{outbox="email"}') == 0.0
 
 
 def test_a_purchase_rolled_back_is_not_counted(

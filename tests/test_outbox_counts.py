@@ -1,5 +1,6 @@
-"""/metrics counts the outboxes' pending and failed rows through partial indexes: a scrape reads
-the few rows it counts, not every delivery and e-mail ever kept (loyalty/ops.py)."""
+"""/metrics counts the outboxes' pending and failed rows, and finds the longest-waiting due one,
+through partial indexes: a scrape reads the few rows it counts, not every delivery and e-mail
+ever kept (loyalty/ops.py)."""
 
 from datetime import timedelta
 
@@ -31,6 +32,12 @@ def _plan(queryset) -> str:
                 status="failed", last_attempt_at__gte=timezone.now() - timedelta(days=1)
             ),
             "delivery_failed",
+        ),
+        (  # the overdue gauge: the longest-waiting due row
+            lambda: WebhookDelivery.objects.filter(
+                status="pending", next_attempt_at__lte=timezone.now()
+            ).order_by("next_attempt_at")[:1],
+            "delivery_pending_due",
         ),
         (lambda: OutgoingEmail.objects.filter(status="pending"), "email_pending_by_due"),
         (lambda: OutgoingEmail.objects.filter(status="failed"), "email_failed"),
