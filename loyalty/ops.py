@@ -170,7 +170,7 @@ class DatabaseCollector:
         outbox.add_metric(["email"], emails["pending"])
         outbox.add_metric(["webhook"], webhooks["pending"])
         yield outbox
-        # How long the longest-waiting due row has waited: above a minute or so, nothing is
+        # How long the longest-waiting due row has waited: a few minutes means nothing is
         # sending (the webhook relay or the workers are down, or the broker is): alert on it.
         # 0 when nothing is due. Read from the pending rows' partial index (its first entry).
         overdue = GaugeMetricFamily(

@@ -130,7 +130,7 @@ def test_the_longest_wait_of_a_due_outbox_row_is_a_gauge(client, partner, time_m
     text = _metrics(client)
     # then
     assert _sample(text, "loyalty_outbox_overdue_seconds", '{outbox="webhook"}') == 90.0
-    assert _sample(text, "loyalty_outbox_overdue_seconds", '{outbox="email"}') == 0.0
+    assert 'loyalty_outbox_overdue_seconds{outbox="email"} 0.0' in text  # nothing due
 
 
 def test_a_purchase_rolled_back_is_not_counted(

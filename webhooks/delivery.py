@@ -46,6 +46,7 @@ import json
 import logging
 import time
 import urllib.parse
+import urllib.request
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -165,8 +166,24 @@ def delivery_request(delivery: WebhookDelivery) -> tuple[bytes, dict[str, str]]:
 # endpoint's events go out one after another on one connection instead of a new TCP (and TLS)
 # handshake each. Redirects are answered as what they are (a 3xx, so a failed attempt):
 # following one would turn the POST into a GET or send the signed event somewhere nobody
-# configured. No retries here: backoff is the outbox's.
-_pool = urllib3.PoolManager(num_pools=50, maxsize=4, block=False, retries=False)
+# configured. No retries here: backoff is the outbox's. A proxy named in the environment
+# (HTTP_PROXY, HTTPS_PROXY, NO_PROXY, as urllib reads them) is used as before.
+_POOL_OPTIONS = {"num_pools": 50, "maxsize": 4, "block": False, "retries": False}
+_pool = urllib3.PoolManager(**_POOL_OPTIONS)
+_proxy_pools: dict[str, urllib3.ProxyManager] = {}
+# What is read of an answer (its status is what counts): a partner's huge or trickling body
+# neither fills the memory nor holds the connection past the timeout.
+ANSWER_READ_BYTES = 64 * 1024
+
+
+def _pool_for(url: str) -> urllib3.PoolManager:
+    parts = urllib.parse.urlsplit(url)
+    proxy = urllib.request.getproxies().get(parts.scheme.lower())
+    if not proxy or urllib.request.proxy_bypass(parts.hostname or ""):
+        return _pool
+    if proxy not in _proxy_pools:
+        _proxy_pools[proxy] = urllib3.ProxyManager(proxy, **_POOL_OPTIONS)
+    return _proxy_pools[proxy]
 
 
 def _describe(error: BaseException | str) -> str:
@@ -185,16 +202,24 @@ def http_post(url: str, body: bytes, headers: dict[str, str]) -> AttemptResult:
     if scheme not in ("http", "https"):
         return AttemptResult(None, f"Unsupported URL scheme {scheme!r}.")
     try:
-        response = _pool.request(
+        response = _pool_for(url).request(
             "POST",
             url,
             body=body,
             headers=headers,
             redirect=False,
+            preload_content=False,
             timeout=urllib3.Timeout(connect=TIMEOUT_SECONDS, read=TIMEOUT_SECONDS),
         )
     except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:  # refused, timeout, TLS…
         return AttemptResult(None, _describe(exc))
+    try:
+        if len(response.read(ANSWER_READ_BYTES)) >= ANSWER_READ_BYTES:
+            response.close()  # more may follow: the connection is not worth the rest
+    except (urllib3.exceptions.HTTPError, OSError):
+        response.close()  # the status arrived; the rest of the answer does not count
+    finally:
+        response.release_conn()
     if 200 <= response.status < 300:
         return AttemptResult(response.status)
     return AttemptResult(response.status, f"HTTP {response.status} {response.reason or ''}".strip())

@@ -14,11 +14,15 @@ within `IDLE_SECONDS` and, per batch:
    out and its deliveries are sent again, at least once);
 2. reads them with their events and endpoints in one query;
 3. sends each endpoint's deliveries one after another on a kept-alive connection, the
-   endpoints side by side (`SEND_THREADS`); after an endpoint's first unanswered attempt (down,
-   refusing, timing out) its other deliveries of the batch are not tried but put back for the
-   same backoff, so a dead endpoint costs one timeout a batch, not one a delivery;
-4. records the successes in one UPDATE per status code and each failure as `delivery_attempt`
-   does (backoff, the retry window, failing for good).
+   endpoints side by side (`SEND_THREADS`), for at most `BATCH_SECONDS` (what is left goes back,
+   due, so no claim outlives its lease); after an endpoint's first unanswered attempt (down,
+   refusing, timing out) its other deliveries of the batch are not tried: they wait as long as
+   the failed attempt (no attempt counted; past their window they fail), and this relay leaves
+   the endpoint's deliveries alone until then, so a dead endpoint costs one timeout per backoff
+   and its backlog does not hold up the other partners;
+4. records the successes in one UPDATE per status code, each only while the batch still holds
+   the delivery (its lease unchanged), and each failure as `delivery_attempt` does (backoff,
+   the retry window, failing for good).
 
 Nothing is lost when the relay is down: the deliveries stay due, and the beat's minutely
 dispatcher still hands whatever is due to the Celery worker. The relay needs no Redis.
@@ -28,11 +32,13 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
-from django.db import DatabaseError, connections, transaction
+from django.db import Error as DjangoDatabaseError
+from django.db import connections, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Least
 from django.utils import timezone
@@ -54,16 +60,44 @@ logger = logging.getLogger(__name__)
 BATCH_SIZE = 200
 IDLE_SECONDS = 0.2  # the longest an event waits for the relay when it is idle
 SEND_THREADS = 8  # endpoints sent to side by side
+# A batch sends for at most this long (plus one request's timeout), far inside the claim's lease:
+# what it has not sent by then goes back, due, for the next batch; so no claim outlives its lease
+# and nobody else sends a delivery this relay still holds.
+BATCH_SECONDS = 60
 ERROR_PAUSE_SECONDS = 2.0  # after the database is out of reach
 
+# Endpoints this process found not answering, and until when it leaves their deliveries alone
+# (the failed attempt's backoff): a dead endpoint's backlog does not fill every batch ahead of
+# the other partners' deliveries.
+_down: dict[int, datetime] = {}
+_down_lock = threading.Lock()
 
-def deliveries_claim(*, limit: int = BATCH_SIZE, now: datetime | None = None) -> list[int]:
-    """Take up to `limit` due deliveries, oldest due first, for one attempt each: their lease
-    starts now. Rows another transaction holds are skipped, not waited for."""
+UNANSWERED = "unanswered"  # not tried: the endpoint did not answer another of the batch
+LATER = "later"  # not tried: the batch's time was up, or the relay is stopping
+
+
+def _endpoints_down(now: datetime) -> list[int]:
+    with _down_lock:
+        for endpoint_id, until in list(_down.items()):
+            if until <= now:
+                del _down[endpoint_id]
+        return list(_down)
+
+
+def deliveries_claim(
+    *, limit: int = BATCH_SIZE, now: datetime | None = None
+) -> tuple[list[int], datetime]:
+    """Take up to `limit` due deliveries, oldest due first, for one attempt each, skipping the
+    endpoints this process knows are down: (their ids, the end of their lease). Rows another
+    transaction holds are skipped, not waited for."""
     now = now or timezone.now()
     due = WebhookDelivery.objects.filter(
         status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now
     ).order_by("next_attempt_at", "pk")
+    down = _endpoints_down(now)
+    if down:
+        due = due.exclude(endpoint_id__in=down)
+    lease_until = now + CLAIM_LEASE
     with transaction.atomic():
         ids = list(
             due.select_for_update(skip_locked=True, of=("self",)).values_list("pk", flat=True)[
@@ -72,37 +106,41 @@ def deliveries_claim(*, limit: int = BATCH_SIZE, now: datetime | None = None) ->
         )
         if ids:
             WebhookDelivery.objects.filter(pk__in=ids).update(
-                next_attempt_at=now + CLAIM_LEASE, last_attempt_at=now
+                next_attempt_at=lease_until, last_attempt_at=now
             )
-    return ids
+    return ids, lease_until
 
 
-def _send_to_endpoint(deliveries: list[WebhookDelivery]) -> list[AttemptResult | None]:
-    """POST each delivery in order; None for those not tried after the endpoint stopped
-    answering."""
-    results: list[AttemptResult | None] = []
-    unanswered = False
+def _send_to_endpoint(
+    deliveries: list[WebhookDelivery], deadline: float, stop: threading.Event | None
+) -> list[AttemptResult | str]:
+    """POST each delivery in order. UNANSWERED for those after the endpoint stopped answering,
+    LATER for those the batch had no time left for."""
+    results: list[AttemptResult | str] = []
+    answering = True
     for delivery in deliveries:
-        if unanswered:
-            results.append(None)
-            continue
-        body, headers = delivery_request(delivery)
-        result = http_post(delivery.endpoint.url, body, headers)
-        unanswered = result.status_code is None
-        results.append(result)
+        if not answering:
+            results.append(UNANSWERED)
+        elif time.monotonic() > deadline or (stop is not None and stop.is_set()):
+            results.append(LATER)
+        else:
+            body, headers = delivery_request(delivery)
+            result = http_post(delivery.endpoint.url, body, headers)
+            answering = result.status_code is not None
+            results.append(result)
     return results
 
 
-def _send(groups: list[list[WebhookDelivery]]) -> list[list[AttemptResult | None]]:
+def _send(groups, deadline: float, stop) -> list[list[AttemptResult | str]]:
     if len(groups) <= 1:
-        return [_send_to_endpoint(group) for group in groups]
+        return [_send_to_endpoint(group, deadline, stop) for group in groups]
     with ThreadPoolExecutor(max_workers=min(SEND_THREADS, len(groups))) as pool:
-        return list(pool.map(_send_to_endpoint, groups))
+        return list(pool.map(lambda group: _send_to_endpoint(group, deadline, stop), groups))
 
 
-def relay_batch(*, limit: int = BATCH_SIZE) -> int:
+def relay_batch(*, limit: int = BATCH_SIZE, stop: threading.Event | None = None) -> int:
     """Claim, send and record one batch. Returns how many deliveries it claimed."""
-    ids = deliveries_claim(limit=limit)
+    ids, lease_until = deliveries_claim(limit=limit)
     if not ids:
         return 0
     deliveries = list(
@@ -117,14 +155,19 @@ def relay_batch(*, limit: int = BATCH_SIZE) -> int:
         else:
             _record_failed(delivery, error="The endpoint is not active; nothing was sent.")
     groups = list(by_endpoint.values())
+    deadline = time.monotonic() + BATCH_SECONDS
     delivered: dict[int, list[int]] = defaultdict(list)  # status code -> delivery ids
-    not_tried: list[int] = []
+    later: list[int] = []
+    unanswered: list[tuple[WebhookDelivery, datetime]] = []  # and when to try again
     failed = 0
     erased_done: list = []
-    for group, results in zip(groups, _send(groups), strict=True):
+    for group, results in zip(groups, _send(groups, deadline, stop), strict=True):
+        retry_at = None
         for delivery, result in zip(group, results, strict=True):
-            if result is None:
-                not_tried.append(delivery.pk)
+            if result == LATER:
+                later.append(delivery.pk)
+            elif result == UNANSWERED:
+                unanswered.append((delivery, retry_at))
             elif result.ok:
                 delivered[result.status_code].append(delivery.pk)
                 if delivery.event.type == ERASED_EVENT:
@@ -132,44 +175,75 @@ def relay_batch(*, limit: int = BATCH_SIZE) -> int:
             else:
                 failed += 1
                 status = _record(delivery, result)
+                if result.status_code is None:  # the endpoint does not answer: its backoff
+                    retry_at = timezone.now() + backoff_delay(delivery.attempts + 1)
+                    with _down_lock:
+                        _down[delivery.endpoint_id] = retry_at
                 if delivery.event.type == ERASED_EVENT and status != WebhookDelivery.Status.PENDING:
                     erased_done.append(delivery.event_id)
     now = timezone.now()
+    held = WebhookDelivery.objects.filter(
+        status=WebhookDelivery.Status.PENDING, next_attempt_at=lease_until
+    )  # (still this batch's: nobody else claimed them since)
     for status_code, delivered_ids in delivered.items():
-        WebhookDelivery.objects.filter(
-            pk__in=delivered_ids, status=WebhookDelivery.Status.PENDING
-        ).update(
+        held.filter(pk__in=delivered_ids).update(
             status=WebhookDelivery.Status.DELIVERED,
             delivered_at=now,
             last_status_code=status_code,
             last_error="",
             attempts=F("attempts") + 1,
         )
-    if not_tried:  # back with the failed attempt's backoff, no attempt counted
-        WebhookDelivery.objects.filter(
-            pk__in=not_tried, status=WebhookDelivery.Status.PENDING
-        ).update(next_attempt_at=Least(F("retry_until"), Value(now + backoff_delay(1))))
+    if later:  # due again at once, no attempt counted
+        held.filter(pk__in=later).update(next_attempt_at=now)
+    erased_done += _put_back_unanswered(held, unanswered, now)
     if erased_done:
         erased_events_settle(event_ids=erased_done)
     logger.info(
-        "Webhook relay: %d delivered, %d failed attempts, %d put back (endpoint unreachable).",
+        "Webhook relay: %d delivered, %d failed attempts, %d put back (endpoint unreachable), "
+        "%d for the next batch.",
         sum(map(len, delivered.values())),
         failed,
-        len(not_tried),
+        len(unanswered),
+        len(later),
     )
     return len(ids)
+
+
+def _put_back_unanswered(held, unanswered, now: datetime) -> list:
+    """Deliveries not tried because their endpoint did not answer another: they wait as long as
+    the failed attempt's (no attempt counted against them); past their retry window they fail
+    for good. Returns the erased events among those failed."""
+    given_up = [d for d, _retry_at in unanswered if d.retry_until <= now]
+    if given_up:
+        held.filter(pk__in=[d.pk for d in given_up]).update(
+            status=WebhookDelivery.Status.FAILED,
+            last_error="Gave up: the endpoint did not answer when the retry window closed.",
+        )
+    by_time: dict[datetime, list[int]] = defaultdict(list)
+    for delivery, retry_at in unanswered:
+        if delivery.retry_until > now:
+            by_time[retry_at or now + backoff_delay(1)].append(delivery.pk)
+    for retry_at, pks in by_time.items():
+        held.filter(pk__in=pks).update(next_attempt_at=Least(F("retry_until"), Value(retry_at)))
+    return [d.event_id for d in given_up if d.event.type == ERASED_EVENT]
 
 
 def relay_run(
     *, stop: threading.Event, batch_size: int = BATCH_SIZE, idle_seconds: float = IDLE_SECONDS
 ) -> None:
     """Send batches until `stop` is set: at once again after a full batch, else after
-    `idle_seconds`. The database out of reach pauses the relay, it does not end it."""
+    `idle_seconds`. Trouble (the database out of reach, anything unexpected) pauses the relay
+    and is logged; it does not end it."""
     while not stop.is_set():
         try:
-            claimed = relay_batch(limit=batch_size)
-        except DatabaseError as exc:
+            claimed = relay_batch(limit=batch_size, stop=stop)
+        except DjangoDatabaseError as exc:
             logger.warning("Webhook relay: the database is out of reach (%r); trying again.", exc)
+            connections.close_all()
+            stop.wait(ERROR_PAUSE_SECONDS)
+            continue
+        except Exception:
+            logger.exception("Webhook relay: a batch failed; trying again.")
             connections.close_all()
             stop.wait(ERROR_PAUSE_SECONDS)
             continue

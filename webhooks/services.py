@@ -104,7 +104,9 @@ def event_emit(*, event_type: str, payload: dict, partner=None) -> WebhookEvent 
             )
             for endpoint_id in endpoint_ids
         )
-        ids = [d.pk for d in deliveries]
+        ids = [d.pk for d in deliveries if d.pk is not None]
+        if not ids:  # backends that do not return ids on bulk insert
+            ids = list(WebhookDelivery.objects.filter(event=event).values_list("id", flat=True))
     deliveries_enqueue_on_commit(ids)
     return event
 

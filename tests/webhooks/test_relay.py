@@ -20,9 +20,19 @@ from tests.webhooks.delivery_helpers import (
     _delivery,
     _make_delivery,
 )
-from webhooks import relay, services
+from webhooks import delivery, relay, services
 from webhooks.delivery import verify_signature
 from webhooks.models import WebhookDelivery
+
+
+@pytest.fixture(autouse=True)
+def _fresh_relay_state():
+    """What a relay process remembers (endpoints found down, kept-alive connections) starts
+    empty in each test."""
+    relay._down.clear()
+    yield
+    relay._down.clear()
+    delivery._pool.clear()
 
 
 def _due(endpoint, count, **fields):
@@ -114,6 +124,50 @@ def test_an_unreachable_endpoint_costs_one_attempt_a_batch_and_the_rest_wait_wit
     assert {(d.status, d.next_attempt_at) for d in rows} == {(PENDING, T0 + timedelta(seconds=30))}
     assert {(d.attempts, d.last_error) for d in rows if d not in tried} == {(0, "")}
     assert relay.relay_batch() == 0
+    # and meanwhile this relay leaves the endpoint alone: its new deliveries wait, others go
+    receiver = Receiver().start()
+    try:
+        alive = services.endpoint_create(partner=partner, url=receiver.url(), secret=SECRET)
+        (waiting,) = _due(dead, 1)
+        (other,) = _due(alive, 1)
+        assert relay.relay_batch() == 1
+        waiting.refresh_from_db()
+        other.refresh_from_db()
+        assert (waiting.status, waiting.attempts) == (PENDING, 0)
+        assert other.status == DELIVERED
+    finally:
+        receiver.stop()
+
+
+def test_what_an_unanswering_endpoint_left_untried_past_its_window_fails(partner, frozen):
+    # given: two deliveries a day old, their window closing now, for an endpoint that is down
+    dead = services.endpoint_create(partner=partner, url=closed_port_url(), secret=SECRET)
+    deliveries = _due(dead, 2)
+    frozen.move_to(T0 + timedelta(hours=24), tick=False)
+    # when
+    relay.relay_batch()
+    # then: the one tried fails for good, and so does the one the endpoint left untried
+    rows = WebhookDelivery.objects.filter(pk__in=[d.pk for d in deliveries])
+    assert {row.status for row in rows} == {FAILED}
+    assert sorted(row.attempts for row in rows) == [0, 1]
+
+
+def test_a_batch_out_of_time_puts_back_what_it_did_not_send(
+    receiver, endpoint, frozen, monkeypatch
+):
+    # given: a batch with no time at all (as if its first sends had taken all of it)
+    monkeypatch.setattr(relay, "BATCH_SECONDS", -1)
+    deliveries = _due(endpoint, 3)
+    # when
+    assert relay.relay_batch() == 3
+    # then: nothing went out; all are due again at once, no attempt counted
+    assert receiver.requests == []
+    rows = WebhookDelivery.objects.filter(pk__in=[d.pk for d in deliveries])
+    assert {(r.status, r.attempts, r.next_attempt_at) for r in rows} == {(PENDING, 0, T0)}
+    # and the next batch, with time, sends them
+    monkeypatch.setattr(relay, "BATCH_SECONDS", 60)
+    relay.relay_batch()
+    assert len(receiver.requests) == 3
 
 
 def test_a_refused_event_is_retried_alone_and_the_endpoints_others_still_go(
@@ -173,6 +227,7 @@ def test_endpoints_are_sent_to_side_by_side_each_getting_its_own(partner, frozen
             r.stop()
 
 
+@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_relays_at_once_send_each_delivery_exactly_once(receiver, partner):
     # given: 120 due deliveries
@@ -197,6 +252,7 @@ def test_two_relays_at_once_send_each_delivery_exactly_once(receiver, partner):
         thread.start()
     for thread in threads:
         thread.join(60)
+    assert not any(thread.is_alive() for thread in threads)
 
     # then: every event reached the receiver once, and every delivery is delivered once
     sent = [r.headers["Loyalty-Event-Id"] for r in receiver.requests]

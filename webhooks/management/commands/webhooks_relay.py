@@ -5,7 +5,7 @@ import logging
 import signal
 import threading
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from webhooks.relay import BATCH_SIZE, IDLE_SECONDS, relay_run
 
@@ -22,6 +22,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, batch_size, idle, **options):
+        if batch_size < 1 or idle <= 0:
+            raise CommandError("--batch-size must be at least 1 and --idle above 0.")
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
