@@ -29,6 +29,9 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 def _waiting_for_a_lock() -> bool:
     with connection.cursor() as cursor:
+        # (a transaction sees pg_stat_activity as it was at its first look unless told to look
+        # again: without this the holder never saw the waiter and waited out its 10 s)
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
         cursor.execute(
             "SELECT count(*) FROM pg_stat_activity "
             "WHERE wait_event_type = 'Lock' AND datname = current_database()"
