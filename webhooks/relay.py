@@ -221,8 +221,8 @@ def _put_back_unanswered(held, unanswered, now: datetime) -> list:
         )
     by_time: dict[datetime, list[int]] = defaultdict(list)
     for delivery, retry_at in unanswered:
-        if delivery.retry_until > now:
-            by_time[retry_at or now + backoff_delay(1)].append(delivery.pk)
+        if delivery.retry_until > now:  # (retry_at: set by the failed attempt before it)
+            by_time[retry_at].append(delivery.pk)
     for retry_at, pks in by_time.items():
         held.filter(pk__in=pks).update(next_attempt_at=Least(F("retry_until"), Value(retry_at)))
     return [d.event_id for d in given_up if d.event.type == ERASED_EVENT]
