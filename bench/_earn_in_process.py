@@ -95,7 +95,9 @@ def profile_in_process(api_key: str, numbers: list[str], requests: int = 200) ->
         f"\nIn process: {requests} purchases in {elapsed:.2f} s, "
         f"{1000 * elapsed / requests:.1f} ms each (one thread, profiler on)"
     )
-    pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
+    stats = pstats.Stats(profiler)
+    stats.sort_stats("cumulative").print_stats(25)
+    stats.sort_stats("tottime").print_stats(40)
 
 
 def cpu_in_process(

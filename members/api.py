@@ -17,101 +17,13 @@ from loyalty.base.api.fields import StrictCharField, StrictChoiceField, StrictEm
 from loyalty.base.api.pagination import PAGE_PARAMETERS, NewestFirstPagination
 from loyalty.base.api.serializers import problems
 from loyalty.base.languages import LANGUAGE_CODES
-from loyalty.core import pauses, pending, selectors
+from loyalty.core import pending
 from loyalty.core.api.base import IDEMPOTENCY_HEADER, PartnerAPIView, link
-from loyalty.core.api.serializers import TierRefSerializer, tier_ref
 from loyalty.core.enrolment import member_enroll
 from loyalty.core.models import LedgerEntry
 from loyalty.core.wording import LedgerView, entries_word, purchase_words
-from referrals.selectors import referral_code_for
 
-
-class NextTierSerializer(TierRefSerializer):
-    points_needed = serializers.IntegerField()
-
-
-class ExpiringSerializer(serializers.Serializer):
-    points = serializers.IntegerField()
-    expires_on = serializers.DateField()
-
-
-class PendingSerializer(serializers.Serializer):
-    points = serializers.IntegerField()
-    available_on = serializers.DateField()
-
-
-class MemberSerializer(serializers.Serializer):
-    member_number = serializers.CharField()
-    email = serializers.EmailField()
-    first_name = serializers.CharField()
-    last_name = serializers.CharField()
-    language = serializers.CharField()
-    points_balance = serializers.IntegerField(help_text="What the member can spend now.")
-    pending_points = serializers.IntegerField(
-        help_text="Points purchases earned that wait out their partner's return window: not in "
-        "points_balance, not spendable yet (a refund before then cancels them)."
-    )
-    pending_available_on = serializers.DateField(
-        allow_null=True, help_text="The day the first of the pending points become available."
-    )
-    pending = PendingSerializer(
-        many=True, help_text="The pending points per day they become available, soonest first."
-    )
-    tier = TierRefSerializer(allow_null=True)
-    next_tier = NextTierSerializer(allow_null=True)
-    points_expiring = ExpiringSerializer(many=True)
-    joined_on = serializers.DateField()
-    status = serializers.ChoiceField(
-        choices=Member.Status.values,
-        help_text="paused: a hardship pause runs (nothing of the member's expires meanwhile); "
-        "closed: the membership is closed.",
-    )
-    paused_until = serializers.DateField(
-        allow_null=True,
-        help_text="The day a running hardship pause ends by itself (null when not paused).",
-    )
-    referral_code = serializers.CharField(
-        help_text="The member's code for friends to join with (8 characters)."
-    )
-
-
-def member_full(member: Member) -> dict:
-    upcoming = selectors.next_tier(member=member)
-    waiting = pending.pending_by_day(member=member)  # (no query when nothing is pending)
-    return MemberSerializer(
-        {
-            "member_number": member.member_number,
-            "email": member.user.email,
-            "first_name": member.user.first_name,
-            "last_name": member.user.last_name,
-            "language": member.language,
-            "points_balance": member.points_balance,
-            "pending_points": member.points_pending,
-            "pending_available_on": waiting[0]["available_on"] if waiting else None,
-            "pending": waiting,
-            "tier": tier_ref(member.tier),
-            "next_tier": {
-                "code": upcoming["tier"].code,
-                "name": upcoming["tier"].name,
-                "points_needed": upcoming["points_needed"],
-            }
-            if upcoming
-            else None,
-            "points_expiring": selectors.points_expiring(member_id=member.pk),
-            "joined_on": member.joined_on,
-            "status": member.status,
-            "paused_until": _paused_until(member),
-            "referral_code": referral_code_for(member=member),
-        }
-    ).data
-
-
-def _paused_until(member: Member):
-    """The end of the member's running pause (a query only for a paused member)."""
-    if member.status != Member.Status.PAUSED:
-        return None
-    pause = pauses.open_pause(member=member)
-    return pause.ends_on if pause is not None and pause.status == pause.Status.RUNNING else None
+from .api_member import MemberSerializer, member_answer, member_full
 
 
 class MemberEnrollInput(serializers.Serializer):
@@ -202,7 +114,7 @@ class MemberDetailView(PartnerAPIView):
         responses={200: MemberSerializer, **problems(404)},
     )
     def get(self, request, member_number: str):
-        return Response(member_full(member_by_number(member_number)))
+        return Response(member_answer(member_number))
 
 
 class LedgerLineSerializer(serializers.ModelSerializer):

@@ -1,0 +1,110 @@
+"""GET /api/v1/members/{n}/ from one prepared statement (members.api_member.member_answer)
+answers exactly as member_full through the ORM, for members in every state it reads."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from accounts.errors import MemberNotFound
+from accounts.models import Member
+from accounts.services import member_by_number, partner_update
+from loyalty.core import pauses
+from loyalty.core.purchases import purchase_record
+from members.api_member import member_answer, member_full
+from referrals.models import ReferralCode
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+def both(member: Member) -> tuple[dict, dict]:
+    number = member.member_number
+    return member_answer(number), dict(member_full(member_by_number(number)))
+
+
+def buy(partner, member, external_id: str, amount: str):
+    return purchase_record(
+        partner=partner, member=member, external_id=external_id, amount=amount, currency="EUR"
+    )
+
+
+def test_a_member_with_purchases_lots_and_a_next_tier(member, partner, base_rule):
+    buy(partner, member, "p1", "40.00")
+    buy(partner, member, "p2", "25.50")
+    factories.give_points(member, 30)
+    fast, full = both(member)
+    assert fast == full
+    assert fast["tier"]["code"] == "bronze" and fast["next_tier"]["code"] == "silver"
+    # the purchases count towards the tier, the gift does not
+    assert fast["next_tier"]["points_needed"] == 500 - 65
+    assert fast["points_balance"] == 95
+    # (the gift never expires)
+    assert fast["points_expiring"][0]["points"] == 65 and fast["referral_code"]
+
+
+def test_one_statement_on_postgresql(member):
+    member_answer(member.member_number)  # (prepares it)
+    with CaptureQueriesContext(connection) as captured:
+        member_answer(member.member_number)
+    if connection.vendor == "postgresql":
+        assert len(captured) == 1
+
+
+def test_the_top_tier_and_no_tier(member, tiers):
+    plain = factories.make_member()
+    Member.objects.filter(pk=member.pk).update(tier=tiers["gold"])
+    Member.objects.filter(pk=plain.pk).update(tier=None)
+    for someone in (member, plain):
+        fast, full = both(someone)
+        assert fast == full
+    assert both(member)[0]["next_tier"] is None
+    assert both(plain)[0]["tier"] is None and both(plain)[0]["next_tier"]["code"] == "bronze"
+
+
+def test_no_tiers_at_all(db):
+    member = factories.make_member()
+    fast, full = both(member)
+    assert fast == full and fast["tier"] is None and fast["next_tier"] is None
+
+
+def test_a_member_without_a_code_gets_one_as_before(member):
+    ReferralCode.objects.filter(member=member).delete()
+    code = member_answer(member.member_number)["referral_code"]
+    assert len(code) == 8 and ReferralCode.objects.get(member=member).code == code
+    fast, full = both(member)
+    assert fast == full
+
+
+def test_a_paused_member_with_pending_points(member, partner, base_rule, staff_user):
+    buy(partner, member, "a", "10")
+    pauses.pause_start(member=member, months=1, reason="Illness", staff_user=staff_user)
+    partner = partner_update(partner=partner, changes={"return_window_days": 14})
+    buy(partner, member, "b", "12")
+    member.refresh_from_db()
+    assert member.status == Member.Status.PAUSED and member.points_pending == 12
+    fast, full = both(member)
+    assert fast == full
+    assert fast["paused_until"] and fast["pending_available_on"]
+    assert fast["pending"] == [{"points": 12, "available_on": fast["pending_available_on"]}]
+
+
+def test_unknown_closed_and_malformed_numbers(member):
+    Member.objects.filter(pk=member.pk).update(status=Member.Status.CLOSED)
+    for number in (member.member_number, "000000000", "not a number"):
+        with pytest.raises(MemberNotFound):
+            member_answer(number)
+
+
+def test_only_lots_still_to_expire_are_listed(member):
+    today = timezone.localdate()
+    factories.give_points(member, 50, expires_on=today)  # expires today: no longer ahead
+    factories.give_points(member, 20, expires_on=today + timedelta(days=3))
+    factories.give_points(member, 5, expires_on=today + timedelta(days=3))
+    fast, full = both(member)
+    assert fast == full
+    assert fast["points_expiring"] == [
+        {"points": 25, "expires_on": (today + timedelta(days=3)).isoformat()}
+    ]
