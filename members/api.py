@@ -12,7 +12,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from accounts.models import ApiScope, Member
-from accounts.services import BIRTHDAY_FORM, member_by_number
+from accounts.services import BIRTHDAY_FORM
 from loyalty.base.api.fields import StrictCharField, StrictChoiceField, StrictEmailField
 from loyalty.base.api.pagination import PAGE_PARAMETERS, NewestFirstPagination
 from loyalty.base.api.serializers import problems
@@ -23,7 +23,7 @@ from loyalty.core.enrolment import member_enroll
 from loyalty.core.models import LedgerEntry
 from loyalty.core.wording import LedgerView, entries_word, purchase_words
 
-from .api_member import MemberSerializer, member_answer, member_full
+from .api_member import MemberSerializer, member_answer, member_full, member_ref
 
 
 class MemberEnrollInput(serializers.Serializer):
@@ -133,11 +133,36 @@ class LedgerLineSerializer(serializers.ModelSerializer):
         fields = ["id", "created_at", "kind", "points", "balance_after", "description"]
 
 
+# What a ledger line and its words (loyalty.core.wording) read: only these columns are loaded
+# (a purchase's explanation, a JSON document, made every line cost several times more).
+LEDGER_LINE_FIELDS = (
+    *("kind", "points", "balance_after", "created_at", "reason", "cause_type", "cause_id"),
+    *("purchase", "purchase__external_id", "purchase__amount", "purchase__currency"),
+    *("purchase__partner", "purchase__partner__name"),
+)
+
+
+_DATETIME = serializers.DateTimeField()
+
+
+def ledger_line(entry: LedgerEntry) -> dict:
+    """A worded entry as LedgerLineSerializer renders it, without its per-line field calls (a
+    page is up to 200 lines)."""
+    return {
+        "id": entry.pk,
+        "created_at": _DATETIME.to_representation(entry.created_at),
+        "kind": entry.kind,
+        "points": entry.points,
+        "balance_after": entry.balance_after,
+        "description": entry.words,
+    }
+
+
 def ledger_lines(member: Member):
     return (
         LedgerEntry.objects.filter(member=member)
         .select_related("purchase__partner")
-        .defer("description")
+        .only(*LEDGER_LINE_FIELDS)
     )
 
 
@@ -208,13 +233,12 @@ class MemberLedgerView(PartnerAPIView):
     def get(self, request, member_number: str):
         query = LedgerQuery(data=request.query_params.dict())  # (a QueryDict drops "")
         query.is_valid(raise_exception=True)
-        member: Member = member_by_number(member_number)
+        member: Member = member_ref(member_number)
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(ledger_lines(member), request, view=self)
         language = query.validated_data.get("language") or member.language
         page = ledger_lines_word(page, language=language, partner_id=self.partner.pk)
-        lines = LedgerLineSerializer(page, many=True)
-        response = paginator.get_paginated_response(lines.data)
+        response = paginator.get_paginated_response([ledger_line(entry) for entry in page])
         waiting = pending_lines(member, language=language, partner_id=self.partner.pk)
         response.data = {
             "next": response.data["next"],

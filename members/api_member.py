@@ -209,6 +209,34 @@ def member_answer(number: str) -> dict:
     }
 
 
+def member_ref(number: str) -> Member:
+    """The member with this number (MemberNotFound if none, or closed) with only what their
+    ledger's answer reads: the id, the language and the pending points (the others deferred).
+    On PostgreSQL a prepared statement: the ORM's compiling of the lookup cost a quarter of the
+    ledger's read."""
+    if connection.vendor != "postgresql":
+        number = clean_member_number(number)
+        found = (
+            Member.objects.exclude(status=Member.Status.CLOSED)
+            .only(*MEMBER_REF_FIELDS)
+            .filter(member_number=number)
+            .first()
+        )
+        if found is None:
+            raise MemberNotFound()
+        return found
+    number = clean_member_number(number)
+    with connection.cursor() as cursor:
+        _MEMBER_REF.execute(cursor, {"number": number, "closed": Member.Status.CLOSED})
+        row = cursor.fetchone()
+    if row is None:
+        raise MemberNotFound()
+    return Member.from_db(connection.alias, ["id", *MEMBER_REF_FIELDS], row)
+
+
+MEMBER_REF_FIELDS = ("member_number", "language", "status", "points_pending")
+
+
 def _day(value: date | None) -> str | None:
     """A date as DRF's DateField renders it."""
     return value.isoformat() if value is not None else None
@@ -247,4 +275,13 @@ WHERE m.member_number = %(number)s AND m.status <> %(closed)s
         "number": "varchar",
         "closed": "varchar",
     },
+)
+
+_MEMBER_REF = PreparedSQL(
+    "loyalty_member_ref",
+    f"""
+SELECT id, {", ".join(MEMBER_REF_FIELDS)} FROM {Member._meta.db_table}
+WHERE member_number = %(number)s AND status <> %(closed)s
+""",
+    {"number": "varchar", "closed": "varchar"},
 )

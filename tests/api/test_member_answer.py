@@ -13,7 +13,8 @@ from accounts.models import Member
 from accounts.services import member_by_number, partner_update
 from loyalty.core import pauses
 from loyalty.core.purchases import purchase_record
-from members.api_member import member_answer, member_full
+from members.api import LedgerLineSerializer, ledger_line, ledger_lines, ledger_lines_word
+from members.api_member import member_answer, member_full, member_ref
 from referrals.models import ReferralCode
 from tests import factories
 
@@ -108,3 +109,28 @@ def test_only_lots_still_to_expire_are_listed(member):
     assert fast["points_expiring"] == [
         {"points": 25, "expires_on": (today + timedelta(days=3)).isoformat()}
     ]
+
+
+# --- the ledger's answer -------------------------------------------------------------------------
+
+
+def test_ledger_lines_render_as_their_serializer(member, partner, base_rule):
+    other = factories.make_partner("Other Shop")
+    buy(partner, member, "mine", "12.00")
+    buy(other, member, "theirs", "7.00")
+    factories.give_points(member, 5)
+    entries = ledger_lines_word(
+        ledger_lines(member_ref(member.member_number)), language="lt", partner_id=partner.pk
+    )
+    lines = [ledger_line(entry) for entry in entries]
+    assert lines == LedgerLineSerializer(entries, many=True).data
+    assert len(lines) == 3 and "mine" in lines[-1]["description"]
+    assert "theirs" not in lines[1]["description"]  # another partner's id is theirs alone
+
+
+def test_member_ref_reads_only_an_open_membership(member):
+    found = member_ref(member.member_number)
+    assert (found.pk, found.language, found.points_pending) == (member.pk, "lt", 0)
+    Member.objects.filter(pk=member.pk).update(status=Member.Status.CLOSED)
+    with pytest.raises(MemberNotFound):
+        member_ref(member.member_number)
