@@ -71,10 +71,25 @@ import json, os, random
 from django.db import connection
 from accounts.models import Member, Partner, User
 from accounts.services import api_key_create
+from referrals.services import CODE_ALPHABET, CODE_LENGTH
 
 partner = Partner.objects.order_by("pk").first()
 _, raw = api_key_create(partner=partner, name="bench million")
 with connection.cursor() as cursor:
+    # Every member has a referral code, as enrolment and referrals' migration 0002 give them
+    # (the dataset's COPY made none): without one, a member read would write one.
+    while True:
+        cursor.execute(
+            "INSERT INTO referrals_referralcode (member_id, code, created_at)"
+            " SELECT m.id, (SELECT string_agg(substr(%s, 1 + floor(random() * length(%s))::int,"
+            " 1), '') FROM generate_series(1, %s + 0 * m.id)), now()"
+            " FROM accounts_member m WHERE NOT EXISTS"
+            " (SELECT 1 FROM referrals_referralcode r WHERE r.member_id = m.id)"
+            " ON CONFLICT DO NOTHING",
+            [CODE_ALPHABET, CODE_ALPHABET, CODE_LENGTH],
+        )
+        if not cursor.rowcount:
+            break
     cursor.execute(
         "SELECT m.id FROM accounts_member m TABLESAMPLE SYSTEM (1) WHERE m.status = 'active'"
         " LIMIT 20000"

@@ -313,3 +313,24 @@ def test_the_password_rules_and_errors_speak_every_language(language, db):
     assert "This password is too short" not in " ".join(errors)
     assert "This password is too common." not in errors
     assert form.errors["new_password2"] != ["The two passwords are not the same."]
+
+
+@pytest.mark.parametrize("language", CLDR)
+def test_money_reads_as_babel_writes_it_in_each_language_however_often_asked(language):
+    from babel.numbers import format_currency
+
+    from loyalty.base.formats import money
+
+    locale = translation.to_locale(language)
+    with translation.override(language):
+        for _ in range(2):  # (the second time from the cache)
+            for amount, currency in [
+                ("12.5", "EUR"),
+                ("12.50", "EUR"),
+                ("1234", "DKK"),
+                ("7.5", "JPY"),
+                ("0.99", "PLN"),
+            ]:
+                assert money(amount, currency) == format_currency(
+                    Decimal(amount), currency, locale=locale
+                )
