@@ -227,61 +227,77 @@ def http_post(url: str, body: bytes, headers: dict[str, str]) -> AttemptResult:
 
 def delivery_attempt(*, delivery_id: int) -> str | None:
     """Make one attempt if the delivery is pending and due. Returns the delivery's status after
-    the attempt, or None when there was nothing to do (claimed elsewhere, done, not due)."""
-    if not delivery_claim(delivery_id=delivery_id):
+    the attempt, or None when there was nothing to do (claimed elsewhere, done, not due) or the
+    attempt outlived its lease (whoever holds the delivery now records it)."""
+    now = timezone.now()
+    if not delivery_claim(delivery_id=delivery_id, now=now):
         return None
+    lease_until = now + CLAIM_LEASE
     delivery = WebhookDelivery.objects.select_related("event", "endpoint").get(pk=delivery_id)
     if not delivery.endpoint.is_active:
-        _record_failed(delivery, error="The endpoint is not active; nothing was sent.")
+        _record_failed(
+            delivery, error="The endpoint is not active; nothing was sent.", lease_until=lease_until
+        )
         return WebhookDelivery.Status.FAILED
     body, headers = delivery_request(delivery)
     result = http_post(delivery.endpoint.url, body, headers)
-    status = _record(delivery, result)
-    if delivery.event.type == ERASED_EVENT and status != WebhookDelivery.Status.PENDING:
+    status = _record(delivery, result, lease_until=lease_until)
+    if delivery.event.type == ERASED_EVENT and status in DONE:
         erased_events_settle(event_ids=[delivery.event_id])
     return status
 
 
-def _record(delivery: WebhookDelivery, result: AttemptResult) -> str:
+DONE = (WebhookDelivery.Status.DELIVERED, WebhookDelivery.Status.FAILED)
+
+
+def _record(
+    delivery: WebhookDelivery, result: AttemptResult, *, lease_until: datetime
+) -> str | None:
+    """Record an attempt, only while its claim still holds the delivery (its lease, the
+    `next_attempt_at` the claim set, unchanged): an attempt that outlived its lease is not
+    recorded over the next holder's (None, logged)."""
     now = timezone.now()
-    pending = WebhookDelivery.objects.filter(pk=delivery.pk, status=WebhookDelivery.Status.PENDING)
+    held = WebhookDelivery.objects.filter(
+        pk=delivery.pk, status=WebhookDelivery.Status.PENDING, next_attempt_at=lease_until
+    )
     if result.ok:
-        pending.update(
-            status=WebhookDelivery.Status.DELIVERED,
-            delivered_at=now,
-            last_status_code=result.status_code,
-            last_error="",
-            attempts=F("attempts") + 1,
+        status = WebhookDelivery.Status.DELIVERED
+        changes = {"status": status, "delivered_at": now, "last_error": ""}
+        message = ("Webhook delivery %s delivered (HTTP %s).", delivery.pk, result.status_code)
+    else:
+        error = result.error[: WebhookDelivery._meta.get_field("last_error").max_length]
+        changes = {"last_error": error}
+        if now >= delivery.retry_until:
+            status = WebhookDelivery.Status.FAILED
+            changes["status"] = status
+            message = ("Webhook delivery %s failed for good: %s", delivery.pk, error)
+        else:
+            status = WebhookDelivery.Status.PENDING
+            retry_at = min(now + backoff_delay(delivery.attempts + 1), delivery.retry_until)
+            changes["next_attempt_at"] = retry_at
+            message = (
+                "Webhook delivery %s attempt failed (%s); next at %s.",
+                delivery.pk,
+                error,
+                retry_at,
+            )
+    if not held.update(last_status_code=result.status_code, attempts=F("attempts") + 1, **changes):
+        logger.warning(
+            "Webhook delivery %s: the attempt outlived its lease; not recorded.", delivery.pk
         )
-        logger.info("Webhook delivery %s delivered (HTTP %s).", delivery.pk, result.status_code)
-        return WebhookDelivery.Status.DELIVERED
-    error = result.error[: WebhookDelivery._meta.get_field("last_error").max_length]
-    if now >= delivery.retry_until:
-        pending.update(
-            status=WebhookDelivery.Status.FAILED,
-            last_status_code=result.status_code,
-            last_error=error,
-            attempts=F("attempts") + 1,
-        )
-        logger.warning("Webhook delivery %s failed for good: %s", delivery.pk, error)
-        return WebhookDelivery.Status.FAILED
-    next_attempt_at = min(now + backoff_delay(delivery.attempts + 1), delivery.retry_until)
-    pending.update(
-        next_attempt_at=next_attempt_at,
-        last_status_code=result.status_code,
-        last_error=error,
-        attempts=F("attempts") + 1,
-    )
-    logger.info(
-        "Webhook delivery %s attempt failed (%s); next at %s.", delivery.pk, error, next_attempt_at
-    )
-    return WebhookDelivery.Status.PENDING
+        return None
+    if status == WebhookDelivery.Status.FAILED:
+        logger.warning(*message)
+    else:
+        logger.info(*message)
+    return status
 
 
-def _record_failed(delivery: WebhookDelivery, *, error: str) -> None:
-    WebhookDelivery.objects.filter(pk=delivery.pk, status=WebhookDelivery.Status.PENDING).update(
-        status=WebhookDelivery.Status.FAILED, last_error=error
-    )
+def _record_failed(delivery: WebhookDelivery, *, error: str, lease_until: datetime) -> None:
+    """Fail the delivery for good without an attempt, while its claim still holds it."""
+    WebhookDelivery.objects.filter(
+        pk=delivery.pk, status=WebhookDelivery.Status.PENDING, next_attempt_at=lease_until
+    ).update(status=WebhookDelivery.Status.FAILED, last_error=error)
     logger.warning("Webhook delivery %s failed: %s", delivery.pk, error)
     if delivery.event.type == ERASED_EVENT:
         erased_events_settle(event_ids=[delivery.event_id])

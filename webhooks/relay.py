@@ -20,9 +20,9 @@ within `IDLE_SECONDS` and, per batch:
    the failed attempt (no attempt counted; past their window they fail), and this relay leaves
    the endpoint's deliveries alone until then, so a dead endpoint costs one timeout per backoff
    and its backlog does not hold up the other partners;
-4. records the successes in one UPDATE per status code, each only while the batch still holds
-   the delivery (its lease unchanged), and each failure as `delivery_attempt` does (backoff,
-   the retry window, failing for good).
+4. records the successes in one UPDATE per status code and each failure as `delivery_attempt`
+   does (backoff, the retry window, failing for good), each only while the batch still holds
+   the delivery (its lease unchanged).
 
 Nothing is lost when the relay is down: the deliveries stay due, and the beat's minutely
 dispatcher still hands whatever is due to the Celery worker. The relay needs no Redis.
@@ -45,6 +45,7 @@ from django.utils import timezone
 
 from .delivery import (
     CLAIM_LEASE,
+    DONE,
     AttemptResult,
     _record,
     _record_failed,
@@ -153,7 +154,11 @@ def relay_batch(*, limit: int = BATCH_SIZE, stop: threading.Event | None = None)
         if delivery.endpoint.is_active:
             by_endpoint[delivery.endpoint_id].append(delivery)
         else:
-            _record_failed(delivery, error="The endpoint is not active; nothing was sent.")
+            _record_failed(
+                delivery,
+                error="The endpoint is not active; nothing was sent.",
+                lease_until=lease_until,
+            )
     groups = list(by_endpoint.values())
     deadline = time.monotonic() + BATCH_SECONDS
     delivered: dict[int, list[int]] = defaultdict(list)  # status code -> delivery ids
@@ -174,12 +179,12 @@ def relay_batch(*, limit: int = BATCH_SIZE, stop: threading.Event | None = None)
                     erased_done.append(delivery.event_id)
             else:
                 failed += 1
-                status = _record(delivery, result)
+                status = _record(delivery, result, lease_until=lease_until)
                 if result.status_code is None:  # the endpoint does not answer: its backoff
                     retry_at = timezone.now() + backoff_delay(delivery.attempts + 1)
                     with _down_lock:
                         _down[delivery.endpoint_id] = retry_at
-                if delivery.event.type == ERASED_EVENT and status != WebhookDelivery.Status.PENDING:
+                if delivery.event.type == ERASED_EVENT and status in DONE:
                     erased_done.append(delivery.event_id)
     now = timezone.now()
     held = WebhookDelivery.objects.filter(

@@ -21,7 +21,8 @@ class ReceivedRequest:
 class Receiver:
     """Records every request; answers with the queued status codes, then `default_status`.
     `delay` seconds before answering simulate a slow partner (released at shutdown). It closes
-    each connection after its answer unless `keep_alive` is set."""
+    each connection after its answer unless `keep_alive` is set. `on_request`, if set, is called
+    (in the server's thread) as each request arrives, before the answer."""
 
     def __init__(self):
         self.requests: list[ReceivedRequest] = []
@@ -29,6 +30,7 @@ class Receiver:
         self.default_status = 200
         self.delay = 0.0
         self.keep_alive = False
+        self.on_request = None
         self._released = threading.Event()
         self._lock = threading.Lock()
         receiver = self
@@ -50,6 +52,8 @@ class Receiver:
                         if receiver.statuses
                         else receiver.default_status
                     )
+                if receiver.on_request is not None:
+                    receiver.on_request()
                 if receiver.delay:
                     receiver._released.wait(receiver.delay)
                 try:

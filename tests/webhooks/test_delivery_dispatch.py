@@ -5,8 +5,9 @@ from datetime import timedelta
 
 import pytest
 from django.apps import apps
-from django.db import connection
+from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from tests.concurrency import run_at_once
@@ -134,3 +135,37 @@ def test_two_workers_attempting_one_delivery_send_it_once(receiver, partner):
     assert len(receiver.requests) == 1
     pending.refresh_from_db()
     assert (pending.status, pending.attempts) == (DELIVERED, 1)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("answer", [200, 500])
+def test_an_attempt_that_outlived_its_lease_leaves_the_delivery_to_its_new_holder(
+    receiver, partner, answer
+):
+    # given: while the partner takes its time, the lease runs out and another claim takes over
+    endpoint = services.endpoint_create(partner=partner, url=receiver.url(), secret=SECRET)
+    event = WebhookEvent.objects.create(type="points.earned", partner=partner, payload={"n": 1})
+    pending = WebhookDelivery.objects.create(event=event, endpoint=endpoint)
+    new_lease = timezone.now() + timedelta(hours=1)
+
+    def lease_taken_over():
+        WebhookDelivery.objects.filter(pk=pending.pk).update(next_attempt_at=new_lease)
+        connections.close_all()  # (the server thread's own connection)
+
+    receiver.on_request = lease_taken_over
+    receiver.statuses.append(answer)
+
+    # when
+    status = delivery.delivery_attempt(delivery_id=pending.pk)
+
+    # then: the late attempt records nothing over the new holder's claim
+    assert status is None
+    assert len(receiver.requests) == 1
+    pending.refresh_from_db()
+    assert (pending.status, pending.attempts, pending.next_attempt_at, pending.last_error) == (
+        WebhookDelivery.Status.PENDING,
+        0,
+        new_lease,
+        "",
+    )
