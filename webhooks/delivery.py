@@ -201,18 +201,26 @@ def http_post(url: str, body: bytes, headers: dict[str, str]) -> AttemptResult:
     scheme = urllib.parse.urlsplit(url).scheme.lower()
     if scheme not in ("http", "https"):
         return AttemptResult(None, f"Unsupported URL scheme {scheme!r}.")
-    try:
-        response = _pool_for(url).request(
-            "POST",
-            url,
-            body=body,
-            headers=headers,
-            redirect=False,
-            preload_content=False,
-            timeout=urllib3.Timeout(connect=TIMEOUT_SECONDS, read=TIMEOUT_SECONDS),
-        )
-    except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:  # refused, timeout, TLS…
-        return AttemptResult(None, _describe(exc))
+    for tries_left in (1, 0):
+        try:
+            response = _pool_for(url).request(
+                "POST",
+                url,
+                body=body,
+                headers=headers,
+                redirect=False,
+                preload_content=False,
+                timeout=urllib3.Timeout(connect=TIMEOUT_SECONDS, read=TIMEOUT_SECONDS),
+            )
+            break
+        except urllib3.exceptions.ProtocolError as exc:
+            # The connection closed without an answer: most often a kept-alive one the partner's
+            # server ended just as the request went out on it. Once more, on a new connection
+            # (the event may arrive twice: delivery is at least once, receivers skip seen ids).
+            if not tries_left:
+                return AttemptResult(None, _describe(exc))
+        except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:  # refused, timeout…
+            return AttemptResult(None, _describe(exc))
     try:
         if len(response.read(ANSWER_READ_BYTES)) >= ANSWER_READ_BYTES:
             response.close()  # more may follow: the connection is not worth the rest

@@ -22,7 +22,9 @@ class Receiver:
     """Records every request; answers with the queued status codes, then `default_status`.
     `delay` seconds before answering simulate a slow partner (released at shutdown). It closes
     each connection after its answer unless `keep_alive` is set. `on_request`, if set, is called
-    (in the server's thread) as each request arrives, before the answer."""
+    (in the server's thread) as each request arrives, before the answer. `drops` requests (the
+    next ones) are read and then their connection closed without an answer, as a partner's
+    server does that ends a kept-alive connection just as a request arrives on it."""
 
     def __init__(self):
         self.requests: list[ReceivedRequest] = []
@@ -31,6 +33,7 @@ class Receiver:
         self.delay = 0.0
         self.keep_alive = False
         self.on_request = None
+        self.drops = 0
         self._released = threading.Event()
         self._lock = threading.Lock()
         receiver = self
@@ -41,19 +44,24 @@ class Receiver:
             def do_POST(self):
                 length = int(self.headers.get("Content-Length", 0))
                 body = self.rfile.read(length)
+                if receiver.on_request is not None:
+                    receiver.on_request()
                 with receiver._lock:
                     receiver.requests.append(
                         ReceivedRequest(
                             "POST", self.path, dict(self.headers.items()), body, self.client_address
                         )
                     )
+                    drop = receiver.drops > 0
+                    receiver.drops -= drop
                     status = (
                         receiver.statuses.popleft()
-                        if receiver.statuses
+                        if receiver.statuses and not drop
                         else receiver.default_status
                     )
-                if receiver.on_request is not None:
-                    receiver.on_request()
+                if drop:
+                    self.close_connection = True
+                    return
                 if receiver.delay:
                     receiver._released.wait(receiver.delay)
                 try:

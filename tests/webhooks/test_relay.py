@@ -84,6 +84,29 @@ def test_an_endpoints_deliveries_go_out_on_one_kept_alive_connection(receiver, e
     assert len({request.client for request in receiver.requests}) == 1
 
 
+def test_a_kept_connection_the_partner_ends_as_a_delivery_goes_out_costs_no_attempt(
+    receiver, endpoint, frozen
+):
+    # given: the partner's server ends the kept-alive connection as the second request arrives
+    receiver.keep_alive = True
+    deliveries = _due(endpoint, 3)
+
+    def drop_the_second():
+        if len(receiver.requests) == 1:  # (the second is arriving)
+            receiver.drops = 1
+
+    receiver.on_request = drop_the_second
+
+    # when
+    relay.relay_batch()
+
+    # then: sent again at once on a new connection; each delivered with one attempt
+    rows = WebhookDelivery.objects.filter(pk__in=[d.pk for d in deliveries])
+    assert {(d.status, d.attempts) for d in rows} == {(DELIVERED, 1)}
+    assert len(receiver.requests) == 4  # the second twice
+    assert len({request.client for request in receiver.requests}) == 2
+
+
 def test_with_the_relay_on_a_request_enqueues_nothing_and_the_relay_sends_it(
     receiver, endpoint, frozen, emit, settings
 ):
