@@ -289,7 +289,12 @@ def _record(
                 error,
                 retry_at,
             )
-    if not held.update(last_status_code=result.status_code, attempts=F("attempts") + 1, **changes):
+    if not held.update(
+        last_status_code=result.status_code,
+        last_attempt_at=now,
+        attempts=F("attempts") + 1,
+        **changes,
+    ):
         logger.warning(
             "Webhook delivery %s: the attempt outlived its lease; not recorded.", delivery.pk
         )

@@ -106,9 +106,9 @@ def deliveries_claim(
             ]
         )
         if ids:
-            WebhookDelivery.objects.filter(pk__in=ids).update(
-                next_attempt_at=lease_until, last_attempt_at=now
-            )
+            # (last_attempt_at is set by the attempt's record: what the batch puts back untried
+            # keeps its own)
+            WebhookDelivery.objects.filter(pk__in=ids).update(next_attempt_at=lease_until)
     return ids, lease_until
 
 
@@ -194,6 +194,7 @@ def relay_batch(*, limit: int = BATCH_SIZE, stop: threading.Event | None = None)
         held.filter(pk__in=delivered_ids).update(
             status=WebhookDelivery.Status.DELIVERED,
             delivered_at=now,
+            last_attempt_at=now,
             last_status_code=status_code,
             last_error="",
             attempts=F("attempts") + 1,

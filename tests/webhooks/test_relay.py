@@ -172,7 +172,10 @@ def test_what_an_unanswering_endpoint_left_untried_past_its_window_fails(partner
     # then: the one tried fails for good, and so does the one the endpoint left untried
     rows = WebhookDelivery.objects.filter(pk__in=[d.pk for d in deliveries])
     assert {row.status for row in rows} == {FAILED}
-    assert sorted(row.attempts for row in rows) == [0, 1]
+    assert sorted((row.attempts, row.last_attempt_at is not None) for row in rows) == [
+        (0, False),
+        (1, True),
+    ]
 
 
 def test_a_batch_out_of_time_puts_back_what_it_did_not_send(
@@ -186,7 +189,9 @@ def test_a_batch_out_of_time_puts_back_what_it_did_not_send(
     # then: nothing went out; all are due again at once, no attempt counted
     assert receiver.requests == []
     rows = WebhookDelivery.objects.filter(pk__in=[d.pk for d in deliveries])
-    assert {(r.status, r.attempts, r.next_attempt_at) for r in rows} == {(PENDING, 0, T0)}
+    assert {(r.status, r.attempts, r.next_attempt_at, r.last_attempt_at) for r in rows} == {
+        (PENDING, 0, T0, None)
+    }
     # and the next batch, with time, sends them
     monkeypatch.setattr(relay, "BATCH_SECONDS", 60)
     relay.relay_batch()
