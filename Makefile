@@ -9,6 +9,10 @@ LANGS := lt bg da ru pl
 # What makemessages must not scan.
 MESSAGES_IGNORE := --ignore=.venv --ignore=tests --ignore=bench --ignore=staticfiles --ignore=media
 
+# The suite's processes (pytest-xdist; each has a test database of its own): one a core. Much of
+# a test waits on PostgreSQL, a worker or a browser, so two on two cores take about half as long.
+TEST_PROCESSES ?= auto
+
 # What `make test` runs again through a PgBouncer in transaction mode (tests/conftest.py): its
 # own tests (purchases on several server connections, a migration under them) and the
 # concurrency tests (those that use tests/concurrency.py, and the insights run on several
@@ -79,7 +83,7 @@ test: install
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports --no-cache --no-logo
 	$(PY) .ci/audit.py
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_PROCESSES)
 	LOYALTY_TEST_PGBOUNCER=1 $(PY) -m pytest $(THROUGH_PGBOUNCER)
 
 lint: install

@@ -1,4 +1,5 @@
 import os
+import time
 
 import pytest
 from django.db import connection, connections
@@ -21,13 +22,47 @@ def _missing(message: str) -> None:
     pytest.skip(message)
 
 
+# (when each test of this process started: a session left on the test database is named with
+# the test that opened it)
+_STARTED: list[tuple[float, str]] = []
+
+
 def pytest_runtest_setup(item):
     """Tests marked postgres need real row locks: skip on SQLite, but fail in CI. Tests marked
     pgbouncer run only through it."""
+    _STARTED.append((time.time(), item.nodeid))
     if item.get_closest_marker("postgres") and connection.vendor != "postgresql":
         _missing("needs PostgreSQL (set DATABASE_URL)")
     if item.get_closest_marker("pgbouncer") and not THROUGH_PGBOUNCER:
         pytest.skip("runs through PgBouncer, with LOYALTY_TEST_PGBOUNCER=1 (make test does)")
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """pytest-django's, and at the end: no other session may still be on the test database
+    (it could not be dropped). One left over is named in a warning, with its last query, and
+    ended, so the database goes and the next run starts clean."""
+    yield
+    if connection.vendor != "postgresql" or THROUGH_PGBOUNCER:
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid, application_name, client_port, backend_start, state, left(query, 300)"
+            " FROM pg_stat_activity WHERE datname = current_database()"
+            " AND pid <> pg_backend_pid()"
+        )
+        left = cursor.fetchall()
+        for pid, *_ in left:
+            cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+    if left:
+        import warnings
+
+        named = [
+            (next((test for at, test in reversed(_STARTED) if at <= start.timestamp()), "?"),)
+            + (pid, application, port, state, query)
+            for pid, application, port, start, state, query in left
+        ]
+        warnings.warn(f"sessions left on the test database, ended: {named!r}", stacklevel=1)
 
 
 @pytest.fixture(scope="session", autouse=THROUGH_PGBOUNCER)
