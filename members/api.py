@@ -133,10 +133,13 @@ class LedgerLineSerializer(serializers.ModelSerializer):
         fields = ["id", "created_at", "kind", "points", "balance_after", "description"]
 
 
-# What a ledger line and its words (loyalty.core.wording) read: only these columns are loaded
-# (a purchase's explanation, a JSON document, made every line cost several times more).
+# What a ledger line and its words (loyalty.core.wording and the features' wordings) read: only
+# these columns are loaded (a purchase's explanation, a JSON document, made every line cost
+# several times more). A field a wording reads and this leaves out costs a query a line:
+# tests/api/test_member_answer.py counts them.
 LEDGER_LINE_FIELDS = (
-    *("kind", "points", "balance_after", "created_at", "reason", "cause_type", "cause_id"),
+    *("member", "kind", "points", "balance_after", "created_at", "reason"),
+    *("cause_type", "cause_id"),
     *("purchase", "purchase__external_id", "purchase__amount", "purchase__currency"),
     *("purchase__partner", "purchase__partner__name"),
 )

@@ -7,9 +7,9 @@ qualifying points, the expiring points, the referral code), and compiling them c
 than anything else in the request: 9.7 ms of CPU a read in process, against 1.2 ms now
 (bench/RESULTS.md, the million members). On PostgreSQL `member_answer` reads all four with one
 statement, parsed and planned once per connection (loyalty.base.prepared), and builds the
-answer as MemberSerializer would render it (the tiers, as for earning, from this process's
-cache). What is rare takes the usual path afterwards: pending points, a running pause, a member
-without a code yet, a tier newer than the cache.
+answer as MemberSerializer would render it (the member's tier from the database, the next one
+from this process's cache of the tiers, as member_full does). What is rare takes the usual path
+afterwards: pending points, a running pause, a member without a code yet.
 
 Elsewhere (SQLite) `member_answer` is `member_full(member_by_number(number))`;
 tests/api/test_member_answer.py holds the two to the same answers.
@@ -30,7 +30,7 @@ from accounts.services import clean_member_number, member_by_number
 from loyalty.base.prepared import PreparedSQL
 from loyalty.core import pauses, pending, selectors
 from loyalty.core.api.serializers import TierRefSerializer, tier_ref
-from loyalty.core.models import LedgerEntry, PointLot
+from loyalty.core.models import LedgerEntry, PointLot, Tier
 from referrals.models import ReferralCode
 from referrals.selectors import referral_code_for
 
@@ -141,7 +141,7 @@ def member_answer(number: str) -> dict:
             {
                 "number": number,
                 "closed": Member.Status.CLOSED,
-                "top_tier": tiers[-1].pk if tiers else None,
+                "top_rank": tiers[-1].rank if tiers else None,
                 "earn": LedgerEntry.Kind.EARN,
                 "reversal": LedgerEntry.Kind.REVERSAL,
                 "since": at - timezone.timedelta(days=settings.LOYALTY_TIER_WINDOW_DAYS),
@@ -160,17 +160,16 @@ def member_answer(number: str) -> dict:
         language,
         balance,
         points_pending,
-        tier_id,
+        tier_code,
+        tier_name,
+        tier_rank,
         joined_on,
         status,
         code,
         qualifying,
         expiring,
     ) = row
-    tier = next((tier for tier in tiers if tier.pk == tier_id), None)
-    if tier is None and tier_id is not None:  # a tier newer than this process's cache
-        return member_full(member_by_number(number))
-    rank = tier.rank if tier is not None else -1
+    rank = tier_rank if tier_rank is not None else -1
     upcoming = next((tier for tier in tiers if tier.rank > rank), None)
     member = None
     if points_pending or status == Member.Status.PAUSED or code is None:
@@ -191,7 +190,7 @@ def member_answer(number: str) -> dict:
         "pending": [
             {"points": day["points"], "available_on": _day(day["available_on"])} for day in waiting
         ],
-        "tier": {"code": tier.code, "name": tier.name} if tier is not None else None,
+        "tier": {"code": tier_code, "name": tier_name} if tier_code is not None else None,
         "next_tier": {
             "code": upcoming.code,
             "name": upcoming.name,
@@ -244,14 +243,15 @@ def _day(value: date | None) -> str | None:
 
 # What member_full reads through four ORM queries, in one statement. The qualifying points are
 # those of selectors.qualifying_points (counted only below the top tier, as next_tier asks for
-# them), the expiring points those of selectors.points_expiring.
+# them; the member's tier joined, read with the member as member_by_number reads it), the
+# expiring points those of selectors.points_expiring.
 _MEMBER_ANSWER = PreparedSQL(
     "loyalty_member_answer",
     f"""
 SELECT m.id, u.email, u.first_name, u.last_name, m.language, m.points_balance, m.points_pending,
-    m.tier_id, m.joined_on, m.status,
+    t.code, t.name, t.rank, m.joined_on, m.status,
     (SELECT code FROM {ReferralCode._meta.db_table} WHERE member_id = m.id),
-    CASE WHEN m.tier_id IS DISTINCT FROM %(top_tier)s THEN (
+    CASE WHEN t.rank IS NULL OR t.rank < %(top_rank)s THEN (
         SELECT SUM(points) FROM {LedgerEntry._meta.db_table}
         WHERE member_id = m.id AND purchase_id IS NOT NULL AND kind IN (%(earn)s, %(reversal)s)
             AND created_at > %(since)s AND created_at <= %(at)s
@@ -263,10 +263,11 @@ SELECT m.id, u.email, u.first_name, u.last_name, m.language, m.points_balance, m
         GROUP BY expires_on ORDER BY expires_on LIMIT {EXPIRING_LIMIT}
     ) x)
 FROM {Member._meta.db_table} m JOIN {User._meta.db_table} u ON u.id = m.user_id
+    LEFT JOIN {Tier._meta.db_table} t ON t.id = m.tier_id
 WHERE m.member_number = %(number)s AND m.status <> %(closed)s
 """,
     {
-        "top_tier": "bigint",
+        "top_rank": "integer",
         "earn": "varchar",
         "reversal": "varchar",
         "since": "timestamptz",

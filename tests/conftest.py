@@ -49,7 +49,7 @@ def django_db_setup(django_db_setup, django_db_blocker):
         cursor.execute(
             "SELECT pid, application_name, client_port, backend_start, state, left(query, 300)"
             " FROM pg_stat_activity WHERE datname = current_database()"
-            " AND pid <> pg_backend_pid()"
+            " AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
         )
         left = cursor.fetchall()
         for pid, *_ in left:

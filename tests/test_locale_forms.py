@@ -330,6 +330,8 @@ def test_money_reads_as_babel_writes_it_in_each_language_however_often_asked(lan
                 ("1234", "DKK"),
                 ("7.5", "JPY"),
                 ("0.99", "PLN"),
+                ("0", "EUR"),
+                ("-0", "EUR"),
             ]:
                 assert money(amount, currency) == format_currency(
                     Decimal(amount), currency, locale=locale

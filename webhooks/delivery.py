@@ -310,7 +310,7 @@ def _record_failed(delivery: WebhookDelivery, *, error: str, lease_until: dateti
     """Fail the delivery for good without an attempt, while its claim still holds it."""
     WebhookDelivery.objects.filter(
         pk=delivery.pk, status=WebhookDelivery.Status.PENDING, next_attempt_at=lease_until
-    ).update(status=WebhookDelivery.Status.FAILED, last_error=error)
+    ).update(status=WebhookDelivery.Status.FAILED, last_error=error, last_attempt_at=timezone.now())
     logger.warning("Webhook delivery %s failed: %s", delivery.pk, error)
     if delivery.event.type == ERASED_EVENT:
         erased_events_settle(event_ids=[delivery.event_id])

@@ -106,8 +106,8 @@ def deliveries_claim(
             ]
         )
         if ids:
-            # (last_attempt_at is set by the attempt's record: what the batch puts back untried
-            # keeps its own)
+            # (last_attempt_at is set when the delivery is recorded, tried or failed: what the
+            # batch puts back untried keeps its own)
             WebhookDelivery.objects.filter(pk__in=ids).update(next_attempt_at=lease_until)
     return ids, lease_until
 
@@ -224,6 +224,7 @@ def _put_back_unanswered(held, unanswered, now: datetime) -> list:
         held.filter(pk__in=[d.pk for d in given_up]).update(
             status=WebhookDelivery.Status.FAILED,
             last_error="Gave up: the endpoint did not answer when the retry window closed.",
+            last_attempt_at=now,  # (when it failed: what the failures' alert and housekeeping read)
         )
     by_time: dict[datetime, list[int]] = defaultdict(list)
     for delivery, retry_at in unanswered:

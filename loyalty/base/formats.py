@@ -54,11 +54,12 @@ def money(value, currency):
     amount = _decimal(value)
     if amount is None or not currency:
         return value
-    return _money(amount, str(currency), translation.get_language() or "en")
+    # (-0 equals 0, and would share its cached words; Babel writes it "-€0.00")
+    return _money(amount, amount.is_signed(), str(currency), translation.get_language() or "en")
 
 
 @lru_cache(maxsize=4096)
-def _money(amount: Decimal, currency: str, language: str) -> str:
+def _money(amount: Decimal, signed: bool, currency: str, language: str) -> str:
     """Babel takes about 40 µs an amount, and a ledger page or the history shows dozens, most
     of the same few prices. (Equal amounts write alike: 12.5 and 12.50 both with the currency's
     own decimals.)"""

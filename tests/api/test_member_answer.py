@@ -134,3 +134,50 @@ def test_member_ref_reads_only_an_open_membership(member):
     Member.objects.filter(pk=member.pk).update(status=Member.Status.CLOSED)
     with pytest.raises(MemberNotFound):
         member_ref(member.member_number)
+
+
+def test_a_ledger_page_takes_as_many_queries_for_many_lines_as_for_few(
+    member, partner, base_rule, staff_user
+):
+    # given: a friend of the member, with lines every wording words (a purchase, a gift, an
+    # adjustment, their referral's bonus, which reads the entry's member)
+    from loyalty.core.ledger import points_credit
+    from loyalty.core.models import LedgerEntry
+    from referrals.models import Referral
+    from referrals.selectors import referral_code_for
+
+    friend = factories.make_member(referral_code=referral_code_for(member=member))
+    referral = Referral.objects.get(referee=friend)
+
+    def add_lines(n: int) -> None:
+        buy(partner, friend, f"f{n}", "5.00")
+        factories.give_points(friend, 3)
+        points_credit(member=friend, points=10, kind=LedgerEntry.Kind.GIFT, cause=referral)
+        points_credit(
+            member=friend, points=1, kind=LedgerEntry.Kind.ADJUST, reason="x", staff_user=staff_user
+        )
+
+    def page_queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            found = member_ref(friend.member_number)
+            entries = ledger_lines_word(ledger_lines(found), language="en", partner_id=partner.pk)
+            lines = [ledger_line(entry) for entry in entries]
+        assert all(line["description"] for line in lines)
+        return len(captured)
+
+    add_lines(0)
+    few = page_queries()
+    for n in range(1, 4):
+        add_lines(n)
+
+    # then
+    assert page_queries() == few
+
+
+def test_the_members_tier_is_read_with_them_not_from_the_process_cache(member, tiers):
+    from loyalty.core.models import Tier
+
+    member_answer(member.member_number)  # (the tiers are in the process's cache now)
+    Tier.objects.filter(pk=tiers["bronze"].pk).update(name="Copper")  # (no signal: cache stale)
+    fast, full = both(member)
+    assert fast == full and fast["tier"]["name"] == "Copper"
