@@ -6,11 +6,13 @@ from django.db import connection, connections
 from django.utils import translation
 
 from tests import factories
+from tests.caching import cache_prefix_per_process
 from tests.ledger import assert_ledger_invariants
 from tests.pgbouncer.bouncer import Bouncer, pgbouncer_path, through_pgbouncer
 from tests.worker import queue, redis_url, through_the_broker, workers  # noqa: F401 (fixtures)
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+cache_prefix_per_process()
 # Every test's connection through a PgBouncer in transaction mode (make test runs a part so).
 THROUGH_PGBOUNCER = through_pgbouncer()
 

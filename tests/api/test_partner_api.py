@@ -4,7 +4,6 @@ import base64
 from decimal import Decimal
 
 import pytest
-from django.core.cache import cache
 from django.utils import translation
 
 from accounts.models import Member
@@ -12,6 +11,7 @@ from accounts.services import api_key_create, api_key_revoke
 from loyalty.core.models import IdempotencyRecord, LedgerEntry, Purchase
 from rewards.models import Redemption, Voucher
 from tests import factories
+from tests.caching import cache_empty
 
 PROBLEM = "application/problem+json"
 
@@ -495,7 +495,7 @@ def test_unknown_endpoints_and_methods_answer_in_problem_json(api):
 
 def test_throttling_per_key_answers_429_with_retry_after(api, member, settings, other_api):
     settings.LOYALTY_API_RATE = "3/minute"
-    cache.clear()
+    cache_empty()
     for _ in range(3):
         assert api.get("/api/v1/rewards/").status_code == 200
     limited = api.get("/api/v1/rewards/")

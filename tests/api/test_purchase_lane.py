@@ -7,7 +7,6 @@ from datetime import timedelta
 
 import pytest
 from django.conf import settings
-from django.core.cache import cache
 from django.test import RequestFactory, override_settings
 from django.utils import timezone
 
@@ -17,6 +16,7 @@ from loyalty.core.api.lane import purchase_lane
 from loyalty.core.models import IdempotencyRecord, LedgerEntry, Purchase
 from tests import factories
 from tests.api.conftest import make_client
+from tests.caching import cache_empty
 
 LANE = "loyalty.core.api.lane.PurchaseLaneMiddleware"
 
@@ -24,9 +24,9 @@ LANE = "loyalty.core.api.lane.PurchaseLaneMiddleware"
 @pytest.fixture(autouse=True)
 def _fresh_rates():
     """Throttle counts live in the cache, keyed by the API key's id, which SQLite reuses."""
-    cache.clear()
+    cache_empty()
     yield
-    cache.clear()
+    cache_empty()
 
 
 PATH = "/api/v1/purchases/"

@@ -8,12 +8,12 @@ import sys
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.core.cache import cache
 from django.core.management import call_command
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from tests import factories
+from tests.caching import cache_empty
 
 pytestmark = pytest.mark.django_db
 
@@ -22,7 +22,7 @@ PASSWORD = "a-long-Secret-42"
 
 @pytest.fixture(autouse=True)
 def _fresh_counts():
-    cache.clear()
+    cache_empty()
 
 
 def _login(client, email, password, address="203.0.113.7"):
