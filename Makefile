@@ -11,6 +11,7 @@ MESSAGES_IGNORE := --ignore=.venv --ignore=tests --ignore=bench --ignore=staticf
 
 # The suite's processes (pytest-xdist; each has a test database of its own): one a core. Much of
 # a test waits on PostgreSQL, a worker or a browser, so two on two cores take about half as long.
+# Tests marked xdist_group run in one process together (the fault suite's stack starts once).
 TEST_PROCESSES ?= auto
 
 # What `make test` runs again through a PgBouncer in transaction mode (tests/conftest.py): its
@@ -83,7 +84,7 @@ test: install
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports --no-cache --no-logo
 	$(PY) .ci/audit.py
-	$(PY) -m pytest -n $(TEST_PROCESSES)
+	$(PY) -m pytest -n $(TEST_PROCESSES) --dist loadgroup
 	LOYALTY_TEST_PGBOUNCER=1 $(PY) -m pytest $(THROUGH_PGBOUNCER)
 
 lint: install

@@ -16,7 +16,8 @@ import requests
 
 from tests.worker import wait_until
 
-pytestmark = pytest.mark.faults
+# (one process of a run takes them all: the stack is started once, not once a process)
+pytestmark = [pytest.mark.faults, pytest.mark.xdist_group("faults")]
 
 
 def _enrol(partner, email: str):
