@@ -34,6 +34,8 @@ class Receiver:
         self.keep_alive = False
         self.on_request = None
         self.drops = 0
+        self.in_flight = 0  # requests being answered now
+        self.most_in_flight = 0  # the most at once
         self._released = threading.Event()
         self._lock = threading.Lock()
         receiver = self
@@ -62,8 +64,13 @@ class Receiver:
                 if drop:
                     self.close_connection = True
                     return
+                with receiver._lock:
+                    receiver.in_flight += 1
+                    receiver.most_in_flight = max(receiver.most_in_flight, receiver.in_flight)
                 if receiver.delay:
                     receiver._released.wait(receiver.delay)
+                with receiver._lock:
+                    receiver.in_flight -= 1
                 try:
                     self.send_response(status)
                     if 300 <= status < 400:

@@ -4,6 +4,7 @@ endpoint costs one attempt a batch; two relays at once send each delivery once."
 
 import json
 import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -74,19 +75,63 @@ def test_a_batch_sends_every_due_delivery_signed_and_records_it(receiver, endpoi
     assert relay.relay_batch() == 0
 
 
-def test_an_endpoints_deliveries_go_out_on_one_kept_alive_connection(receiver, endpoint, frozen):
+def test_an_endpoints_deliveries_go_out_on_a_few_kept_alive_connections(receiver, endpoint, frozen):
     receiver.keep_alive = True
-    _due(endpoint, 5)
+    _due(endpoint, 21)
 
     relay.relay_batch()
 
-    assert len(receiver.requests) == 5
-    assert len({request.client for request in receiver.requests}) == 1
+    # the first alone, then four lanes of five, each on a connection it keeps
+    assert len(receiver.requests) == 21
+    assert len({request.client for request in receiver.requests}) <= relay.LANES_PER_ENDPOINT
+
+
+def test_a_slow_endpoints_deliveries_go_out_in_lanes_side_by_side(receiver, endpoint, frozen):
+    # given: a partner that takes 0.2 s to answer, and nine deliveries for it
+    receiver.delay = 0.2
+    deliveries = _due(endpoint, 9)
+
+    # when
+    started = time.monotonic()
+    relay.relay_batch()
+    took = time.monotonic() - started
+
+    # then: the first alone, the other eight four at a time (about 0.6 s, not 1.8)
+    assert receiver.most_in_flight == relay.LANES_PER_ENDPOINT
+    assert took < 9 * 0.2
+    rows = WebhookDelivery.objects.filter(pk__in=[d.pk for d in deliveries])
+    assert {(row.status, row.attempts) for row in rows} == {(DELIVERED, 1)}
+
+
+def test_an_endpoint_that_stops_answering_while_its_lanes_send_costs_a_few_attempts(
+    receiver, endpoint, frozen
+):
+    # given: the partner answers the first delivery, then closes every connection unanswered
+    deliveries = _due(endpoint, 13)
+
+    def stop_answering_after_the_first():
+        if receiver.requests:
+            receiver.drops = 100
+
+    receiver.on_request = stop_answering_after_the_first
+
+    # when
+    relay.relay_batch()
+
+    # then: the first delivered; of the rest, at most one attempt a lane failed, and every one
+    # waits the failed attempts' backoff (none left without a time)
+    first, *rest = WebhookDelivery.objects.filter(pk__in=[d.pk for d in deliveries]).order_by("pk")
+    assert (first.status, first.attempts) == (DELIVERED, 1)
+    assert {(row.status, row.next_attempt_at) for row in rest} == {
+        (PENDING, T0 + timedelta(seconds=30))
+    }
+    assert 1 <= sum(row.attempts for row in rest) <= relay.LANES_PER_ENDPOINT
 
 
 def test_a_kept_connection_the_partner_ends_as_a_delivery_goes_out_costs_no_attempt(
-    receiver, endpoint, frozen
+    receiver, endpoint, frozen, monkeypatch
 ):
+    monkeypatch.setattr(relay, "LANES_PER_ENDPOINT", 1)  # (one connection, then the new one)
     # given: the partner's server ends the kept-alive connection as the second request arrives
     receiver.keep_alive = True
     deliveries = _due(endpoint, 3)
