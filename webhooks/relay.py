@@ -182,8 +182,18 @@ def _run(work, deadline: float, stop) -> list[list[AttemptResult | str]]:
     """Run each (deliveries, endpoint) lane, side by side up to SEND_THREADS at once."""
     if len(work) <= 1:
         return [_send_lane(lane, endpoint, deadline, stop) for lane, endpoint in work]
-    with ThreadPoolExecutor(max_workers=min(SEND_THREADS, len(work))) as pool:
-        return list(pool.map(lambda item: _send_lane(*item, deadline, stop), work))
+    return list(_senders().map(lambda item: _send_lane(*item, deadline, stop), work))
+
+
+_pool: list[ThreadPoolExecutor] = []  # the process's sending threads, started once
+_pool_lock = threading.Lock()
+
+
+def _senders() -> ThreadPoolExecutor:
+    with _pool_lock:
+        if not _pool:
+            _pool.append(ThreadPoolExecutor(SEND_THREADS, thread_name_prefix="webhook-relay"))
+        return _pool[0]
 
 
 def relay_batch(*, limit: int = BATCH_SIZE, stop: threading.Event | None = None) -> int:
