@@ -15,12 +15,13 @@ MESSAGES_IGNORE := --ignore=.venv --ignore=tests --ignore=bench --ignore=staticf
 TEST_PROCESSES ?= auto
 
 # What `make test` runs again through a PgBouncer in transaction mode (tests/conftest.py): its
-# own tests (purchases on several server connections, a migration under them) and the
-# concurrency tests (those that use tests/concurrency.py, and the insights run on several
-# connections).
-THROUGH_PGBOUNCER := tests/pgbouncer tests/loyalty/test_concurrency.py \
-	tests/api/test_idempotency_concurrency.py tests/api/test_idempotency_claim.py \
-	tests/rewards/test_concurrency.py tests/referrals/test_concurrency.py \
+# own tests (purchases on several server connections, a migration under them), the member
+# reads' prepared statements, and the concurrency tests (those that use tests/concurrency.py,
+# and the insights run on several connections).
+THROUGH_PGBOUNCER := tests/pgbouncer tests/api/test_member_answer.py \
+	tests/loyalty/test_concurrency.py tests/api/test_idempotency_concurrency.py \
+	tests/api/test_idempotency_claim.py tests/rewards/test_concurrency.py \
+	tests/referrals/test_concurrency.py \
 	tests/jobs/test_concurrency.py tests/pending/test_concurrency.py \
 	tests/roles/test_adjustments.py::test_two_managers_approving_at_once_write_once \
 	tests/feedback/test_services.py::test_two_staff_thanking_at_once_pay_once \
