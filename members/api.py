@@ -138,10 +138,20 @@ class LedgerLineSerializer(serializers.ModelSerializer):
 # several times more). A field a wording reads and this leaves out costs a query a line:
 # tests/api/test_member_answer.py counts them.
 LEDGER_LINE_FIELDS = (
-    *("member", "kind", "points", "balance_after", "created_at", "reason"),
-    *("cause_type", "cause_id"),
-    *("purchase", "purchase__external_id", "purchase__amount", "purchase__currency"),
-    *("purchase__partner", "purchase__partner__name"),
+    "member",
+    "kind",
+    "points",
+    "balance_after",
+    "created_at",
+    "reason",
+    "cause_type",
+    "cause_id",
+    "purchase",
+    "purchase__external_id",
+    "purchase__amount",
+    "purchase__currency",
+    "purchase__partner",
+    "purchase__partner__name",
 )
 
 

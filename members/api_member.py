@@ -213,24 +213,22 @@ def member_ref(number: str) -> Member:
     ledger's answer reads: the id, the language and the pending points (the others deferred).
     On PostgreSQL a prepared statement: the ORM's compiling of the lookup cost a quarter of the
     ledger's read."""
+    number = clean_member_number(number)
     if connection.vendor != "postgresql":
-        number = clean_member_number(number)
         found = (
             Member.objects.exclude(status=Member.Status.CLOSED)
             .only(*MEMBER_REF_FIELDS)
             .filter(member_number=number)
             .first()
         )
-        if found is None:
-            raise MemberNotFound()
-        return found
-    number = clean_member_number(number)
-    with connection.cursor() as cursor:
-        _MEMBER_REF.execute(cursor, {"number": number, "closed": Member.Status.CLOSED})
-        row = cursor.fetchone()
-    if row is None:
+    else:
+        with connection.cursor() as cursor:
+            _MEMBER_REF.execute(cursor, {"number": number, "closed": Member.Status.CLOSED})
+            row = cursor.fetchone()
+        found = Member.from_db(connection.alias, ["id", *MEMBER_REF_FIELDS], row) if row else None
+    if found is None:
         raise MemberNotFound()
-    return Member.from_db(connection.alias, ["id", *MEMBER_REF_FIELDS], row)
+    return found
 
 
 MEMBER_REF_FIELDS = ("member_number", "language", "status", "points_pending")

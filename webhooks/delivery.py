@@ -258,6 +258,14 @@ def delivery_attempt(*, delivery_id: int) -> str | None:
 DONE = (WebhookDelivery.Status.DELIVERED, WebhookDelivery.Status.FAILED)
 
 
+def held_by_claim(lease_until: datetime):
+    """The deliveries a claim with this lease still holds: pending, their `next_attempt_at` the
+    lease the claim set (nobody claimed them since). Every record of an attempt goes through it."""
+    return WebhookDelivery.objects.filter(
+        status=WebhookDelivery.Status.PENDING, next_attempt_at=lease_until
+    )
+
+
 def _record(
     delivery: WebhookDelivery, result: AttemptResult, *, lease_until: datetime
 ) -> str | None:
@@ -265,9 +273,7 @@ def _record(
     `next_attempt_at` the claim set, unchanged): an attempt that outlived its lease is not
     recorded over the next holder's (None, logged)."""
     now = timezone.now()
-    held = WebhookDelivery.objects.filter(
-        pk=delivery.pk, status=WebhookDelivery.Status.PENDING, next_attempt_at=lease_until
-    )
+    held = held_by_claim(lease_until).filter(pk=delivery.pk)
     if result.ok:
         status = WebhookDelivery.Status.DELIVERED
         changes = {"status": status, "delivered_at": now, "last_error": ""}
@@ -308,9 +314,9 @@ def _record(
 
 def _record_failed(delivery: WebhookDelivery, *, error: str, lease_until: datetime) -> None:
     """Fail the delivery for good without an attempt, while its claim still holds it."""
-    WebhookDelivery.objects.filter(
-        pk=delivery.pk, status=WebhookDelivery.Status.PENDING, next_attempt_at=lease_until
-    ).update(status=WebhookDelivery.Status.FAILED, last_error=error, last_attempt_at=timezone.now())
+    held_by_claim(lease_until).filter(pk=delivery.pk).update(
+        status=WebhookDelivery.Status.FAILED, last_error=error, last_attempt_at=timezone.now()
+    )
     logger.warning("Webhook delivery %s failed: %s", delivery.pk, error)
     if delivery.event.type == ERASED_EVENT:
         erased_events_settle(event_ids=[delivery.event_id])

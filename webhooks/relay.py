@@ -55,6 +55,7 @@ from .delivery import (
     backoff_delay,
     delivery_request,
     erased_events_settle,
+    held_by_claim,
     http_post,
 )
 from .models import ERASED_EVENT, WebhookDelivery
@@ -128,61 +129,57 @@ class _Endpoint:
 
 def _send_lane(
     deliveries: list[WebhookDelivery],
+    results: list,
+    indices: range,
     endpoint: _Endpoint,
     deadline: float,
     stop: threading.Event | None,
-) -> list[AttemptResult | str]:
-    """POST each delivery in order. UNANSWERED for those after the endpoint stopped answering
-    (in this lane or another), LATER for those the batch had no time left for."""
-    results: list[AttemptResult | str] = []
-    for delivery in deliveries:
+) -> None:
+    """POST the deliveries at `indices` in order, each result in its place in `results`:
+    UNANSWERED for those after the endpoint stopped answering (in this lane or another), LATER
+    for those the batch had no time left for."""
+    for index in indices:
         if endpoint.unanswering.is_set():
-            results.append(UNANSWERED)
+            results[index] = UNANSWERED
         elif time.monotonic() > deadline or (stop is not None and stop.is_set()):
-            results.append(LATER)
+            results[index] = LATER
         else:
+            delivery = deliveries[index]
             body, headers = delivery_request(delivery)
-            result = http_post(delivery.endpoint.url, body, headers)
-            if result.status_code is None:
+            results[index] = http_post(delivery.endpoint.url, body, headers)
+            if results[index].status_code is None:
                 endpoint.unanswering.set()
-            results.append(result)
-    return results
 
 
 def _send(groups, deadline: float, stop) -> list[list[AttemptResult | str]]:
     """Each endpoint's deliveries: the first alone (an endpoint that does not answer costs one
     attempt), then the rest in up to LANES_PER_ENDPOINT lanes side by side, each lane in order
     on a kept-alive connection of its own. Returns each group's results in its order."""
+    answers = [[None] * len(group) for group in groups]
     endpoints = [_Endpoint() for _ in groups]
-    firsts = _run(
-        [(group[:1], endpoint) for group, endpoint in zip(groups, endpoints, strict=True)],
+    together = list(zip(groups, answers, endpoints, strict=True))
+    _run(
+        [(group, results, range(1), endpoint) for group, results, endpoint in together],
         deadline,
         stop,
     )
-    lanes_of: list[list[list[WebhookDelivery]]] = []
-    work = []
-    for group, endpoint in zip(groups, endpoints, strict=True):
-        rest = group[1:]
-        count = max(1, min(LANES_PER_ENDPOINT, len(rest)))
-        lanes = [rest[lane::count] for lane in range(count)] if rest else []
-        lanes_of.append(lanes)
-        work.extend((lane, endpoint) for lane in lanes)
-    done = iter(_run(work, deadline, stop))
-    answers = []
-    for first, lanes in zip(firsts, lanes_of, strict=True):
-        by_lane = [next(done) for _ in lanes]
-        rest = [None] * sum(len(lane) for lane in lanes)
-        for index, results in enumerate(by_lane):
-            rest[index :: len(lanes)] = results
-        answers.append(first + rest)
+    lanes = []
+    for group, results, endpoint in together:
+        rest = range(1, len(group))
+        count = min(LANES_PER_ENDPOINT, len(rest))
+        lanes += [(group, results, rest[lane::count], endpoint) for lane in range(count)]
+    _run(lanes, deadline, stop)
     return answers
 
 
-def _run(work, deadline: float, stop) -> list[list[AttemptResult | str]]:
-    """Run each (deliveries, endpoint) lane, side by side up to SEND_THREADS at once."""
-    if len(work) <= 1:
-        return [_send_lane(lane, endpoint, deadline, stop) for lane, endpoint in work]
-    return list(_senders().map(lambda item: _send_lane(*item, deadline, stop), work))
+def _run(lanes, deadline: float, stop) -> None:
+    """Send each (deliveries, results, indices, endpoint) lane, up to SEND_THREADS at once."""
+    if len(lanes) <= 1:
+        for lane in lanes:
+            _send_lane(*lane, deadline, stop)
+        return
+    for _ in _senders().map(lambda lane: _send_lane(*lane, deadline, stop), lanes):
+        pass  # (waits for every lane; a lane's error is raised here)
 
 
 _pool: list[ThreadPoolExecutor] = []  # the process's sending threads, started once
@@ -239,19 +236,15 @@ def relay_batch(*, limit: int = BATCH_SIZE, stop: threading.Event | None = None)
                 failed += 1
                 status = _record(delivery, result, lease_until=lease_until)
                 if result.status_code is None:  # the endpoint does not answer: its backoff
-                    retry_at = max(
-                        retry_at or timezone.now(),
-                        timezone.now() + backoff_delay(delivery.attempts + 1),
-                    )
+                    backoff_end = timezone.now() + backoff_delay(delivery.attempts + 1)
+                    retry_at = max(retry_at, backoff_end) if retry_at else backoff_end
                     with _down_lock:
                         _down[delivery.endpoint_id] = retry_at
                 if delivery.event.type == ERASED_EVENT and status in DONE:
                     erased_done.append(delivery.event_id)
         unanswered.extend((delivery, retry_at) for delivery in untried)
     now = timezone.now()
-    held = WebhookDelivery.objects.filter(
-        status=WebhookDelivery.Status.PENDING, next_attempt_at=lease_until
-    )  # (still this batch's: nobody else claimed them since)
+    held = held_by_claim(lease_until)
     for status_code, delivered_ids in delivered.items():
         held.filter(pk__in=delivered_ids).update(
             status=WebhookDelivery.Status.DELIVERED,
@@ -290,7 +283,7 @@ def _put_back_unanswered(held, unanswered, now: datetime) -> list:
         )
     by_time: dict[datetime, list[int]] = defaultdict(list)
     for delivery, retry_at in unanswered:
-        if delivery.retry_until > now:  # (retry_at: set by the failed attempt before it)
+        if delivery.retry_until > now:  # (retry_at: the endpoint's failed attempts' backoff)
             by_time[retry_at].append(delivery.pk)
     for retry_at, pks in by_time.items():
         held.filter(pk__in=pks).update(next_attempt_at=Least(F("retry_until"), Value(retry_at)))
