@@ -152,7 +152,7 @@ def ensure(server: str, members: int = DEFAULT_MEMBERS, *, fresh: bool = False) 
 
 def _check_disk(server: str, spool: Path) -> None:
     """Refuse to start without room for the database and the spool (~26 GB at full size)."""
-    conn = connect(server)
+    conn = connect(server, "postgres")  # the bench's own database may not exist yet
     try:
         with conn.cursor() as cursor:
             cursor.execute("SHOW data_directory")

@@ -24,14 +24,20 @@ from pathlib import Path
 
 from _shared import ROOT
 
-# What docker-compose.yml's x-app environment sets beyond the bare shape (the database URL and
-# pool mode come from the bouncer the run starts).
-COMPOSE_SETTINGS = {
-    "LOG_FORMAT": "json",
-    "LOG_LEVEL": "INFO",
-    "CONN_MAX_AGE": "60",
-    "LOYALTY_WEBHOOK_RELAY": "true",
-}
+# What docker-compose.yml's x-app environment sets beyond the bare shape, read from the file so
+# the bench runs what the stack ships (the database URL and pool mode come from the bouncer the
+# run starts; Redis and Prometheus's folder from the shipped shape).
+COMPOSE_KEYS = ("LOG_FORMAT", "CONN_MAX_AGE", "CONN_HEALTH_CHECKS", "LOYALTY_WEBHOOK_RELAY")
+
+
+def compose_settings() -> dict[str, str]:
+    import yaml
+
+    environment = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["x-app"]["environment"]
+    return {"LOG_LEVEL": "INFO", **{key: str(environment[key]) for key in COMPOSE_KEYS}}
+
+
+COMPOSE_SETTINGS = compose_settings()
 RECEIVER = r"""
 import json, sys, threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
