@@ -241,7 +241,13 @@ class RowPurchases:
                 created_at=at,
             )
             PurchaseLine.objects.bulk_create(
-                PurchaseLine(purchase=purchase, points_earned=points, earning=why, **line)
+                PurchaseLine(
+                    purchase=purchase,
+                    member_id=purchase.member_id,
+                    points_earned=points,
+                    earning=why,
+                    **line,
+                )
                 for line, points, why in planned.lines
             )
             available_on = pending_until(partner=self.partner, occurred_at=first.occurred_at, at=at)

@@ -306,9 +306,9 @@ FROM import_chunk ORDER BY seq
 """
 
 _WRITE_LINES = f"""
-INSERT INTO {PurchaseLine._meta.db_table} (purchase_id, sku, quantity, amount, category,
-    points_earned, earning)
-SELECT c.purchase_id, l.sku, l.quantity, l.amount, l.category, l.points_earned,
+INSERT INTO {PurchaseLine._meta.db_table} (purchase_id, member_id, sku, quantity, amount,
+    category, points_earned, earning)
+SELECT c.purchase_id, c.member_id, l.sku, l.quantity, l.amount, l.category, l.points_earned,
     COALESCE(l.earning, '{{}}'::jsonb)
 FROM import_chunk c JOIN import_line l ON l.pid = c.pid
 WHERE c.has_lines AND l.real ORDER BY c.seq, l.line_no

@@ -132,7 +132,7 @@ DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=
 # A kept connection is checked before a request reuses it (after a restart of PgBouncer or
 # PostgreSQL the request gets a new one instead of an error).
 DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", env.bool("CONN_HEALTH_CHECKS", default=False))
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+if DATABASES["default"].get("ENGINE") == "django.db.backends.postgresql":
     # Django's backend, with that check made without a round trip (loyalty/base/postgresql).
     DATABASES["default"]["ENGINE"] = "loyalty.base.postgresql"
 # What pooler DATABASE_URL goes through (PgBouncer's pool_mode): "" (none), "session" or

@@ -200,6 +200,20 @@ class Purchase(models.Model):
 
 class PurchaseLine(models.Model):
     purchase = models.ForeignKey(Purchase, on_delete=models.CASCADE, related_name="lines")
+    # The purchase's member, copied so the row can live on its member's shard when tables are
+    # distributed by member (docs/SCALING.md, "Cheap now"): written by the services, older rows
+    # filled by migration 0020. No index (nothing looks rows up by it yet) and no constraint
+    # (adding one would scan the table; the purchase's own member_id has it): the column came
+    # at no cost to a table of any size.
+    member = models.ForeignKey(
+        "accounts.Member",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+    )
     sku = models.CharField(_("SKU"), max_length=64)
     quantity = models.PositiveIntegerField(_("quantity"), default=1)
     amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
@@ -226,6 +240,20 @@ class Refund(models.Model):
     member had spent already are points_unrecovered; pending ones are cancelled (no debt)."""
 
     purchase = models.ForeignKey(Purchase, on_delete=models.PROTECT, related_name="refunds")
+    # The purchase's member, copied so the row can live on its member's shard when tables are
+    # distributed by member (docs/SCALING.md, "Cheap now"): written by the services, older rows
+    # filled by migration 0020. No index (nothing looks rows up by it yet) and no constraint
+    # (adding one would scan the table; the purchase's own member_id has it): the column came
+    # at no cost to a table of any size.
+    member = models.ForeignKey(
+        "accounts.Member",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+    )
     external_id = models.CharField(_("partner's refund id"), max_length=100)
     amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
     points_reversed = models.PositiveBigIntegerField(_("points taken back"), default=0)
@@ -253,6 +281,20 @@ class RefundLine(models.Model):
     """Which purchase lines, and how many of each, a refund gave back."""
 
     refund = models.ForeignKey(Refund, on_delete=models.CASCADE, related_name="lines")
+    # The purchase's member, copied so the row can live on its member's shard when tables are
+    # distributed by member (docs/SCALING.md, "Cheap now"): written by the services, older rows
+    # filled by migration 0020. No index (nothing looks rows up by it yet) and no constraint
+    # (adding one would scan the table; the purchase's own member_id has it): the column came
+    # at no cost to a table of any size.
+    member = models.ForeignKey(
+        "accounts.Member",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+    )
     purchase_line = models.ForeignKey(
         PurchaseLine, on_delete=models.PROTECT, related_name="refund_lines"
     )

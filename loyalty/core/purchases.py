@@ -251,7 +251,13 @@ def _purchase_write(
     if lines:
         # Each line keeps what it earned before rounding: a refund of it takes back that.
         PurchaseLine.objects.bulk_create(
-            PurchaseLine(purchase=purchase, points_earned=earned.points, earning=earned.why, **line)
+            PurchaseLine(
+                purchase=purchase,
+                member_id=purchase.member_id,
+                points_earned=earned.points,
+                earning=earned.why,
+                **line,
+            )
             for line, earned in zip(lines, calc.lines, strict=True)
         )
     change = None

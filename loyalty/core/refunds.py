@@ -92,6 +92,7 @@ def purchase_refund(
         explanation.append({"type": "pending", "points": cancelled})
     refund = Refund.objects.create(
         purchase=purchase,
+        member_id=purchase.member_id,
         external_id=external_id,
         amount=amount,
         explanation=explanation,
@@ -101,6 +102,7 @@ def purchase_refund(
     if refund_lines:
         for line in refund_lines:
             line.refund = refund
+            line.member_id = purchase.member_id
         RefundLine.objects.bulk_create(refund_lines)
     points -= cancelled
     earn_entry = (

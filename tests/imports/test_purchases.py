@@ -158,6 +158,7 @@ def test_the_real_run_imports_exactly_the_good_rows_and_a_rerun_adds_nothing(
         ("cof", 2, Decimal("5.50"), "coffee"),
         ("cake", 1, Decimal("10.00"), ""),
     ]
+    assert set(a2.lines.values_list("member_id", flat=True)) == {a2.member_id}  # (its shard's)
     entry = LedgerEntry.objects.get(purchase=a2)
     assert (entry.kind, entry.points, entry.created_at) == ("earn", 15, a2.occurred_at)
     assert entry.lot.earned_at == a2.occurred_at
