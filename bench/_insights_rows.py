@@ -69,7 +69,7 @@ COLUMNS = {
     "loyalty_ledgerentry": "id, member_id, kind, points, balance_after, description, "
     "purchase_id, cause_type_id, cause_id, reason, created_at",
     "loyalty_pointlot": "id, member_id, entry_id, points, remaining, earned_at, expires_on",
-    "loyalty_lotmovement": "id, entry_id, lot_id, points",
+    "loyalty_lotmovement": "id, member_id, entry_id, lot_id, points",
     "rewards_redemption": "id, member_id, reward_id, partner_id, points_spent, discount_percent, "
     "took_stock, spend_entry_id, status, cancel_reason, created_at",
     "rewards_voucher": "id, redemption_id, code, status, expires_on, used_at, used_by_id, "
@@ -152,7 +152,9 @@ def generate(proc: int, members: int, spool: str, refs: dict) -> dict:
             if not lot[3]:
                 who.open.popleft()
             pk = new_id("loyalty_lotmovement", month[d])
-            write("loyalty_lotmovement", month[d], f"{pk}\t{entry_pk}\t{lot[0]}\t{-taken}\n")
+            write(
+                "loyalty_lotmovement", month[d], f"{pk}\t{who.id}\t{entry_pk}\t{lot[0]}\t{-taken}\n"
+            )
 
     def expire(who, until: int) -> None:
         """What remains of the lots due on or before day `until` expires, as the daily job

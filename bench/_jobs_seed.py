@@ -188,7 +188,7 @@ def fill(cursor, members: int, day: date) -> None:
         "loyalty_pointlot",
         "id, member_id, entry_id, points, remaining, earned_at, expires_on",
     )
-    movements = Copier(cursor, "loyalty_lotmovement", "id, entry_id, lot_id, points")
+    movements = Copier(cursor, "loyalty_lotmovement", "id, member_id, entry_id, lot_id, points")
     grants = Copier(
         cursor,
         "rewards_occasiongrant",
@@ -277,7 +277,7 @@ def fill(cursor, members: int, day: date) -> None:
                 f"{entry}\t{i}\tspend\t{-spent}\t{balance}\tBench spend\t"
                 f"\\N\t{member_type}\t{i}\t\t{at}\n"
             )
-            movements.add(f"{next_id('movement')}\t{entry}\t{first_lot[0]}\t{-spent}\n")
+            movements.add(f"{next_id('movement')}\t{i}\t{entry}\t{first_lot[0]}\t{-spent}\n")
         lot, entry, points, d, at = first_lot
         lots.add(f"{lot}\t{i}\t{entry}\t{points}\t{remaining}\t{at}\t{expires[d].isoformat()}\n")
         if rng.random() < 0.7:

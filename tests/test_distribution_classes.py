@@ -14,6 +14,7 @@ BY_MEMBER_ID = {
     "loyalty_purchaseline",
     "loyalty_refund",
     "loyalty_refundline",
+    "loyalty_lotmovement",
     "loyalty_pendingpoints",
     "loyalty_tierchange",
     "loyalty_pause",
@@ -38,7 +39,6 @@ CLASSES = {
     "distributed by member_id": BY_MEMBER_ID,
     "distributed by member under another name": {"referrals_referral", "referrals_invitation"},
     "distributed by member_id, which they lack today": {
-        "loyalty_lotmovement",
         "rewards_voucher",
         "feedback_feedbackanswer",
         "feedback_publishedcase",

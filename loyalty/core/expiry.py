@@ -121,7 +121,7 @@ def _expire_due_lots(
     if PointLot.objects.filter(pk__in=lot_ids, remaining__gt=0).update(remaining=0) != len(lots):
         raise LedgerInconsistent()
     LotMovement.objects.bulk_create(
-        LotMovement(entry=entry, lot_id=lot[0], points=-lot[2])
+        LotMovement(entry=entry, member_id=entry.member_id, lot_id=lot[0], points=-lot[2])
         for entry, lot in zip(entries, lots, strict=True)
     )
     expired = [

@@ -209,7 +209,9 @@ def _take_from_lots(
 
 def _record_movements(entry: LedgerEntry, changes: Sequence[tuple[PointLot, int]]) -> None:
     LotMovement.objects.bulk_create(
-        LotMovement(entry=entry, lot=lot, points=points) for lot, points in changes if points
+        LotMovement(entry=entry, member_id=entry.member_id, lot=lot, points=points)
+        for lot, points in changes
+        if points
     )
 
 

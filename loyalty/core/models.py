@@ -458,6 +458,17 @@ class LotMovement(models.Model):
     """Which lots a ledger entry took points from (or gave back to): the audit of every lot."""
 
     entry = models.ForeignKey(LedgerEntry, on_delete=models.PROTECT, related_name="movements")
+    # The entry's member, copied for distributing by member as PurchaseLine.member (migration
+    # 0021 filled the older rows); the same: no index, no constraint.
+    member = models.ForeignKey(
+        "accounts.Member",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+    )
     lot = models.ForeignKey(PointLot, on_delete=models.PROTECT, related_name="movements")
     points = models.BigIntegerField(_("points"))
 

@@ -2,13 +2,13 @@
 row that hangs off a member carries it, so the tables can be distributed by member later
 (docs/SCALING.md, "Cheap now"). Adding the column is a change of the catalogue only (nullable,
 no default, no index, no constraint); the fill is an UPDATE of each table in batches of ids,
-each batch its own transaction, so writes go on meanwhile and a large table does not hold one
-long lock. Rows written meanwhile already carry it (the services write it)."""
+each batch its own transaction (loyalty.base.backfill), so writes go on meanwhile. Rows
+written meanwhile already carry it (the services write it)."""
 
 import django.db.models.deletion
-from django.db import migrations, models, transaction
+from django.db import migrations, models
 
-BATCH = 100_000
+from loyalty.base.backfill import fill_in_batches
 
 # table -> how a row finds its member (the purchase's, through the parent it hangs off)
 SOURCES = {
@@ -19,21 +19,9 @@ SOURCES = {
 
 
 def fill(apps, schema_editor):
-    """Fill member_id where it is missing, batch by batch of ids (refunds before their lines)."""
-    connection = schema_editor.connection
+    """Fill member_id where it is missing (refunds before their lines)."""
     for table, source in SOURCES.items():
-        with connection.cursor() as cursor:
-            cursor.execute(f"SELECT MIN(id), MAX(id) FROM {table} WHERE member_id IS NULL")
-            first, last = cursor.fetchone()
-        if first is None:
-            continue
-        for start in range(first, last + 1, BATCH):
-            with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
-                cursor.execute(
-                    f"UPDATE {table} AS t SET member_id = ({source}) "
-                    "WHERE t.member_id IS NULL AND t.id >= %s AND t.id < %s",
-                    [start, start + BATCH],
-                )
+        fill_in_batches(schema_editor.connection, table, "member_id", source)
 
 
 class Migration(migrations.Migration):
