@@ -72,8 +72,8 @@ COLUMNS = {
     "loyalty_lotmovement": "id, member_id, entry_id, lot_id, points",
     "rewards_redemption": "id, member_id, reward_id, partner_id, points_spent, discount_percent, "
     "took_stock, spend_entry_id, status, cancel_reason, created_at",
-    "rewards_voucher": "id, redemption_id, code, status, expires_on, used_at, used_by_id, "
-    "created_at",
+    "rewards_voucher": "id, member_id, redemption_id, code, status, expires_on, used_at, "
+    "used_by_id, created_at",
 }
 TABLES = list(COLUMNS)
 
@@ -204,7 +204,7 @@ def generate(proc: int, members: int, spool: str, refs: dict) -> dict:
         write(
             "rewards_voucher",
             month[d],
-            f"{voucher}\t{pk}\tB{voucher:012d}\t{status}\t"
+            f"{voucher}\t{who.id}\t{pk}\tB{voucher:012d}\t{status}\t"
             f"{valid_until}\t{used_at}\t{used_by}\t{at(d, minute)}\n",
         )
 

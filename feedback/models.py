@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from loyalty.base.distribution import member_copy
 from loyalty.base.wording import address_form
 
 LANGUAGE_CODES = ("en", "lt", "bg", "da", "ru", "pl")
@@ -249,6 +250,7 @@ class FeedbackAnswer(models.Model):
     item = models.ForeignKey(
         FeedbackItem, on_delete=models.CASCADE, related_name="answers", verbose_name=_("item")
     )
+    member = member_copy()  # the item's (loyalty.base.distribution)
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
@@ -286,6 +288,7 @@ class PublishedCase(models.Model):
     item = models.ForeignKey(
         FeedbackItem, on_delete=models.CASCADE, related_name="cases", verbose_name=_("item")
     )
+    member = member_copy()  # the item's (loyalty.base.distribution)
     language = models.CharField(
         _("language"), max_length=8, choices=[(code, code) for code in LANGUAGE_CODES]
     )

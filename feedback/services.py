@@ -281,6 +281,7 @@ def feedback_answer(
     at = at or timezone.now()
     answer = FeedbackAnswer.objects.create(
         item=item,
+        member_id=item.member_id,
         author=author,
         handler_name=handler_name,
         what_was_done=what_was_done,
@@ -459,6 +460,7 @@ def case_publish(
         item=item,
         language=language,
         defaults={
+            "member_id": item.member_id,
             "problem": problem,
             "what_changed": what_changed,
             "published_by": staff_user,

@@ -11,6 +11,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from loyalty.base.distribution import member_copy
 from loyalty.base.languages import in_language
 
 from .validators import validate_image_size
@@ -183,6 +184,7 @@ class Voucher(models.Model):
         CANCELLED = "cancelled", _("Cancelled")
 
     redemption = models.OneToOneField(Redemption, on_delete=models.PROTECT, related_name="voucher")
+    member = member_copy()  # the redemption's (loyalty.base.distribution)
     code = models.CharField(_("code"), max_length=16, unique=True)
     status = models.CharField(
         _("status"), max_length=10, choices=Status.choices, default=Status.ISSUED

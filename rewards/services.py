@@ -125,6 +125,7 @@ def reward_redeem(
     redemption.save(update_fields=["spend_entry"])
     Voucher.objects.create(
         redemption=redemption,
+        member_id=redemption.member_id,
         code=_unused_code(),
         expires_on=timezone.localdate(at) + timedelta(days=reward.voucher_valid_days),
         created_at=at,

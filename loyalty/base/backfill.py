@@ -1,9 +1,9 @@
 """Filling a new column of a large table from another table, in batches (for data migrations).
 
-A single UPDATE of a whole table holds its row locks, and leaves its dead row versions, until it
-commits: on tens of millions of rows that is minutes of writes waiting. `fill_in_batches` updates
-ranges of ids instead, each range its own transaction, so writes go on between them; rows
-written meanwhile by the services carry the value already and are skipped. The migration that
+A single UPDATE of a whole table holds its row locks until it commits: on tens of millions of
+rows that is minutes of writes waiting. `fill_in_batches` updates ranges of the primary key
+instead, each range its own transaction, so writes go on between them; rows written meanwhile by
+the services carry the value already and are skipped. The migration that
 calls it says `atomic = False`.
 """
 
@@ -21,24 +21,31 @@ def fill_in_batches(
 ) -> int:
     """Set `column` of `table` where it is NULL to `source`, a scalar subquery that reads the
     row being filled as `t` (`SELECT p.member_id FROM parent p WHERE p.id = t.parent_id`), in
-    ranges of `batch` ids. `append_only`: the table's append-only trigger (PostgreSQL, migration
-    loyalty/0002) is lifted inside each batch's transaction only. Returns the rows filled."""
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT MIN(id), MAX(id) FROM {table} WHERE {column} IS NULL")
-        first, last = cursor.fetchone()
+    batches of `batch` rows in the order of the primary key (`id`: numbers or UUIDs), each found
+    through that key's index from where the last one ended. `append_only`: the table's
+    append-only trigger (PostgreSQL, migration loyalty/0002) is lifted inside each batch's
+    transaction only. Returns the rows filled (a row `source` finds nothing for stays NULL)."""
     filled = 0
-    if first is None:
-        return filled
-    for start in range(first, last + 1, batch):
+    after = None
+    while True:
         lifted = append_only_lifted(connection, table) if append_only else nullcontext()
-        with transaction.atomic(using=connection.alias), lifted, connection.cursor() as cursor:
+        with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+            start = "" if after is None else "WHERE id > %s"
             cursor.execute(
-                f"UPDATE {table} AS t SET {column} = ({source}) "
-                f"WHERE t.{column} IS NULL AND t.id >= %s AND t.id < %s",
-                [start, start + batch],
+                f"SELECT MAX(id) FROM (SELECT id FROM {table} {start} ORDER BY id LIMIT %s) AS b",
+                [batch] if after is None else [after, batch],
             )
-            filled += cursor.rowcount
-    return filled
+            (until,) = cursor.fetchone()
+            if until is None:
+                return filled
+            with lifted:
+                cursor.execute(
+                    f"UPDATE {table} AS t SET {column} = ({source}) WHERE t.{column} IS NULL "
+                    f"AND t.id <= %s {'' if after is None else 'AND t.id > %s'}",
+                    [until] if after is None else [until, after],
+                )
+                filled += cursor.rowcount
+        after = until
 
 
 @contextmanager

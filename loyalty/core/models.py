@@ -14,6 +14,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from loyalty.base.distribution import member_copy
 from loyalty.base.languages import in_language
 
 from . import hooks
@@ -200,20 +201,7 @@ class Purchase(models.Model):
 
 class PurchaseLine(models.Model):
     purchase = models.ForeignKey(Purchase, on_delete=models.CASCADE, related_name="lines")
-    # The purchase's member, copied so the row can live on its member's shard when tables are
-    # distributed by member (docs/SCALING.md, "Cheap now"): written by the services, older rows
-    # filled by migration 0020. No index (nothing looks rows up by it yet) and no constraint
-    # (adding one would scan the table; the purchase's own member_id has it): the column came
-    # at no cost to a table of any size.
-    member = models.ForeignKey(
-        "accounts.Member",
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        db_index=False,
-        db_constraint=False,
-    )
+    member = member_copy()  # the purchase's (loyalty.base.distribution)
     sku = models.CharField(_("SKU"), max_length=64)
     quantity = models.PositiveIntegerField(_("quantity"), default=1)
     amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
@@ -240,20 +228,7 @@ class Refund(models.Model):
     member had spent already are points_unrecovered; pending ones are cancelled (no debt)."""
 
     purchase = models.ForeignKey(Purchase, on_delete=models.PROTECT, related_name="refunds")
-    # The purchase's member, copied so the row can live on its member's shard when tables are
-    # distributed by member (docs/SCALING.md, "Cheap now"): written by the services, older rows
-    # filled by migration 0020. No index (nothing looks rows up by it yet) and no constraint
-    # (adding one would scan the table; the purchase's own member_id has it): the column came
-    # at no cost to a table of any size.
-    member = models.ForeignKey(
-        "accounts.Member",
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        db_index=False,
-        db_constraint=False,
-    )
+    member = member_copy()  # the purchase's (loyalty.base.distribution)
     external_id = models.CharField(_("partner's refund id"), max_length=100)
     amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
     points_reversed = models.PositiveBigIntegerField(_("points taken back"), default=0)
@@ -281,20 +256,7 @@ class RefundLine(models.Model):
     """Which purchase lines, and how many of each, a refund gave back."""
 
     refund = models.ForeignKey(Refund, on_delete=models.CASCADE, related_name="lines")
-    # The purchase's member, copied so the row can live on its member's shard when tables are
-    # distributed by member (docs/SCALING.md, "Cheap now"): written by the services, older rows
-    # filled by migration 0020. No index (nothing looks rows up by it yet) and no constraint
-    # (adding one would scan the table; the purchase's own member_id has it): the column came
-    # at no cost to a table of any size.
-    member = models.ForeignKey(
-        "accounts.Member",
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        db_index=False,
-        db_constraint=False,
-    )
+    member = member_copy()  # the purchase's (loyalty.base.distribution)
     purchase_line = models.ForeignKey(
         PurchaseLine, on_delete=models.PROTECT, related_name="refund_lines"
     )
@@ -458,17 +420,7 @@ class LotMovement(models.Model):
     """Which lots a ledger entry took points from (or gave back to): the audit of every lot."""
 
     entry = models.ForeignKey(LedgerEntry, on_delete=models.PROTECT, related_name="movements")
-    # The entry's member, copied for distributing by member as PurchaseLine.member (migration
-    # 0021 filled the older rows); the same: no index, no constraint.
-    member = models.ForeignKey(
-        "accounts.Member",
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        db_index=False,
-        db_constraint=False,
-    )
+    member = member_copy()  # the entry's (loyalty.base.distribution)
     lot = models.ForeignKey(PointLot, on_delete=models.PROTECT, related_name="movements")
     points = models.BigIntegerField(_("points"))
 

@@ -10,7 +10,7 @@ import pytest
 from django.apps import apps
 from django.db import DatabaseError, connection, transaction
 
-from loyalty.base.backfill import append_only_lifted
+from loyalty.base.backfill import append_only_lifted, fill_in_batches
 from loyalty.core.expiry import points_expire
 from loyalty.core.ledger import points_credit, points_debit
 from loyalty.core.models import LedgerEntry, LotMovement, PurchaseLine, Refund, RefundLine
@@ -23,6 +23,7 @@ fill_movements = importlib.import_module(
     "loyalty.core.migrations.0021_member_on_lot_movements"
 ).fill
 
+LINE_SOURCE = "SELECT p.member_id FROM loyalty_purchase p WHERE p.id = t.purchase_id"
 LINES = [
     {"sku": "COFFEE", "quantity": 2, "amount": "5.00", "category": "coffee"},
     {"sku": "BREAD", "quantity": 1, "amount": "15.00", "category": "bakery"},
@@ -110,3 +111,15 @@ def test_the_migration_fills_lot_movements_written_before_it(member):
     if connection.vendor == "postgresql":
         with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
             LotMovement.objects.update(points=1)
+
+
+def test_the_fill_goes_batch_by_batch_to_the_last_row(partner, member, base_rule):
+    # given: two lines without their member
+    purchase = bought_and_refunded(partner, member)
+    PurchaseLine.objects.update(member=None)
+    # when: one row a batch
+    filled = fill_in_batches(connection, "loyalty_purchaseline", "member_id", LINE_SOURCE, batch=1)
+    # then
+    assert filled == 2
+    assert set(PurchaseLine.objects.values_list("member_id", flat=True)) == {purchase.member_id}
+    assert fill_in_batches(connection, "loyalty_purchaseline", "member_id", LINE_SOURCE) == 0

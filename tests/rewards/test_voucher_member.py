@@ -1,0 +1,28 @@
+"""A voucher carries its redemption's member (loyalty.base.distribution), written when it is
+issued and filled by migration rewards/0006 for vouchers issued before."""
+
+import importlib
+from types import SimpleNamespace
+
+from django.apps import apps
+from django.db import connection
+
+from rewards.models import Voucher
+
+fill = importlib.import_module("rewards.migrations.0006_member_on_vouchers").fill
+
+
+def test_a_voucher_carries_its_redemptions_member(two_redemptions):
+    first, second = two_redemptions
+    assert {(v.redemption.member_id, v.member_id) for v in Voucher.objects.all()} == {
+        (first.member_id, first.member_id),
+        (second.member_id, second.member_id),
+    }
+
+
+def test_the_migration_fills_vouchers_issued_before_it(two_redemptions):
+    Voucher.objects.update(member=None)
+    fill(apps, SimpleNamespace(connection=connection))  # (it reads only the connection)
+    assert set(Voucher.objects.values_list("redemption__member_id", "member_id")) == {
+        (r.member_id, r.member_id) for r in two_redemptions
+    }
