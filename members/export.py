@@ -35,6 +35,7 @@ from loyalty.core.models import (
 from notifications.models import Message
 from notifications.services import messages_word
 from rewards.models import Gift, OccasionGrant, Redemption, SavingGoal
+from webhooks.models import WebhookEvent
 
 from .export_base import Section, _iso, _money
 from .export_people import _insights, _invitations, _referrals, _sign_up
@@ -446,6 +447,32 @@ def _surveys(member: Member) -> list[dict]:
     ]
 
 
+def _told_partners(member: Member) -> list[dict]:
+    """What the program told partners' systems about the member (webhook events, by their
+    technical names): what each said, and to which partner it went (the data's recipients)."""
+    events = (
+        WebhookEvent.objects.filter(member=member)
+        .prefetch_related("deliveries__endpoint__partner")
+        .order_by("created_at", "id")
+    )
+    return [
+        {
+            "event": e.type,
+            "at": _iso(e.created_at),
+            "said": e.payload.get("data", {}),
+            "sent_to": [
+                {
+                    "partner": d.endpoint.partner.name,
+                    "status": str(d.get_status_display()),
+                    "delivered_at": _iso(d.delivered_at),
+                }
+                for d in sorted(e.deliveries.all(), key=lambda d: d.pk)
+            ],
+        }
+        for e in events
+    ]
+
+
 SECTIONS: tuple[Section, ...] = (
     Section("profile", ("accounts.Member",), _profile),
     Section("consents", (), _consents),
@@ -453,8 +480,12 @@ SECTIONS: tuple[Section, ...] = (
     Section("point_lots", ("loyalty.PointLot",), _point_lots),
     Section("pending_points", ("loyalty.PendingPoints",), _pending_points),
     Section("tier_history", ("loyalty.TierChange",), _tier_history),
-    Section("purchases", ("loyalty.Purchase",), _purchases),
-    Section("vouchers", ("rewards.Redemption",), _vouchers),
+    Section(
+        "purchases",
+        ("loyalty.Purchase", "loyalty.PurchaseLine", "loyalty.Refund", "loyalty.RefundLine"),
+        _purchases,
+    ),
+    Section("vouchers", ("rewards.Redemption", "rewards.Voucher"), _vouchers),
     Section("occasion_gifts", ("rewards.OccasionGrant",), _occasion_gifts),
     Section("gifts", ("rewards.Gift",), _gifts),
     Section("saving_goal", ("rewards.SavingGoal",), _saving_goal),
@@ -480,6 +511,7 @@ SECTIONS: tuple[Section, ...] = (
     ),
     Section("pauses", ("loyalty.Pause",), _pauses),
     Section("points_adjustment_requests", ("loyalty.AdjustmentRequest",), _adjustment_requests),
+    Section("told_partners", ("webhooks.WebhookEvent", "webhooks.WebhookDelivery"), _told_partners),
 )
 
 # Models that point at a member or a user and are not in the download, with why.
@@ -505,6 +537,10 @@ NOT_EXPORTED: dict[str, str] = {
     "imports.ImportJob": (
         "a staff member's import of a file; it points at the staff user who started it and "
         "keeps no personal value (bad rows are named by their number)"
+    ),
+    "loyalty.LotMovement": (
+        "which point lots each ledger entry took its points from: bookkeeping between two "
+        "sections of the download (ledger, point_lots), with no value of its own"
     ),
     "loyalty.Anomaly": (
         "staff's fraud check of a partner's requests; the purchase or redemption it names is "

@@ -138,8 +138,8 @@ def reward_redeem(
         "points": cost,
         "balance": locked.points_balance,
     }
-    event_emit(event_type="points.spent", partner=partner, payload=payload)
-    event_emit(event_type="reward.redeemed", partner=partner, payload=payload)
+    event_emit(event_type="points.spent", partner=partner, member_id=locked.pk, payload=payload)
+    event_emit(event_type="reward.redeemed", partner=partner, member_id=locked.pk, payload=payload)
     if partner is not None:
         spent_elsewhere_flag(partner=partner, member=locked, points=cost, at=at)
     return redemption
@@ -231,6 +231,7 @@ def voucher_use(*, code: str, partner: Partner, at: datetime | None = None) -> V
     event_emit(
         event_type="voucher.used",
         partner=partner,
+        member_id=voucher.redemption.member_id,
         payload={
             "code": voucher.code,
             "reward": voucher.redemption.reward.slug,
@@ -249,6 +250,7 @@ def _return_points_and_stock(
     event_emit(
         event_type="points.reversed",
         partner=redemption.partner,
+        member_id=redemption.member_id,
         payload={
             "member_number": redemption.member.member_number,
             "redemption": redemption.pk,

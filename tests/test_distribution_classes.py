@@ -36,14 +36,14 @@ BY_MEMBER_ID = {
     "insights_outreach",
     "insights_campaignmember",
     "accounts_erasure",
+    "webhooks_webhookevent",
+    "webhooks_webhookdelivery",
 }
 CLASSES = {
     "distributed by member: id": {"accounts_member"},
     "distributed by member_id": BY_MEMBER_ID,
     "distributed by member under another name": {"referrals_referral", "referrals_invitation"},
     "distributed by member_id, which they lack today": {
-        "webhooks_webhookevent",
-        "webhooks_webhookdelivery",
         "notifications_outgoingemail",
     },
     "distributed by their own key": {"loyalty_idempotencyrecord", "referrals_referralcode"},

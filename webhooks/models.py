@@ -13,6 +13,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from loyalty.base.distribution import member_copy
+
 EVENT_TYPES = [
     ("member.enrolled", "member.enrolled"),
     ("points.earned", "points.earned"),
@@ -82,6 +84,7 @@ class WebhookEvent(models.Model):
         related_name="+",
         help_text=_("The partner whose request caused it; empty means a program-wide event."),
     )
+    member = member_copy()  # the member it is about (loyalty.base.distribution)
     payload = models.JSONField(_("payload"))
     created_at = models.DateTimeField(_("created at"), default=timezone.now, db_index=True)
 
@@ -101,6 +104,7 @@ class WebhookDelivery(models.Model):
         FAILED = "failed", _("Failed")
 
     event = models.ForeignKey(WebhookEvent, on_delete=models.CASCADE, related_name="deliveries")
+    member = member_copy()  # the event's (loyalty.base.distribution)
     endpoint = models.ForeignKey(
         WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries"
     )

@@ -64,10 +64,13 @@ class EndpointInactive(LoyaltyError):
     default_message = _("The webhook endpoint is not active.")
 
 
-def event_emit(*, event_type: str, payload: dict, partner=None) -> WebhookEvent | None:
+def event_emit(
+    *, event_type: str, payload: dict, member_id: int | None, partner=None
+) -> WebhookEvent | None:
     """Record an event and a delivery for each endpoint that wants it, inside the caller's
     transaction; delivery is queued after commit. Events caused by a partner go only to that
     partner's endpoints; program-wide events (expiry, tier review, web sign-up) go to all.
+    `member_id`: the member the event is about, kept on its rows (loyalty.base.distribution).
 
     Returns None, writing nothing, when no endpoint wants the event. If the broker cannot take
     the tasks, the deliveries stay due and the periodic dispatcher sends them. Nothing either
@@ -86,7 +89,12 @@ def event_emit(*, event_type: str, payload: dict, partner=None) -> WebhookEvent 
     now = timezone.now()
     body = {"id": str(event_id), "type": event_type, "created_at": now.isoformat(), "data": payload}
     event = WebhookEvent(
-        id=event_id, type=event_type, partner=partner, payload=body, created_at=now
+        id=event_id,
+        type=event_type,
+        partner=partner,
+        member_id=member_id,
+        payload=body,
+        created_at=now,
     )
     endpoint_ids = [e.pk for e in wanted]
     if connection.vendor == "postgresql":
@@ -98,6 +106,7 @@ def event_emit(*, event_type: str, payload: dict, partner=None) -> WebhookEvent 
             WebhookDelivery(
                 event=event,
                 endpoint_id=endpoint_id,
+                member_id=member_id,
                 next_attempt_at=now,
                 retry_until=now + RETRY_WINDOW,
                 created_at=now,
@@ -118,13 +127,14 @@ _EVENT_INSERT = PreparedSQL(
     "webhooks_event_insert",
     f"""
 WITH e AS (
-    INSERT INTO {WebhookEvent._meta.db_table} (id, type, partner_id, payload, created_at)
-    VALUES (%(id)s, %(type)s, %(partner_id)s, %(payload)s, %(at)s)
+    INSERT INTO {WebhookEvent._meta.db_table} (id, type, partner_id, member_id, payload, created_at)
+    VALUES (%(id)s, %(type)s, %(partner_id)s, %(member_id)s, %(payload)s, %(at)s)
 )
-INSERT INTO {WebhookDelivery._meta.db_table} (event_id, endpoint_id, status, attempts,
+INSERT INTO {WebhookDelivery._meta.db_table} (event_id, endpoint_id, member_id, status, attempts,
     next_attempt_at, last_attempt_at, last_status_code, last_error, delivered_at, retry_until,
     created_at)
-SELECT %(id)s, endpoint_id, %(pending)s, 0, %(at)s, NULL, NULL, '', NULL, %(retry_until)s, %(at)s
+SELECT %(id)s, endpoint_id, %(member_id)s, %(pending)s, 0, %(at)s, NULL, NULL, '', NULL,
+    %(retry_until)s, %(at)s
 FROM unnest(%(endpoint_ids)s) AS endpoint_id
 RETURNING id
 """,
@@ -132,6 +142,7 @@ RETURNING id
         "id": "uuid",
         "type": "varchar",
         "partner_id": "bigint",
+        "member_id": "bigint",
         "payload": "jsonb",
         "at": "timestamptz",
         "pending": "varchar",
@@ -150,6 +161,7 @@ def _event_insert(event: WebhookEvent, endpoint_ids: list[int]) -> list[int]:
                 "id": event.id,
                 "type": event.type,
                 "partner_id": event.partner_id,
+                "member_id": event.member_id,
                 "payload": payload,
                 "at": event.created_at,
                 "pending": WebhookDelivery.Status.PENDING,

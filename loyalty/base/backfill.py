@@ -31,13 +31,15 @@ def fill_in_batches(
         lifted = append_only_lifted(connection, table) if append_only else nullcontext()
         with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
             start = "" if after is None else "WHERE id > %s"
-            cursor.execute(
-                f"SELECT MAX(id) FROM (SELECT id FROM {table} {start} ORDER BY id LIMIT %s) AS b",
+            cursor.execute(  # (the batch's last key: PostgreSQL has no MAX of a UUID)
+                f"SELECT id FROM (SELECT id FROM {table} {start} ORDER BY id LIMIT %s) AS b "
+                "ORDER BY id DESC LIMIT 1",
                 [batch] if after is None else [after, batch],
             )
-            (until,) = cursor.fetchone()
-            if until is None:
+            row = cursor.fetchone()
+            if row is None:
                 return filled
+            until = row[0]
             with lifted:
                 cursor.execute(
                     f"UPDATE {table} AS t SET {column} = ({source}) WHERE t.{column} IS NULL "

@@ -103,6 +103,7 @@ def member_enroll(
     event_emit(
         event_type="member.enrolled",
         partner=partner,
+        member_id=member.pk,
         payload={
             "member_number": member.member_number,
             "email": member.user.email,

@@ -113,7 +113,11 @@ def member_erase(*, member: Member, staff_user, reason: str) -> Erasure:
     _admin_history_erase(locked, user, personal)
     _logins_erase(user, personal)
     _person_erase(locked, user)
-    event_emit(event_type=ERASED_EVENT, payload={"member_number": personal.member_number})
+    event_emit(
+        event_type=ERASED_EVENT,
+        member_id=locked.pk,
+        payload={"member_number": personal.member_number},
+    )
     return Erasure.objects.create(
         member=locked,
         erased_by=staff_user,

@@ -132,6 +132,7 @@ def _expire_due_lots(
         for item in expired:
             event_emit(
                 event_type="points.expired",
+                member_id=item.member_id,
                 payload={
                     "member_number": item.member_number,
                     "points": item.points,

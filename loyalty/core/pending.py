@@ -286,6 +286,7 @@ def _tiers_after_release(member_ids: list[int], *, at: datetime) -> None:
         if change is not None and wanted:
             event_emit(
                 event_type="tier.changed",
+                member_id=member.pk,
                 payload={
                     "member_number": member.member_number,
                     "from": change.from_tier.code if change.from_tier else None,

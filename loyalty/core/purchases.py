@@ -287,10 +287,13 @@ def _purchase_write(
             }
             if pending is not None:
                 payload.update(points_pending=calc.points, available_on=available_on.isoformat())
-            event_emit(event_type="points.earned", partner=partner, payload=payload)
+            event_emit(
+                event_type="points.earned", partner=partner, member_id=member.pk, payload=payload
+            )
         if change is not None:
             event_emit(
                 event_type="tier.changed",
+                member_id=member.pk,
                 payload={
                     "member_number": member.member_number,
                     "from": change.from_tier.code if change.from_tier else None,

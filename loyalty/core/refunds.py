@@ -132,7 +132,12 @@ def purchase_refund(
         }
         if cancelled:
             payload.update(points_cancelled=cancelled, points_pending=member.points_pending)
-        event_emit(event_type="points.reversed", partner=purchase.partner, payload=payload)
+        event_emit(
+            event_type="points.reversed",
+            partner=purchase.partner,
+            member_id=member.pk,
+            payload=payload,
+        )
     # What the features do with a refund (it may take a referral's bonuses back).
     for hook in hooks.refund_hooks():
         hook.run(refund=refund)

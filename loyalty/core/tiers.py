@@ -266,6 +266,7 @@ def _tier_messages(*, started, downgrades, lower, grace_end) -> None:
         if wanted:
             event_emit(
                 event_type="tier.changed",
+                member_id=member.pk,
                 payload={
                     "member_number": member.member_number,
                     "from": old.code,
@@ -335,6 +336,7 @@ def tiers_upgrade_many(*, member_ids, at: datetime | None = None) -> list[TierCh
         for change in changes:
             event_emit(
                 event_type="tier.changed",
+                member_id=change.member_id,
                 payload={
                     "member_number": numbers[change.member_id],
                     "from": codes.get(change.from_tier_id),

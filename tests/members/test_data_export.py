@@ -38,6 +38,7 @@ from rewards.goals import saving_goal_set
 from rewards.models import CardTemplate
 from rewards.services import reward_redeem
 from tests import factories
+from webhooks.services import endpoint_create
 
 from .conftest import PASSWORD
 
@@ -103,6 +104,8 @@ def everything(tiers, staff, client):
         )
         referral_invite(referrer=member, email="petras.invited@example.org", vouched=True)
         partner = factories.make_partner("Corner Shop")
+        # the shop's system hears of its purchases (told_partners)
+        endpoint_create(partner=partner, url="https://corner.example/hook", secret="s" * 20)
         factories.make_rule(name="One point per euro")
         ladder_compute(day=NOW.date())  # a prospect: no purchase yet
     with time_machine.travel(NOW + timedelta(hours=1), tick=False):
@@ -223,12 +226,11 @@ def test_the_download_holds_a_row_of_every_covered_model_and_no_one_elses_detail
             and data["profile"]["points_pending"] == 37
         ),
         "loyalty.TierChange": [c["to"] for c in data["tier_history"]] == ["Silver"],
-        "loyalty.Purchase": (
-            data["purchases"][0]["id"] == "SALE-77"
-            and [line["sku"] for line in data["purchases"][0]["lines"]] == ["COFFEE-BEANS", "MUG-9"]
-            and data["purchases"][0]["refunds"][0]["id"] == "RET-5"
-            and data["purchases"][0]["refunds"][0]["lines"][0]["sku"] == "MUG-9"
-        ),
+        "loyalty.Purchase": data["purchases"][0]["id"] == "SALE-77",
+        "loyalty.PurchaseLine": [line["sku"] for line in data["purchases"][0]["lines"]]
+        == ["COFFEE-BEANS", "MUG-9"],
+        "loyalty.Refund": data["purchases"][0]["refunds"][0]["id"] == "RET-5",
+        "loyalty.RefundLine": data["purchases"][0]["refunds"][0]["lines"][0]["sku"] == "MUG-9",
         "loyalty.AdjustmentRequest": (
             data["points_adjustment_requests"][0]["reason"] == "Make good the broken till 4"
             and data["points_adjustment_requests"][0]["status"] == "pending"
@@ -236,7 +238,16 @@ def test_the_download_holds_a_row_of_every_covered_model_and_no_one_elses_detail
         "loyalty.Pause": (
             data["pauses"][0]["reason"] == "A hard winter" and data["pauses"][0]["months"] == 2
         ),
-        "rewards.Redemption": data["vouchers"][0]["code"] == everything["voucher"].code,
+        "rewards.Redemption": data["vouchers"][0]["reward"] == "Free coffee",
+        "rewards.Voucher": data["vouchers"][0]["code"] == everything["voucher"].code,
+        "webhooks.WebhookEvent": [
+            e["said"]["purchase"] for e in data["told_partners"] if e["event"] == "points.earned"
+        ]
+        == ["SALE-77"],
+        "webhooks.WebhookDelivery": {
+            (to["partner"], to["status"]) for e in data["told_partners"] for to in e["sent_to"]
+        }
+        == {("Corner Shop", "Pending")},
         "rewards.OccasionGrant": [g["date"] for g in data["occasion_gifts"]] == ["2026-06-01"],
         "rewards.SavingGoal": data["saving_goal"][0]["reward"] == "Hamper",
         "rewards.Gift": (

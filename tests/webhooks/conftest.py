@@ -30,10 +30,13 @@ def frozen(time_machine):
 def emit(django_capture_on_commit_callbacks):
     """event_emit in its own transaction, running the after-commit enqueue (eager Celery)."""
 
-    def emit(event_type="points.earned", payload=None, partner=None):
+    def emit(event_type="points.earned", payload=None, partner=None, member_id=None):
         with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
             return services.event_emit(
-                event_type=event_type, payload=payload or {"points": 10}, partner=partner
+                event_type=event_type,
+                payload=payload or {"points": 10},
+                partner=partner,
+                member_id=member_id,
             )
 
     return emit

@@ -167,7 +167,9 @@ def test_a_deactivated_endpoint_gets_nothing_and_the_delivery_fails(
 ):
     # given: an event emitted, then the endpoint switched off before the attempt
     with django_capture_on_commit_callbacks(execute=False):
-        services.event_emit(event_type="points.earned", payload={}, partner=endpoint.partner)
+        services.event_emit(
+            event_type="points.earned", payload={}, partner=endpoint.partner, member_id=None
+        )
     services.endpoint_update(endpoint=endpoint, is_active=False)
 
     # when

@@ -19,7 +19,10 @@ def test_an_event_in_a_rolled_back_transaction_sends_and_stores_nothing(
         transaction.atomic(),
     ):
         services.event_emit(
-            event_type="points.earned", payload={"points": 5}, partner=endpoint.partner
+            event_type="points.earned",
+            payload={"points": 5},
+            partner=endpoint.partner,
+            member_id=None,
         )
         raise RuntimeError("the purchase failed")
 
