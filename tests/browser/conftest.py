@@ -5,6 +5,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from django.db import connections
 
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
@@ -35,4 +36,9 @@ def chromium_browser():
             yield browser
         finally:
             browser.close()
+            # Inside sync_playwright the test runs in a context of its own (Playwright's
+            # greenlet), and Django's connections are kept per context: the ones the test's
+            # own queries opened here are not the session's, so nothing else would close them
+            # (they were the sessions left on the test database at the end of the run).
+            connections.close_all()
             os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
