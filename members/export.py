@@ -538,6 +538,10 @@ NOT_EXPORTED: dict[str, str] = {
         "a staff member's import of a file; it points at the staff user who started it and "
         "keeps no personal value (bad rows are named by their number)"
     ),
+    "notifications.OutgoingEmail": (
+        "the outbox row of an e-mail: what it said is the message under `messages` (or the "
+        "invitation under `invitations`); it keeps no text of its own"
+    ),
     "loyalty.LotMovement": (
         "which point lots each ledger entry took its points from: bookkeeping between two "
         "sections of the download (ledger, point_lots), with no value of its own"

@@ -6,6 +6,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from loyalty.base.distribution import member_copy
+
 
 class Message(models.Model):
     """What the program told a member: its kind and parameters, worded when read
@@ -60,6 +62,9 @@ class OutgoingEmail(models.Model):
     # "escalation" (a feedback item), rendered by the kind's registered function.
     kind = models.CharField(_("kind"), max_length=40)
     object_id = models.PositiveBigIntegerField(_("object id"))
+    # The member it is for, when there is one (a message's, an invitation's referrer; none for
+    # staff alerts): loyalty.base.distribution.
+    member = member_copy()
     status = models.CharField(
         _("status"), max_length=10, choices=Status.choices, default=Status.PENDING
     )

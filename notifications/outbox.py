@@ -40,13 +40,16 @@ MAX_ATTEMPTS = 30  # 30 s, 1, 2, 4 ... 64 min, then hourly: a little over a day 
 DISPATCH_LIMIT = 5000
 
 
-def email_enqueue(*, kind: str, object_id: int) -> OutgoingEmail:
+def email_enqueue(*, kind: str, object_id: int, member_id: int | None = None) -> OutgoingEmail:
     """The e-mail of `kind` about `object_id`, in the caller's transaction (the existing one if
-    there is one: once per kind and object), its first attempt enqueued after commit."""
+    there is one: once per kind and object), its first attempt enqueued after commit.
+    `member_id`: the member it is for, if any (loyalty.base.distribution)."""
     email_kind(kind)  # an unknown kind is a bug: fail here, not in the worker
     try:
         with transaction.atomic():
-            email = OutgoingEmail.objects.create(kind=kind, object_id=object_id)
+            email = OutgoingEmail.objects.create(
+                kind=kind, object_id=object_id, member_id=member_id
+            )
     except IntegrityError:
         return OutgoingEmail.objects.get(kind=kind, object_id=object_id)
     emails_enqueue_on_commit([email.pk])

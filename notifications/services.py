@@ -96,7 +96,7 @@ def message_send(
             raise
         return Message.objects.get(member=member, kind=kind, dedupe_key=dedupe_key)
     if email_wanted:
-        email_enqueue(kind="message", object_id=message.pk)
+        email_enqueue(kind="message", object_id=message.pk, member_id=member.pk)
     return message
 
 

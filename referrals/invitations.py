@@ -79,7 +79,7 @@ def referral_invite(
         or User.objects.filter(email__iexact=email, member__isnull=False).exists()
     )
     if not is_member:
-        email_enqueue(kind="invitation", object_id=invitation.pk)
+        email_enqueue(kind="invitation", object_id=invitation.pk, member_id=invitation.referrer_id)
     return invitation
 
 
