@@ -357,7 +357,8 @@ def record_results(args, runs, queries: dict, pg_version: str, tps: float | None
         f"- Machine: {machine()}; PostgreSQL {pg_version} on the same machine",
         f"- Server: gunicorn, DEBUG=false, CONN_MAX_AGE=60; {args.members} members. Shapes: "
         "bare (throttling off, no Redis, Celery eager, no webhook endpoint); production (as "
-        "docker-compose.yml: PgBouncer in transaction mode, Redis for cache and broker, the "
+        "docker-compose.yml: PgBouncer in transaction mode, kept connections checked before "
+        "each request (CONN_HEALTH_CHECKS), Redis for cache and broker, the "
         "throttle at its default rate with a key a connection, a Celery worker, the webhook "
         "relay sending every purchase's event to a local receiver, JSON logs and an access "
         "log, Prometheus's shared folder); shipped (the older middle shape: Redis and a "

@@ -372,7 +372,8 @@ def render(args, dataset, rows: list[dict], load: dict, busy: float) -> str:
         f"- Dataset `loyalty_bench_insights`: {dataset.members:,} members, "
         f"{dataset.entries:,} ledger entries (bench/_insights_data.py).",
         "- Served as docker-compose.yml runs it: gunicorn with gunicorn.conf.py, DEBUG off, "
-        "PgBouncer in transaction mode with connections kept (CONN_MAX_AGE=60), Redis cache and "
+        "PgBouncer in transaction mode with connections kept (CONN_MAX_AGE=60) and checked "
+        "(CONN_HEALTH_CHECKS), Redis cache and "
         "broker, a Celery worker, JSON logs; one reader, one request at a time, "
         f"{args.page_members} members logged in, API reads of members drawn from the million.",
     ]

@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from loyalty.base.backfill import member_copy_register
 from loyalty.base.distribution import member_copy
 from loyalty.base.wording import address_form
 
@@ -363,3 +364,9 @@ class SurveyResponse(models.Model):
 
     def __str__(self) -> str:
         return f"{self.member} {self.quarter}"
+
+
+# How older rows find their member, for `manage.py member_ids_fill` (loyalty.base.backfill).
+_BY_ITEM = "SELECT i.member_id FROM feedback_feedbackitem i WHERE i.id = t.item_id"
+member_copy_register("feedback_feedbackanswer", _BY_ITEM)
+member_copy_register("feedback_publishedcase", _BY_ITEM)

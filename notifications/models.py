@@ -6,6 +6,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from loyalty.base.backfill import member_copy_register
 from loyalty.base.distribution import member_copy
 
 
@@ -96,3 +97,12 @@ class OutgoingEmail(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.object_id}"
+
+
+# How older rows find their member, for `manage.py member_ids_fill` (loyalty.base.backfill).
+# Only a member's message's e-mail (invitations and staff alerts go with the outbox's housekeeping).
+member_copy_register(
+    "notifications_outgoingemail",
+    "SELECT CASE WHEN t.kind = 'message' THEN "
+    "(SELECT m.member_id FROM notifications_message m WHERE m.id = t.object_id) END",
+)

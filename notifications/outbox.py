@@ -135,12 +135,14 @@ def _record_failure(email: OutgoingEmail, error: str) -> None:
     logger.warning("E-mail %s (%s %s) failed: %s", email.pk, email.kind, email.object_id, error)
 
 
-def email_send_for(*, kind: str, object_id: int, create: bool = False) -> bool:
+def email_send_for(
+    *, kind: str, object_id: int, create: bool = False, member_id: int | None = None
+) -> bool:
     """Send the e-mail of `kind` about `object_id` now if it is pending (False if there is none
     or it was sent). `create`: make its outbox row first if there is none (a task enqueued
-    before the outbox existed)."""
+    before the outbox existed), for `member_id`."""
     if create:
-        email_enqueue(kind=kind, object_id=object_id)
+        email_enqueue(kind=kind, object_id=object_id, member_id=member_id)
     email = OutgoingEmail.objects.filter(kind=kind, object_id=object_id).only("pk").first()
     return email is not None and email_send(email_id=email.pk)
 

@@ -2,6 +2,7 @@
 
 from celery import shared_task
 
+from .models import Message
 from .outbox import email_send, email_send_for, emails_dispatch_due
 
 
@@ -20,4 +21,5 @@ def emails_dispatch_due_task() -> None:
 def message_email_task(message_id: int) -> None:
     """Sent before the outbox (a message still in the broker at the upgrade): the outbox's
     attempt for the message."""
-    email_send_for(kind="message", create=True, object_id=message_id)
+    member_id = Message.objects.filter(pk=message_id).values_list("member_id", flat=True).first()
+    email_send_for(kind="message", create=True, object_id=message_id, member_id=member_id)

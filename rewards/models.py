@@ -11,6 +11,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from loyalty.base.backfill import member_copy_register
 from loyalty.base.distribution import member_copy
 from loyalty.base.languages import in_language
 
@@ -495,3 +496,9 @@ class SavingGoal(models.Model):
 
     def __str__(self) -> str:
         return f"{self.member_id} → {self.reward_id}"
+
+
+# How older rows find their member, for `manage.py member_ids_fill` (loyalty.base.backfill).
+member_copy_register(
+    "rewards_voucher", "SELECT r.member_id FROM rewards_redemption r WHERE r.id = t.redemption_id"
+)

@@ -69,7 +69,7 @@ def test_a_connection_the_server_closed_is_replaced_before_the_request_uses_it(k
     assert kept.connection.info.backend_pid != pid
 
 
-def test_a_connection_in_a_transaction_gets_djangos_own_check(kept):
+def test_a_connection_in_a_transaction_is_not_taken_as_quiet_and_idle(kept):
     # given: a connection left inside a transaction (not idle): only a query can tell
     one_request(kept)
     kept.connection.cursor().execute("BEGIN")

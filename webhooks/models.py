@@ -13,6 +13,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from loyalty.base.backfill import member_copy_register
 from loyalty.base.distribution import member_copy
 
 EVENT_TYPES = [
@@ -84,7 +85,7 @@ class WebhookEvent(models.Model):
         related_name="+",
         help_text=_("The partner whose request caused it; empty means a program-wide event."),
     )
-    member = member_copy()  # the member it is about (loyalty.base.distribution)
+    member = member_copy()  # the member it is about (loyalty.base.distribution; indexed below)
     payload = models.JSONField(_("payload"))
     created_at = models.DateTimeField(_("created at"), default=timezone.now, db_index=True)
 
@@ -92,6 +93,8 @@ class WebhookEvent(models.Model):
         verbose_name = _("webhook event")
         verbose_name_plural = _("webhook events")
         ordering = ["-created_at"]
+        # The member's data download lists what partners were told about them (members/export.py).
+        indexes = [models.Index(fields=["member"], name="event_member")]
 
     def __str__(self) -> str:
         return f"{self.type} {self.id}"
@@ -150,3 +153,22 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} → {self.endpoint}"
+
+
+# How older rows find their member, for `manage.py member_ids_fill` (loyalty.base.backfill).
+# An event by the member number its payload names (an erased member's old events, whose number
+# is blanked, keep none); a delivery by its event's (filled just before).
+member_copy_register(
+    "webhooks_webhookevent",
+    {
+        vendor: f"SELECT m.id FROM accounts_member m WHERE m.member_number = {number}"
+        for vendor, number in {
+            "postgresql": "t.payload -> 'data' ->> 'member_number'",
+            "sqlite": "json_extract(t.payload, '$.data.member_number')",
+        }.items()
+    },
+)
+member_copy_register(
+    "webhooks_webhookdelivery",
+    "SELECT e.member_id FROM webhooks_webhookevent e WHERE e.id = t.event_id",
+)

@@ -14,6 +14,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from loyalty.base.backfill import member_copy_register
 from loyalty.base.distribution import member_copy
 from loyalty.base.languages import in_language
 
@@ -601,3 +602,19 @@ class JobBatch(models.Model):
 
     def __str__(self) -> str:
         return f"{self.run} #{self.number}"
+
+
+# How older rows find their member, for `manage.py member_ids_fill` (loyalty.base.backfill).
+_BY_PURCHASE = "SELECT p.member_id FROM loyalty_purchase p WHERE p.id = t.purchase_id"
+member_copy_register("loyalty_purchaseline", _BY_PURCHASE)
+member_copy_register("loyalty_refund", _BY_PURCHASE)
+member_copy_register(
+    "loyalty_refundline",
+    "SELECT p.member_id FROM loyalty_refund r JOIN loyalty_purchase p ON p.id = r.purchase_id "
+    "WHERE r.id = t.refund_id",
+)
+member_copy_register(
+    "loyalty_lotmovement",
+    "SELECT e.member_id FROM loyalty_ledgerentry e WHERE e.id = t.entry_id",
+    append_only=True,
+)

@@ -1,32 +1,16 @@
 """`member_id` on the e-mail outbox (loyalty.base.distribution): the member an e-mail is for,
-when there is one. Older rows of a member's message get their message's member, batch by batch
-(loyalty.base.backfill); the others (staff alerts, invitations: the outbox's housekeeping
-deletes old rows) stay empty."""
+when there is one. Older rows of members' messages are filled by `manage.py member_ids_fill`
+(loyalty.base.backfill)."""
 
 import django.db.models.deletion
 from django.db import migrations, models
 
-from loyalty.base.backfill import fill_in_batches
-
-MESSAGE = (
-    "CASE WHEN t.kind = 'message' THEN "
-    "(SELECT m.member_id FROM notifications_message m WHERE m.id = t.object_id) END"
-)
-
-
-def fill(apps, schema_editor):
-    fill_in_batches(
-        schema_editor.connection, "notifications_outgoingemail", "member_id", f"SELECT {MESSAGE}"
-    )
-
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("accounts", "0009_points_pending_and_return_window"),
+        ("accounts", "0001_initial"),  # (the members table: nothing later)
         ("notifications", "0004_failed_index"),
     ]
-
-    atomic = False  # the fill commits batch by batch
 
     operations = [
         migrations.AddField(
@@ -42,5 +26,4 @@ class Migration(migrations.Migration):
                 to="accounts.member",
             ),
         ),
-        migrations.RunPython(fill, migrations.RunPython.noop),
     ]

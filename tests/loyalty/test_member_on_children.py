@@ -1,13 +1,10 @@
 """Rows that hang off a member carry the member's id (docs/SCALING.md, "Cheap now"): purchase
 lines, refunds and refund lines their purchase's, lot movements their entry's. Written by the
-services, and filled by migrations 0020 and 0021 for rows without it."""
+services, and filled by `manage.py member_ids_fill` for rows without it."""
 
-import importlib
 from datetime import date, timedelta
-from types import SimpleNamespace
 
 import pytest
-from django.apps import apps
 from django.db import DatabaseError, connection, transaction
 
 from loyalty.base.backfill import append_only_lifted, fill_in_batches
@@ -17,11 +14,7 @@ from loyalty.core.models import LedgerEntry, LotMovement, PurchaseLine, Refund, 
 from loyalty.core.purchases import purchase_record
 from loyalty.core.refunds import purchase_refund
 from tests import factories
-
-fill = importlib.import_module("loyalty.core.migrations.0020_member_on_purchase_children").fill
-fill_movements = importlib.import_module(
-    "loyalty.core.migrations.0021_member_on_lot_movements"
-).fill
+from tests.member_copies import fill
 
 LINE_SOURCE = "SELECT p.member_id FROM loyalty_purchase p WHERE p.id = t.purchase_id"
 LINES = [
@@ -60,14 +53,13 @@ def test_the_services_write_the_purchases_member_on_its_lines_refunds_and_refund
     assert members_of_children(purchase) == {member.pk}
 
 
-def test_the_migration_fills_the_rows_written_before_it(partner, member, base_rule):
+def test_the_fill_fills_the_rows_written_before_it(partner, member, base_rule):
     # given: rows as they were before the column (other members' rows stay as they are)
     purchase = bought_and_refunded(partner, member)
     for model in (PurchaseLine, Refund, RefundLine):
         model.objects.update(member=None)
-    # when: the migration's step (it reads only the editor's connection; SQLite refuses a
-    # schema editor inside the test's transaction)
-    fill(apps, SimpleNamespace(connection=connection))
+    # when
+    fill()
     # then
     assert members_of_children(purchase) == {member.pk}
 
@@ -95,7 +87,7 @@ def test_lot_movements_carry_their_entrys_member(member):
     assert rows == {(member.pk, member.pk), (other_member.pk, other_member.pk)}
 
 
-def test_the_migration_fills_lot_movements_written_before_it(member):
+def test_the_fill_fills_lot_movements_written_before_it(member):
     # given: movements without the member, as before the column (an append-only table: its
     # trigger lifted for this test's own update only)
     spent_and_expired(member)
@@ -105,7 +97,7 @@ def test_the_migration_fills_lot_movements_written_before_it(member):
     with transaction.atomic(), append_only_lifted(connection, "loyalty_lotmovement"):
         LotMovement.objects.update(member=None)
     # when
-    fill_movements(apps, SimpleNamespace(connection=connection))
+    fill()
     # then: filled, and the table append-only again
     assert set(LotMovement.objects.values_list("member_id", flat=True)) == {member.pk}
     if connection.vendor == "postgresql":
@@ -123,3 +115,9 @@ def test_the_fill_goes_batch_by_batch_to_the_last_row(partner, member, base_rule
     assert filled == 2
     assert set(PurchaseLine.objects.values_list("member_id", flat=True)) == {purchase.member_id}
     assert fill_in_batches(connection, "loyalty_purchaseline", "member_id", LINE_SOURCE) == 0
+
+
+def test_the_ledger_entries_stay_append_only_for_the_fill():
+    lifted = append_only_lifted(connection, "loyalty_ledgerentry")
+    with pytest.raises(ValueError, match="stays append-only"), lifted:
+        pass  # pragma: no cover

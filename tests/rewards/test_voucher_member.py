@@ -1,15 +1,8 @@
 """A voucher carries its redemption's member (loyalty.base.distribution), written when it is
-issued and filled by migration rewards/0006 for vouchers issued before."""
-
-import importlib
-from types import SimpleNamespace
-
-from django.apps import apps
-from django.db import connection
+issued and filled by `manage.py member_ids_fill` for vouchers issued before."""
 
 from rewards.models import Voucher
-
-fill = importlib.import_module("rewards.migrations.0006_member_on_vouchers").fill
+from tests.member_copies import fill
 
 
 def test_a_voucher_carries_its_redemptions_member(two_redemptions):
@@ -20,9 +13,9 @@ def test_a_voucher_carries_its_redemptions_member(two_redemptions):
     }
 
 
-def test_the_migration_fills_vouchers_issued_before_it(two_redemptions):
+def test_the_fill_fills_vouchers_issued_before_it(two_redemptions):
     Voucher.objects.update(member=None)
-    fill(apps, SimpleNamespace(connection=connection))  # (it reads only the connection)
+    fill()
     assert set(Voucher.objects.values_list("redemption__member_id", "member_id")) == {
         (r.member_id, r.member_id) for r in two_redemptions
     }

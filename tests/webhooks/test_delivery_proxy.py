@@ -8,7 +8,10 @@ from webhooks.delivery import http_post, proxy_for
 
 @pytest.fixture
 def environment(monkeypatch):
-    """The test's proxy settings, read afresh before and after it."""
+    """The test's proxy settings alone (none of the machine's; urllib prefers the lower-case
+    names), read afresh before and after it."""
+    for name in ("http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
     proxy_for.cache_clear()
     yield monkeypatch
     monkeypatch.undo()
@@ -31,7 +34,5 @@ def test_a_proxy_named_in_the_environment_carries_the_events(receiver, environme
 
 
 def test_without_a_proxy_the_events_go_straight_to_the_partner(receiver, environment):
-    for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy"):
-        environment.delenv(name, raising=False)
     assert http_post(receiver.url(), b"{}", {"Content-Type": "application/json"}).ok
     assert receiver.requests[-1].path == "/hook"

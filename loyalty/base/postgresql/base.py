@@ -7,8 +7,11 @@ without asking: when PostgreSQL or PgBouncer ends a connection (a restart, an id
 terminated backend) it sends its goodbye and closes the socket, so the socket of an idle
 connection becomes readable. Between requests nothing else arrives on it (the program does not
 LISTEN on web connections), so a connection that is idle, not in a transaction, with nothing to
-read is taken as usable; anything else gets Django's own check. A server gone without a word
-(a host crash, a cut cable) fools both checks alike: the query waits for TCP's timeout.
+read is taken as usable; anything else gets Django's own check. What this cannot see is a
+server gone without a word (a host crash, a cut cable, a NAT's idle timeout): Django's query
+would find out (at once where a reset answers it) and connect again, while here the request's
+own query fails, once (the connection is then closed, as after any error). CONN_MAX_AGE (60 s in
+the compose stack) bounds how old a kept connection gets, and so the chance of that.
 """
 
 import select

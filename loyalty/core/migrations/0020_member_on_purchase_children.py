@@ -1,36 +1,18 @@
-"""`member_id` on purchase lines, refunds and refund lines, copied from their purchase: every
-row that hangs off a member carries it, so the tables can be distributed by member later
-(docs/SCALING.md, "Cheap now"). Adding the column is a change of the catalogue only (nullable,
-no default, no index, no constraint); the fill is an UPDATE of each table in batches of ids,
-each batch its own transaction (loyalty.base.backfill), so writes go on meanwhile. Rows
-written meanwhile already carry it (the services write it)."""
+"""`member_id` on purchase lines, refunds and refund lines, copied from their purchase
+(loyalty.base.distribution), so the tables can be distributed by member later (docs/SCALING.md,
+"Cheap now"). Adding it is a change of the catalogue only (nullable, no default, no index, no
+constraint): instant at any size. Older rows are filled by `manage.py member_ids_fill`, run
+after the deploy with the site up (loyalty.base.backfill)."""
 
 import django.db.models.deletion
 from django.db import migrations, models
 
-from loyalty.base.backfill import fill_in_batches
-
-# table -> how a row finds its member (the purchase's, through the parent it hangs off)
-SOURCES = {
-    "loyalty_purchaseline": "SELECT p.member_id FROM loyalty_purchase p WHERE p.id = t.purchase_id",
-    "loyalty_refund": "SELECT p.member_id FROM loyalty_purchase p WHERE p.id = t.purchase_id",
-    "loyalty_refundline": "SELECT r.member_id FROM loyalty_refund r WHERE r.id = t.refund_id",
-}
-
-
-def fill(apps, schema_editor):
-    """Fill member_id where it is missing (refunds before their lines)."""
-    for table, source in SOURCES.items():
-        fill_in_batches(schema_editor.connection, table, "member_id", source)
-
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("accounts", "0009_points_pending_and_return_window"),
+        ("accounts", "0001_initial"),  # (the members table: nothing later)
         ("loyalty", "0019_prepare_function"),
     ]
-
-    atomic = False  # the fill commits batch by batch
 
     operations = [
         migrations.AddField(
@@ -72,5 +54,4 @@ class Migration(migrations.Migration):
                 to="accounts.member",
             ),
         ),
-        migrations.RunPython(fill, migrations.RunPython.noop),
     ]
