@@ -149,7 +149,13 @@ def _fill(args) -> bool:
             lines.append(amounts)
         Purchase.objects.bulk_create(purchases)
         PurchaseLine.objects.bulk_create(
-            PurchaseLine(purchase=p, sku="SKU", amount=a, category=rng.choice(CATEGORIES))
+            PurchaseLine(
+                purchase=p,
+                member_id=p.member_id,
+                sku="SKU",
+                amount=a,
+                category=rng.choice(CATEGORIES),
+            )
             for p, amounts in zip(purchases, lines, strict=True)
             for a in amounts
         )
