@@ -18,7 +18,7 @@ TEST_PROCESSES ?= auto
 # own tests (purchases on several server connections, a migration under them), the member
 # reads' prepared statements, and the concurrency tests (those that use tests/concurrency.py,
 # and the insights run on several connections).
-THROUGH_PGBOUNCER := tests/pgbouncer tests/api/test_member_answer.py \
+THROUGH_PGBOUNCER := tests/pgbouncer tests/api/test_member_answer.py tests/api/test_ledger_first_page.py \
 	tests/loyalty/test_concurrency.py tests/api/test_idempotency_concurrency.py \
 	tests/api/test_idempotency_claim.py tests/rewards/test_concurrency.py \
 	tests/referrals/test_concurrency.py \

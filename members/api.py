@@ -23,6 +23,7 @@ from loyalty.core.enrolment import member_enroll
 from loyalty.core.models import LedgerEntry
 from loyalty.core.wording import LedgerView, entries_word, purchase_words
 
+from .api_ledger import ledger_source
 from .api_member import MemberSerializer, member_answer, member_full, member_ref
 
 
@@ -248,7 +249,8 @@ class MemberLedgerView(PartnerAPIView):
         query.is_valid(raise_exception=True)
         member: Member = member_ref(member_number)
         paginator = self.pagination_class()
-        page = paginator.paginate_queryset(ledger_lines(member), request, view=self)
+        lines = ledger_source(member, request, ledger_lines(member))
+        page = paginator.paginate_queryset(lines, request, view=self)
         language = query.validated_data.get("language") or member.language
         page = ledger_lines_word(page, language=language, partner_id=self.partner.pk)
         response = paginator.get_paginated_response([ledger_line(entry) for entry in page])
