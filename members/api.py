@@ -23,7 +23,7 @@ from loyalty.core.enrolment import member_enroll
 from loyalty.core.models import LedgerEntry
 from loyalty.core.wording import LedgerView, entries_word, purchase_words
 
-from .api_ledger import ledger_source
+from .api_ledger import first_page, ledger_lines
 from .api_member import MemberSerializer, member_answer, member_full, member_ref
 
 
@@ -134,28 +134,6 @@ class LedgerLineSerializer(serializers.ModelSerializer):
         fields = ["id", "created_at", "kind", "points", "balance_after", "description"]
 
 
-# What a ledger line and its words (loyalty.core.wording and the features' wordings) read: only
-# these columns are loaded (a purchase's explanation, a JSON document, made every line cost
-# several times more). A field a wording reads and this leaves out costs a query a line:
-# tests/api/test_member_answer.py counts them.
-LEDGER_LINE_FIELDS = (
-    "member",
-    "kind",
-    "points",
-    "balance_after",
-    "created_at",
-    "reason",
-    "cause_type",
-    "cause_id",
-    "purchase",
-    "purchase__external_id",
-    "purchase__amount",
-    "purchase__currency",
-    "purchase__partner",
-    "purchase__partner__name",
-)
-
-
 _DATETIME = serializers.DateTimeField()
 
 
@@ -170,14 +148,6 @@ def ledger_line(entry: LedgerEntry) -> dict:
         "balance_after": entry.balance_after,
         "description": entry.words,
     }
-
-
-def ledger_lines(member: Member):
-    return (
-        LedgerEntry.objects.filter(member=member)
-        .select_related("purchase__partner")
-        .only(*LEDGER_LINE_FIELDS)
-    )
 
 
 class LedgerQuery(serializers.Serializer):
@@ -249,7 +219,7 @@ class MemberLedgerView(PartnerAPIView):
         query.is_valid(raise_exception=True)
         member: Member = member_ref(member_number)
         paginator = self.pagination_class()
-        lines = ledger_source(member, request, ledger_lines(member))
+        lines = first_page(member, request) or ledger_lines(member)
         page = paginator.paginate_queryset(lines, request, view=self)
         language = query.validated_data.get("language") or member.language
         page = ledger_lines_word(page, language=language, partner_id=self.partner.pk)

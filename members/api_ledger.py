@@ -5,7 +5,7 @@ Through the ORM the page's lines with their purchases and partners were a query 
 every read, about a millisecond of Python, and the ledger is the partner API's heaviest read on a
 million members (bench/RESULTS.md). On PostgreSQL the first page is one prepared statement
 (loyalty.base.prepared), and its rows become the same model instances the ORM's `select_related`
-and `only` give (members.api.LEDGER_LINE_FIELDS), so the wording and the answer are untouched;
+and `only` give (LEDGER_LINE_FIELDS), so the wording and the answer are untouched;
 DRF's CursorPagination reads them through `FirstPage` and builds the same links. Later pages (a
 cursor) and other databases go through the ORM. tests/api/test_ledger_first_page.py holds the
 two to the same answers.
@@ -19,33 +19,59 @@ from accounts.models import Partner
 from loyalty.base.prepared import PLAIN, PreparedSQL, prepared_mode
 from loyalty.core.models import LedgerEntry, Purchase
 
-# What a line's words read of each (members.api.LEDGER_LINE_FIELDS), in the models' field order
-# (Model.from_db takes the values in that order).
-_READ = {
-    LedgerEntry: {
-        "id",
-        "member_id",
-        "kind",
-        "points",
-        "balance_after",
-        "created_at",
-        "reason",
-        "cause_type_id",
-        "cause_id",
-        "purchase_id",
-    },
-    Purchase: {"id", "external_id", "amount", "currency", "partner_id"},
-    Partner: {"id", "name"},
-}
+# What a ledger line and its words (loyalty.core.wording and the features' wordings) read: only
+# these columns are loaded (a purchase's explanation, a JSON document, made every line cost
+# several times more). A field a wording reads and this leaves out costs a query a line:
+# tests/api/test_member_answer.py counts them.
+LEDGER_LINE_FIELDS = (
+    "member",
+    "kind",
+    "points",
+    "balance_after",
+    "created_at",
+    "reason",
+    "cause_type",
+    "cause_id",
+    "purchase",
+    "purchase__external_id",
+    "purchase__amount",
+    "purchase__currency",
+    "purchase__partner",
+    "purchase__partner__name",
+)
+
+
+def ledger_lines(member):
+    """The member's lines through the ORM, with only what their words read."""
+    return (
+        LedgerEntry.objects.filter(member=member)
+        .select_related("purchase__partner")
+        .only(*LEDGER_LINE_FIELDS)
+    )
+
+
+def _read(model, prefix: str) -> list[str]:
+    """The attnames of `model` that LEDGER_LINE_FIELDS names under `prefix` (and its id), in
+    the model's field order: the order Model.from_db takes the values in."""
+    names = {"id"} | {
+        field[len(prefix) :]
+        for field in LEDGER_LINE_FIELDS
+        if field.startswith(prefix) and "__" not in field[len(prefix) :]
+    }
+    attnames = {model._meta.get_field(name).attname for name in names}
+    return [f.attname for f in model._meta.concrete_fields if f.attname in attnames]
+
+
 _FIELDS = {
-    model: [f.attname for f in model._meta.concrete_fields if f.attname in read]
-    for model, read in _READ.items()
+    LedgerEntry: _read(LedgerEntry, ""),
+    Purchase: _read(Purchase, "purchase__"),
+    Partner: _read(Partner, "purchase__partner__"),
 }
 
 
 def _columns(alias: str, model) -> str:
     fields = model._meta.concrete_fields
-    return ", ".join(f"{alias}.{f.column}" for f in fields if f.attname in _READ[model])
+    return ", ".join(f"{alias}.{f.column}" for f in fields if f.attname in _FIELDS[model])
 
 
 _FIRST_PAGE = PreparedSQL(
@@ -104,9 +130,9 @@ class FirstPage:
         return first_page_lines(self.member_id, rows.stop)
 
 
-def ledger_source(member, request, lines):
-    """What the paginator reads: the first page by the prepared statement where it can be, else
-    the ORM's `lines`."""
+def first_page(member, request) -> FirstPage | None:
+    """What the paginator reads for the first page (no cursor) where the prepared statement can
+    serve it; None: the ORM's lines."""
     if "cursor" in request.query_params or prepared_mode(connection) == PLAIN:
-        return lines
+        return None
     return FirstPage(member.pk)

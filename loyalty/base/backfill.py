@@ -77,29 +77,45 @@ def fill_in_batches(
     filled = 0
     after = None
     while True:
+        keys, params = _keys(after)
         with connection.cursor() as cursor:
             cursor.execute(  # (the batch's last key: PostgreSQL has no MAX of a UUID)
-                f"SELECT id FROM (SELECT id FROM {table} "
-                f"{'' if after is None else 'WHERE id > %s'} ORDER BY id LIMIT %s) AS b "
-                "ORDER BY id DESC LIMIT 1",
-                [batch] if after is None else [after, batch],
+                f"SELECT id FROM (SELECT id FROM {table} AS t WHERE {keys} ORDER BY id "
+                "LIMIT %s) AS b ORDER BY id DESC LIMIT 1",
+                [*params, batch],
             )
             row = cursor.fetchone()
         if row is None:
             return filled
-        until = row[0]
-        filled += _fill_batch(connection, table, column, source, after, until, append_only)
-        after = until
+        filled += _fill_batch(connection, table, column, source, after, row[0], append_only)
+        after = row[0]
+
+
+def _keys(after, until=None) -> tuple[str, list]:
+    """The batch's range of keys, as a condition on `t` and its parameters."""
+    conditions, params = (
+        ["TRUE" if after is None else "t.id > %s"],
+        [] if after is None else [after],
+    )
+    if until is not None:
+        conditions.append("t.id <= %s")
+        params.append(until)
+    return " AND ".join(conditions), params
 
 
 def _fill_batch(connection, table, column, source, after, until, append_only) -> int:
+    keys, params = _keys(after, until)
+    if append_only:  # (no lock taken for a batch with nothing empty)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT 1 FROM {table} AS t WHERE {keys} AND t.{column} IS NULL LIMIT 1", params
+            )
+            if cursor.fetchone() is None:
+                return 0
     sql = (
-        f"UPDATE {table} AS t SET {column} = ({source}) WHERE t.{column} IS NULL "
-        f"AND ({source}) IS NOT NULL AND t.id <= %s {'' if after is None else 'AND t.id > %s'}"
+        f"UPDATE {table} AS t SET {column} = ({source}) "
+        f"WHERE {keys} AND t.{column} IS NULL AND ({source}) IS NOT NULL"
     )
-    params = [until] if after is None else [until, after]
-    if append_only and not _any_empty(connection, table, column, params):
-        return 0  # (nothing to fill here: no lock taken)
     for tries_left in reversed(range(LOCK_TRIES)):
         try:
             lifted = append_only_lifted(connection, table) if append_only else nullcontext()
@@ -111,16 +127,6 @@ def _fill_batch(connection, table, column, source, after, until, append_only) ->
                 raise
             time.sleep(1)
     raise AssertionError("unreachable")  # pragma: no cover
-
-
-def _any_empty(connection, table, column, params) -> bool:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT 1 FROM {table} AS t WHERE t.{column} IS NULL AND t.id <= %s "
-            f"{'' if len(params) == 1 else 'AND t.id > %s'} LIMIT 1",
-            params,
-        )
-        return cursor.fetchone() is not None
 
 
 @contextmanager

@@ -18,8 +18,8 @@ from loyalty.base.backfill import member_copy_register
 from loyalty.base.distribution import member_copy
 from loyalty.base.languages import in_language
 
-from . import hooks
 from .adjustment_models import AdjustmentPolicy, AdjustmentRequest  # noqa: F401 (app's models)
+from .job_models import JobBatch, JobRun  # noqa: F401 (the app's models)
 from .names import NamesInLanguages
 from .pause_models import Pause, PausePolicy  # noqa: F401 (the app's models)
 from .pending_models import PendingPoints  # noqa: F401 (the app's models)
@@ -527,81 +527,6 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.partner_id}:{self.key}"
-
-
-class JobRun(models.Model):
-    """One run of a scheduled job for one day (see jobs.py): its batches, counts and errors."""
-
-    class Trigger(models.TextChoices):
-        SCHEDULE = "schedule", _("Schedule")
-        MANUAL = "manual", _("By hand")
-
-    # A job registered with loyalty.core.hooks (their names and labels live there).
-    name = models.CharField(_("job"), max_length=32)
-    day = models.DateField(_("day"))
-    trigger = models.CharField(
-        _("started by"), max_length=10, choices=Trigger.choices, default=Trigger.SCHEDULE
-    )
-    started_at = models.DateTimeField(_("started at"), default=timezone.now)
-    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
-    batches_planned = models.PositiveIntegerField(_("batches planned"), null=True, blank=True)
-    batches_done = models.PositiveIntegerField(_("batches done"), default=0)
-    considered = models.PositiveIntegerField(_("considered"), default=0)
-    paid = models.PositiveIntegerField(
-        _("paid or changed"), default=0, help_text=_("Members paid, changed or rows deleted.")
-    )
-    skipped = models.PositiveIntegerField(
-        _("skipped"), default=0, help_text=_("Already done, paused or no longer due.")
-    )
-    errors = models.PositiveIntegerField(_("errors"), default=0)
-    details = models.JSONField(_("details"), default=dict, blank=True)
-    error_log = models.TextField(_("errors seen"), blank=True)
-
-    class Meta:
-        verbose_name = _("job run")
-        verbose_name_plural = _("job runs")
-        ordering = ["-started_at", "-id"]
-        indexes = [models.Index(fields=["name", "-day"], name="job_run_by_name_day")]
-
-    def __str__(self) -> str:
-        return f"{self.label} {self.day.isoformat()}"
-
-    @property
-    def label(self) -> str:
-        """The job's name for staff, in the active language."""
-        return hooks.jobs()[self.name].label if self.name in hooks.jobs() else self.name
-
-    @property
-    def duration(self):
-        return self.finished_at - self.started_at if self.finished_at else None
-
-
-class JobBatch(models.Model):
-    """One batch of a job run: written in the batch's own transaction, so a batch that is
-    delivered twice is done once and counted once (the unique run and number)."""
-
-    run = models.ForeignKey(JobRun, on_delete=models.CASCADE, related_name="batches")
-    number = models.PositiveIntegerField(_("number"))
-    step = models.CharField(_("step"), max_length=32)
-    size = models.PositiveIntegerField(_("ids"), default=0)
-    considered = models.PositiveIntegerField(_("considered"), default=0)
-    paid = models.PositiveIntegerField(_("paid or changed"), default=0)
-    skipped = models.PositiveIntegerField(_("skipped"), default=0)
-    errors = models.PositiveIntegerField(_("errors"), default=0)
-    details = models.JSONField(_("details"), default=dict, blank=True)
-    error = models.TextField(_("error"), blank=True)
-    finished_at = models.DateTimeField(_("finished at"), default=timezone.now)
-
-    class Meta:
-        verbose_name = _("job batch")
-        verbose_name_plural = _("job batches")
-        ordering = ["run", "number"]
-        constraints = [
-            models.UniqueConstraint(fields=["run", "number"], name="job_batch_once_per_run")
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.run} #{self.number}"
 
 
 # How older rows find their member, for `manage.py member_ids_fill` (loyalty.base.backfill).
