@@ -62,7 +62,7 @@ def _statement_kind(sql: str) -> str:
         return "savepoint"
     if head == "SELECT" and "FOR UPDATE" in sql.upper():
         return "select for update"
-    if head == "EXECUTE" or sql.startswith("SELECT loyalty_prepare("):
+    if head == "EXECUTE" or sql.startswith("SELECT loyalty_prepare"):  # (_all too)
         return "execute (prepared)"  # prepared statements (loyalty.base.prepared)
     if head == "WITH":
         return "with (writes)"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
 import weakref
 from collections.abc import Mapping
 
@@ -30,16 +31,25 @@ class PreparedSQL:
 
     Behind a pooler in transaction mode (DATABASE_POOL_MODE=transaction, which sets the
     database's DISABLE_SERVER_SIDE_CURSORS) each transaction may run on another server
-    connection, so what one of ours prepared says nothing of the next: the statement goes in
-    one query with a call that prepares it where the server connection lacks it (the function
-    `loyalty_prepare`, migration loyalty/0018), and one query is one transaction, on one server
-    connection. bench/RESULTS.md has what that buys over plain SQL.
+    connection, so what one of ours prepared says nothing of the next. Outside a transaction
+    the statement goes in one query with a call that prepares it where the server connection
+    lacks it (the function `loyalty_prepare`, migration loyalty/0019): one query is one
+    transaction, on one server connection. Inside a transaction, which keeps its server
+    connection to its end, the first hot statement goes with a call that prepares every hot
+    statement the server connection lacks (`loyalty_prepare_all`, loyalty/0022), and the rest of
+    the transaction EXECUTEs: the database backend (loyalty.base.postgresql) counts, as
+    `prepared_known`, how many of them the current transaction's server connection has.
+    bench/RESULTS.md has what each buys.
     """
 
     # the raw connections (psycopg2) -> the names prepared on each
     _prepared: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
     # raw connections whose prepared statements outlived a change of the tables they read
     _stale: weakref.WeakSet = weakref.WeakSet()
+    # every hot statement of this process, by name, in the order first made: what a
+    # transaction's first one prepares behind a pooler
+    _registry: dict[str, PreparedSQL] = {}
+    _registry_lock = threading.Lock()
 
     def __init__(self, name: str, sql: str, types: Mapping[str, str]):
         self.sql = sql.strip()
@@ -62,8 +72,15 @@ class PreparedSQL:
         # tables, every statement of the server connection dropped, this one prepared and run.
         call = f"SELECT loyalty_prepare('{name}', {_literal(declared)}); "
         self.pooled_sql = call.replace("%", "%%") + self.execute_sql
-        afresh = f"DEALLOCATE ALL; {self.prepare_sql}; "
-        self.afresh_pooled_sql = afresh.replace("%", "%%") + self.execute_sql
+        self.declared = declared
+        self.afresh_sql = f"DEALLOCATE ALL; {self.prepare_sql}; ".replace("%", "%%")
+        self.afresh_pooled_sql = self.afresh_sql + self.execute_sql
+        with self._registry_lock:
+            # (the same statement made twice, e.g. by two threads, is one)
+            self.index = list(self._registry).index(name) if name in self._registry else None
+            if self.index is None:
+                self.index = len(self._registry)
+                self._registry[name] = self
 
     def execute(self, cursor, params: Mapping[str, object]) -> None:
         db = cursor.db
@@ -105,18 +122,36 @@ class PreparedSQL:
     def _execute_pooled(self, cursor, values: list) -> None:
         """Behind a pooler in transaction mode: each transaction may run on another server
         connection, so the statement is prepared, where that server connection lacks it, in
-        the same query that runs it (one query is one transaction, on one server connection)."""
+        the same query that runs it (one query is one transaction, on one server connection);
+        in a transaction, every hot statement with the first one (see the class)."""
         db = cursor.db
         raw = db.connection
+        known = getattr(db, "prepared_known", None)  # (None: a backend that does not count)
+        in_transaction = known is not None and not db.get_autocommit()
         if raw in self._stale:  # the last transaction met a changed table: start afresh
             self._stale.discard(raw)
-            cursor.execute(self.afresh_pooled_sql, values)
+            if in_transaction:  # (this one alone first: what fails to prepare says why)
+                sql, db.prepared_known = _prepare_all_sql(self.execute_sql)
+                sql = self.afresh_sql + sql
+            else:
+                sql = self.afresh_pooled_sql
+            cursor.execute(sql, values)
             return
+        if in_transaction and known > self.index:
+            sql = self.execute_sql
+        elif in_transaction:
+            sql, db.prepared_known = _prepare_all_sql(self.execute_sql)
+        else:
+            sql = self.pooled_sql
         try:
-            cursor.execute(self.pooled_sql, values)
+            cursor.execute(sql, values)
         except DatabaseError as exc:
-            if not _changed_table(exc):
+            # (a statement missing where one was counted: the server connection lost it, or
+            # it could not be prepared with the others; prepared alone afresh, it says why)
+            if not (_changed_table(exc) or _missing_statement(exc)):
                 raise
+            if known is not None:
+                db.prepared_known = 0
             if db.in_atomic_block:
                 self._stale.add(raw)
                 raise StalePreparedStatement(self.name) from exc
@@ -145,6 +180,24 @@ def prepared_mode(db) -> str:
     return POOLED if settings.get("DISABLE_SERVER_SIDE_CURSORS") else PER_CONNECTION
 
 
+def _prepare_all_sql(then: str) -> tuple[str, int]:
+    """`then` after a call that prepares every hot statement the server connection lacks, and
+    how many hot statements that covers."""
+    registered = list(PreparedSQL._registry.values())
+    count = len(registered)
+    call = _prepare_all_calls.get(count)
+    if call is None:
+        names = ", ".join(_literal(each.name) for each in registered)
+        bodies = ", ".join(_literal(each.declared) for each in registered)
+        call = f"SELECT loyalty_prepare_all(ARRAY[{names}], ARRAY[{bodies}]); ".replace("%", "%%")
+        _prepare_all_calls[count] = call
+    return call + then, count
+
+
+# the call for the first n registered statements, by n (the registry only grows)
+_prepare_all_calls: dict[int, str] = {}
+
+
 def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
@@ -152,6 +205,11 @@ def _literal(text: str) -> str:
 def _changed_table(exc: DatabaseError) -> bool:
     """PostgreSQL's "cached plan must not change result type" (feature_not_supported)."""
     return getattr(exc.__cause__, "pgcode", None) == "0A000"
+
+
+def _missing_statement(exc: DatabaseError) -> bool:
+    """PostgreSQL's "prepared statement ... does not exist" (invalid_sql_statement_name)."""
+    return getattr(exc.__cause__, "pgcode", None) == "26000"
 
 
 class StalePreparedStatement(DatabaseError):

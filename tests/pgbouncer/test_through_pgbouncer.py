@@ -78,14 +78,17 @@ def test_purchases_at_once_on_several_server_connections_run_prepared(pgbouncer)
     clients, members = tills_and_members()
     # when
     results = buy_at_once(clients, members, "A")
-    # then: recorded, on more than one server connection, each statement prepared where its
-    # server connection lacked it in the query that runs it
+    # then: recorded, on more than one server connection, every hot statement prepared where
+    # its server connection lacked it in the query that runs the transaction's first
     assert [answer.status_code for answer, _ in results] == [201] * TILLS
     assert len(server_connections(pgbouncer)) > 1
     for _, sent in results:
         hot = [sql for sql in sent if "EXECUTE loyalty_" in sql]
         assert len(hot) >= 4
-        assert all(sql.startswith("SELECT loyalty_prepare(") for sql in hot)
+        assert hot[0].startswith("SELECT loyalty_prepare_all(")
+        # (and again with a statement made since, as the buyer's lookup on its first use)
+        assert hot[-1].startswith("EXECUTE loyalty_idempotency_store_")
+        assert hot[-2].startswith("EXECUTE loyalty_purchase_credit_")
     assert [m.points_balance for m in Member.objects.filter(pk__in=[m.pk for m in members])] == [
         10
     ] * TILLS
@@ -99,12 +102,15 @@ def test_purchases_with_a_webhook_endpoint_record_their_events_prepared(pgbounce
     endpoint_create(partner=partner, url="http://127.0.0.1:9/hook", secret="s" * 32)
     # when
     results = buy_at_once(clients, members, "W")
-    # then: each purchase's event and its delivery, in the one prepared statement
+    # then: each purchase's event and its delivery, in the one prepared statement (prepared
+    # with the transaction's first)
     assert [answer.status_code for answer, _ in results] == [201] * TILLS
     for _, sent in results:
         events = [sql for sql in sent if "EXECUTE webhooks_event_insert" in sql]
         assert len(events) == 1
-        assert events[0].startswith("SELECT loyalty_prepare(")
+        assert events[0].startswith("EXECUTE webhooks_event_insert")
+        first = next(sql for sql in sent if "EXECUTE " in sql)
+        assert first.startswith("SELECT loyalty_prepare_all(") and "webhooks_event_insert" in first
     assert WebhookDelivery.objects.filter(status="pending").count() == TILLS
     assert {d.event.partner_id for d in WebhookDelivery.objects.select_related("event")} == {
         partner.pk

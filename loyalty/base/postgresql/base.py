@@ -1,4 +1,6 @@
-"""Django's PostgreSQL backend, with a cheaper check of a kept connection (CONN_HEALTH_CHECKS).
+"""Django's PostgreSQL backend, with a cheaper check of a kept connection (CONN_HEALTH_CHECKS),
+and a count of the hot statements a transaction's server connection has (prepared_known, for
+loyalty.base.prepared behind a pooler).
 
 Django checks a kept connection before the first query of each request with `SELECT 1`: a round
 trip (through PgBouncer a transaction lent a server connection) on every request, to catch a
@@ -25,6 +27,27 @@ except ImportError:  # pragma: no cover - the project uses psycopg2
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
+    # How many of the hot statements (loyalty.base.prepared) the current transaction's server
+    # connection is known to have, behind a pooler in transaction mode: each transaction may
+    # run on another one, so the count starts again with every transaction.
+    prepared_known = 0
+
+    def connect(self):
+        self.prepared_known = 0
+        super().connect()
+
+    def _set_autocommit(self, autocommit):
+        self.prepared_known = 0
+        super()._set_autocommit(autocommit)
+
+    def _commit(self):
+        self.prepared_known = 0
+        super()._commit()
+
+    def _rollback(self):
+        self.prepared_known = 0
+        super()._rollback()
+
     def close_if_health_check_failed(self):
         if (
             self.connection is not None
