@@ -50,6 +50,8 @@ class PreparedSQL:
     # transaction's first one prepares behind a pooler
     _registry: dict[str, PreparedSQL] = {}
     _registry_lock = threading.Lock()
+    # set when the database lacks loyalty_prepare_all (a release ahead of its migration)
+    _without_prepare_all = False
 
     def __init__(self, name: str, sql: str, types: Mapping[str, str]):
         self.sql = sql.strip()
@@ -65,6 +67,9 @@ class PreparedSQL:
         # the digest covers the parameters' types too: another release's statement of the same
         # SQL with other types has another name
         self.name = name = f"{name}_{hashlib.sha256(declared.encode()).hexdigest()[:12]}"
+        # (PREPARE and EXECUTE take it unquoted, the functions quote it: the same only so)
+        if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", name):
+            raise ValueError(f"A prepared statement's name must be lowercase, at most 63: {name}")
         self.prepare_sql = f"PREPARE {name} {declared}"
         self.execute_sql = f"EXECUTE {name} ({', '.join(['%s'] * len(self.names))})"
         # Behind a pooler in transaction mode, one query each (sent with parameters, so a
@@ -127,35 +132,46 @@ class PreparedSQL:
         db = cursor.db
         raw = db.connection
         known = getattr(db, "prepared_known", None)  # (None: a backend that does not count)
-        in_transaction = known is not None and not db.get_autocommit()
+        in_transaction = (
+            known is not None and not db.get_autocommit() and not PreparedSQL._without_prepare_all
+        )
+        counted = None  # how many hot statements the query makes sure of
         if raw in self._stale:  # the last transaction met a changed table: start afresh
             self._stale.discard(raw)
             if in_transaction:  # (this one alone first: what fails to prepare says why)
-                sql, db.prepared_known = _prepare_all_sql(self.execute_sql)
+                sql, counted = _prepare_all_sql(self.execute_sql)
                 sql = self.afresh_sql + sql
             else:
                 sql = self.afresh_pooled_sql
-            cursor.execute(sql, values)
-            return
-        if in_transaction and known > self.index:
+        elif in_transaction and known > self.index:
             sql = self.execute_sql
         elif in_transaction:
-            sql, db.prepared_known = _prepare_all_sql(self.execute_sql)
+            sql, counted = _prepare_all_sql(self.execute_sql)
         else:
             sql = self.pooled_sql
         try:
             cursor.execute(sql, values)
         except DatabaseError as exc:
+            if known is not None:  # (whatever failed, nothing is taken as known any more)
+                db.prepared_known = 0
+            if counted is not None and _undefined_function(exc, "loyalty_prepare_all"):
+                # A release ahead of its migration (loyalty/0022): each statement on its own,
+                # as before it, in this process; the caller runs again.
+                PreparedSQL._without_prepare_all = True
+                raise StalePreparedStatement(self.name) from exc
             # (a statement missing where one was counted: the server connection lost it, or
             # it could not be prepared with the others; prepared alone afresh, it says why)
-            if not (_changed_table(exc) or _missing_statement(exc)):
+            if sql is self.afresh_pooled_sql or not (
+                _changed_table(exc) or _missing_statement(exc)
+            ):
                 raise
-            if known is not None:
-                db.prepared_known = 0
-            if db.in_atomic_block:
+            if db.in_atomic_block or not db.get_autocommit():
                 self._stale.add(raw)
                 raise StalePreparedStatement(self.name) from exc
             cursor.execute(self.afresh_pooled_sql, values)
+            return
+        if counted is not None:
+            db.prepared_known = counted
 
     def _prepare_afresh(self, cursor, prepared: set) -> None:
         """Drop every statement the connection prepared (all were prepared before the change)
@@ -207,12 +223,18 @@ def _changed_table(exc: DatabaseError) -> bool:
     return getattr(exc.__cause__, "pgcode", None) == "0A000"
 
 
+def _undefined_function(exc: DatabaseError, name: str) -> bool:
+    """PostgreSQL's "function ... does not exist" (undefined_function), for that function."""
+    return getattr(exc.__cause__, "pgcode", None) == "42883" and f"{name}(" in str(exc)
+
+
 def _missing_statement(exc: DatabaseError) -> bool:
     """PostgreSQL's "prepared statement ... does not exist" (invalid_sql_statement_name)."""
     return getattr(exc.__cause__, "pgcode", None) == "26000"
 
 
 class StalePreparedStatement(DatabaseError):
-    """A prepared statement met a changed table and failed, and its transaction with it; the
-    next use prepares the connection's statements afresh, so the work can simply run again
-    (loyalty.core.api.idempotency.IdempotentRun does, once)."""
+    """A prepared statement met a changed table, or was missing where it was counted (behind a
+    pooler), and failed, and its transaction with it; the next use prepares the connection's
+    statements afresh, so the work can simply run again (loyalty.core.api.idempotency.
+    IdempotentRun does, once). A statement that cannot be prepared at all then raises why."""

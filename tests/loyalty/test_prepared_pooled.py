@@ -3,6 +3,8 @@ SIDE_CURSORS, as DATABASE_POOL_MODE=transaction sets it): a transaction's first 
 prepares every one its server connection lacks, the rest EXECUTE; what could go wrong with that
 count recovers. tests/pgbouncer runs purchases so through a real PgBouncer."""
 
+import importlib
+
 import pytest
 from django.db import DatabaseError, connection, transaction
 from django.test.utils import CaptureQueriesContext
@@ -11,29 +13,38 @@ from loyalty.base import prepared
 from loyalty.base.prepared import POOLED, PreparedSQL, StalePreparedStatement, prepared_mode
 from tests.api.purchase_helpers import statements
 
+prepare_all_migration = importlib.import_module("loyalty.core.migrations.0022_prepare_all_function")
+
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
 def pooled():
     """This connection as behind a pooler in transaction mode; the statements a test makes
-    leave the process's registry after it."""
+    leave the process's registry after it (the others keep their order)."""
     config = connection.settings_dict
-    registry = dict(PreparedSQL._registry)
     config["DISABLE_SERVER_SIDE_CURSORS"] = True
     try:
         assert prepared_mode(connection) == POOLED
         yield
     finally:
         del config["DISABLE_SERVER_SIDE_CURSORS"]
-        PreparedSQL._registry.clear()
-        PreparedSQL._registry.update(registry)
-        prepared._prepare_all_calls.clear()
+        with PreparedSQL._registry_lock:
+            kept = [s for s in PreparedSQL._registry.values() if not s.name.startswith(TEST)]
+            PreparedSQL._registry.clear()
+            for index, each in enumerate(kept):
+                each.index = index
+                PreparedSQL._registry[each.name] = each
+            prepared._prepare_all_calls.clear()
+        PreparedSQL._without_prepare_all = False
         connection.close()  # (its statements go with it)
 
 
+TEST = "loyalty_test_"
+
+
 def statement(name: str, sql: str = "SELECT %(n)s::int + 1") -> PreparedSQL:
-    return PreparedSQL(f"loyalty_test_{name}", sql, {"n": "integer"})
+    return PreparedSQL(f"{TEST}{name}", sql, {"n": "integer"})
 
 
 def run(each: PreparedSQL, n: int):
@@ -118,3 +129,69 @@ def test_the_count_starts_again_with_each_transaction(pooled):
         sent = [sql for sql in statements(queries) if one.name in sql]
         assert sent[0].startswith("SELECT loyalty_prepare_all(")
     assert connection.prepared_known == 0
+
+
+def test_a_server_connection_that_lost_its_statements_between_transactions(pooled):
+    # given: a transaction counted the statements
+    one = statement("between")
+    with transaction.atomic():
+        assert run(one, 1) == 2
+    # when: the next transaction runs where they are gone (as on another server connection)
+    with connection.cursor() as cursor:
+        cursor.execute("DEALLOCATE ALL")
+    # then: it asks again, and runs
+    with transaction.atomic():
+        assert run(one, 2) == 3
+
+
+def test_a_commit_of_a_transaction_managed_by_hand_starts_the_count_again(pooled):
+    one = statement("by_hand")
+    connection.set_autocommit(False)
+    try:
+        assert run(one, 1) == 2
+        connection.commit()
+        with connection.cursor() as cursor:
+            cursor.execute("DEALLOCATE ALL")
+        assert run(one, 2) == 3  # (in the transaction after the commit: asked again)
+        connection.commit()
+        with connection.cursor() as cursor:
+            cursor.execute("DEALLOCATE ALL")
+        assert run(one, 3) == 4
+        connection.commit()
+    finally:
+        connection.set_autocommit(True)
+
+
+def test_a_statement_lost_in_a_transaction_managed_by_hand_says_so(pooled):
+    one, two = statement("hand_kept"), statement("hand_lost")
+    connection.set_autocommit(False)
+    try:
+        assert run(one, 1) == 2
+        with connection.cursor() as cursor:
+            cursor.execute(f"DEALLOCATE {two.name}")
+        with pytest.raises(StalePreparedStatement):
+            run(two, 1)
+        connection.rollback()
+        assert run(two, 2) == 3
+        connection.commit()
+    finally:
+        connection.set_autocommit(True)
+
+
+def test_a_release_ahead_of_its_migration_prepares_each_statement_alone(pooled):
+    # given: the database lacks loyalty_prepare_all (migration loyalty/0022 not yet run)
+    one = statement("ahead")
+    with connection.cursor() as cursor:
+        cursor.execute("DROP FUNCTION loyalty_prepare_all(text[], text[])")
+    try:
+        # when: a transaction runs a hot statement: it fails once, for the caller to run again
+        with pytest.raises(StalePreparedStatement), transaction.atomic():
+            run(one, 1)
+        # then: from then on each statement is prepared alone, and runs
+        with CaptureQueriesContext(connection) as queries, transaction.atomic():
+            assert run(one, 2) == 3
+        sent = [sql for sql in statements(queries) if one.name in sql]
+        assert sent[0].startswith(f"SELECT loyalty_prepare('{one.name}'")
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(prepare_all_migration.FUNCTION)

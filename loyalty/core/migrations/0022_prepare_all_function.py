@@ -3,9 +3,8 @@ connection lacks (PostgreSQL). Behind a pooler in transaction mode a transaction
 connection from its first statement to its end, so the first hot statement of a transaction
 makes sure of all of them in one call (loyalty.base.prepared), and the others run as plain
 EXECUTEs: one look at pg_prepared_statements a transaction instead of one a statement. A body
-that cannot be prepared (e.g. a release's statement over a column a migration has not added yet)
-is skipped, so the others still run; its own EXECUTE then fails and is prepared alone, which
-reports why.
+that cannot be prepared (a bug, or a table changed by hand) is skipped, so the others still run;
+its own EXECUTE then fails its transaction, and the next one prepares it alone, which raises why.
 """
 
 from django.db import migrations
