@@ -82,9 +82,9 @@ class PreparedSQL:
         self.afresh_pooled_sql = self.afresh_sql + self.execute_sql
         with self._registry_lock:
             # (the same statement made twice, e.g. by two threads, is one)
-            self.index = list(self._registry).index(name) if name in self._registry else None
-            if self.index is None:
-                self.index = len(self._registry)
+            known = self._registry.get(name)
+            self.index = known.index if known is not None else len(self._registry)
+            if known is None:
                 self._registry[name] = self
 
     def execute(self, cursor, params: Mapping[str, object]) -> None:
